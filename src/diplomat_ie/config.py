@@ -1,0 +1,226 @@
+"""Typed run configuration: dataclasses grouped by concern, loaded from YAML, overridable from the CLI.
+
+``diplomat-ie train --config configs/default.yaml --training.batch_size 8 --model.max_length 192``
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the key."""
+
+
+def _check(cond: bool, key: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{key}: {msg}")
+
+
+@dataclass
+class DataConfig:
+    root: str | None = field(default=None, metadata={"help": "corpora folder; default $DIPLOMAT_IE_DATA "
+                                                             "or ../shared/datasets"})
+    corpus: str = field(default="nerel", metadata={"help": "nerel, or a path to a brat folder / JSONL file"})
+    train_split: str = field(default="train", metadata={"help": "split to train on"})
+    dev_split: str = field(default="dev", metadata={"help": "split for early stopping"})
+    test_split: str = field(default="test", metadata={"help": "split for the final evaluation"})
+    lenient: bool = field(default=True, metadata={"help": "skip and count malformed annotation lines "
+                                                          "(NEREL v1.1 has one) instead of failing"})
+    max_train_docs: int | None = field(default=None, metadata={"help": "use only the first N training "
+                                                                       "documents (quick runs)"})
+    max_eval_docs: int | None = field(default=None, metadata={"help": "use only the first N dev/test docs"})
+
+    def __post_init__(self) -> None:
+        for key in ("max_train_docs", "max_eval_docs"):
+            v = getattr(self, key)
+            _check(v is None or v > 0, f"data.{key}", f"must be positive, got {v}")
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = field(default="models/backbones/multilingual-e5-small",
+                          metadata={"help": "HF hub name or local path of the encoder"})
+    max_length: int = field(default=160, metadata={"help": "subwords per window, special tokens included"})
+    overlap: int = field(default=32, metadata={"help": "subwords of context carried into the next window"})
+    num_layers: int = field(default=4, metadata={"help": "nesting depth K: one BIO layer per depth"})
+    dropout: float = field(default=0.1, metadata={"help": "dropout before the heads"})
+    freeze_word_embeddings: bool = field(default=True, metadata={"help": "do not train the embedding matrix"})
+    entity_types: list[str] | None = field(default=None, metadata={"help": "entity types; default: all "
+                                                                          "types seen in training data"})
+
+    def __post_init__(self) -> None:
+        _check(self.max_length >= 16, "model.max_length", f"must be >= 16, got {self.max_length}")
+        _check(0 <= self.overlap < self.max_length // 2, "model.overlap",
+               f"must be in [0, max_length/2), got {self.overlap}")
+        _check(1 <= self.num_layers <= 16, "model.num_layers", f"must be in 1..16, got {self.num_layers}")
+        _check(0.0 <= self.dropout < 1.0, "model.dropout", f"must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class RolesConfig:
+    enabled: bool = field(default=True, metadata={"help": "train the event-role head"})
+    trigger_types: list[str] = field(default_factory=lambda: ["EVENT"],
+                                     metadata={"help": "entity types that act as event triggers"})
+    hidden_size: int = field(default=192, metadata={"help": "width of the trigger-word pair layer"})
+    loss_weight: float = field(default=1.0, metadata={"help": "weight of the role loss next to NER's"})
+    max_distance: int = field(default=64, metadata={"help": "word distances to the trigger are bucketed "
+                                                             "up to this"})
+
+    def __post_init__(self) -> None:
+        _check(len(self.trigger_types) > 0, "roles.trigger_types", "needs at least one type")
+        _check(self.hidden_size > 0, "roles.hidden_size", "must be positive")
+        _check(self.loss_weight >= 0, "roles.loss_weight", "must be >= 0")
+        _check(self.max_distance >= 2, "roles.max_distance", "must be >= 2")
+
+
+@dataclass
+class TrainingConfig:
+    output_dir: str = field(default="models/default", metadata={"help": "where the model is saved"})
+    report_dir: str | None = field(default=None, metadata={"help": "where reports go (default "
+                                                                   "reports/<run name>)"})
+    overwrite: bool = field(default=False, metadata={"help": "allow writing into an existing run's folder"})
+    epochs: float = field(default=3.0, metadata={"help": "training epochs"})
+    max_steps: int = field(default=-1, metadata={"help": "stop after N optimiser steps (-1: epochs)"})
+    batch_size: int = field(default=16, metadata={"help": "windows per training step"})
+    eval_batch_size: int = field(default=32, metadata={"help": "windows per inference batch"})
+    encoder_lr: float = field(default=5.0e-5, metadata={"help": "learning rate of the encoder"})
+    head_lr: float = field(default=1.0e-3, metadata={"help": "learning rate of the heads"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    warmup_ratio: float = field(default=0.06, metadata={"help": "share of steps with linear warm-up"})
+    patience: int = field(default=2, metadata={"help": "early-stopping patience, in evaluations"})
+    eval_every: str = field(default="epoch", metadata={"help": "'epoch' or a number of steps"})
+    seed: int = field(default=42, metadata={"help": "random seed"})
+    logging_steps: int = field(default=10, metadata={"help": "log the loss every N steps"})
+    threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: all cores)"})
+    save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept (the best is kept too)"})
+
+    def __post_init__(self) -> None:
+        _check(self.epochs > 0 or self.max_steps > 0, "training.epochs", "must be > 0")
+        _check(self.batch_size > 0, "training.batch_size", "must be positive")
+        _check(self.eval_batch_size > 0, "training.eval_batch_size", "must be positive")
+        _check(self.encoder_lr >= 0 and self.head_lr > 0, "training.*_lr", "must be positive")
+        _check(0 <= self.warmup_ratio < 1, "training.warmup_ratio", "must be in [0, 1)")
+        _check(self.eval_every == "epoch" or str(self.eval_every).isdigit(), "training.eval_every",
+               f"must be 'epoch' or a step count, got {self.eval_every!r}")
+
+
+@dataclass
+class RunConfig:
+    """All settings of a training run."""
+
+    name: str = "default"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    roles: RolesConfig = field(default_factory=RolesConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "roles": RolesConfig, "training": TrainingConfig}
+
+
+def _coerce(value, tp, key: str):
+    """Convert a YAML/CLI value to the annotated type of a dataclass field."""
+    origin = typing.get_origin(tp)
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "null") and type(None) in
+                         typing.get_args(tp)):
+        if type(None) in typing.get_args(tp):
+            return None
+        raise ConfigError(f"{key}: may not be null")
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
+        return _coerce(value, args[0], key)
+    if origin is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_coerce(v, args[0], key) for v in value] if args else value
+    try:
+        if tp is bool:
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if tp in (int, float, str):
+            if tp is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return tp(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r}") from exc
+    return value
+
+
+def _build_section(cls, values: dict, section: str):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(f"{section}: unknown key(s) {sorted(unknown)}; known: {sorted(names)}")
+    kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: dict[str, str] | None = None) -> RunConfig:
+    """Load a :class:`RunConfig` from YAML and apply ``section.key`` overrides.
+
+    Args:
+        path: YAML file with sections ``data``, ``model``, ``roles``, ``training`` (and ``name``).
+        overrides: ``{"training.batch_size": "8", ...}`` from the command line.
+
+    Returns:
+        The validated configuration; :class:`ConfigError` names a bad key or value.
+    """
+    raw: dict = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: top level must be a mapping")
+    unknown = set(raw) - set(SECTIONS) - {"name"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}; known: {sorted(SECTIONS)}")
+    values = {s: dict(raw.get(s) or {}) for s in SECTIONS}
+    name = raw.get("name", "default")
+    for key, value in (overrides or {}).items():
+        if key == "name":
+            name = value
+            continue
+        section, _, sub = key.partition(".")
+        if section not in SECTIONS or not sub:
+            raise ConfigError(f"--{key}: expected --section.key with section in {sorted(SECTIONS)}")
+        values[section][sub] = value
+    sections = {s: _build_section(cls, values[s], s) for s, cls in SECTIONS.items()}
+    return RunConfig(name=str(name), **sections)
+
+
+def parse_overrides(args: list[str]) -> dict[str, str]:
+    """Turn ``["--training.batch_size", "8", "--model.dropout=0.2"]`` into a dict."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or "." not in arg:
+            raise ConfigError(f"unexpected argument {arg!r}; overrides look like --section.key VALUE")
+        if "=" in arg:
+            k, v = arg[2:].split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(args):
+                raise ConfigError(f"{arg} needs a value")
+            k, v = arg[2:], args[i + 1]
+            i += 2
+        out[k] = v
+    return out

@@ -1,0 +1,119 @@
+"""Scoring a model on gold documents: nested NER, per-layer seqeval, PER/ORG/LOC, event roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..data.document import Document
+from ..data.labels import assign_layers, spans_to_bio
+from ..data.roles import document_events
+from ..modeling.features import doc_word_spans
+from ..modeling.predict import DocPred, Predictor
+from .metrics import score_sets
+
+NEREL_TO_COARSE = {"PERSON": "PER", "ORGANIZATION": "ORG", "COUNTRY": "LOC", "CITY": "LOC",
+                   "STATE_OR_PROVINCE": "LOC", "LOCATION": "LOC", "DISTRICT": "LOC"}
+
+
+@dataclass
+class Predictions:
+    """Predictions for a list of gold documents in both role settings."""
+
+    docs: list[Document]
+    e2e: list[DocPred]  # entities + events from predicted triggers
+    gold_trig: list[DocPred] | None  # events from gold triggers (None without a role head)
+
+
+def predict_gold_docs(predictor: Predictor, docs: list[Document], progress=None) -> Predictions:
+    """Run the predictor end to end, and (with a role head) again with gold triggers."""
+    encs = [predictor.encode(d.text) for d in docs]
+    e2e = predictor.predict([d.text for d in docs], encoded=encs, progress=progress)
+    gold_trig = None
+    if predictor.model.role_head is not None:
+        types = tuple(predictor.model.config.trigger_types)
+        triggers = [[(e.start, e.end, e.type) for e in d.entities if e.type in types] for d in docs]
+        gold_trig = predictor.predict([d.text for d in docs], gold_triggers=triggers, encoded=encs)
+    return Predictions(docs=docs, e2e=e2e, gold_trig=gold_trig)
+
+
+def entity_sets(pred: DocPred) -> set[tuple[int, int, str]]:
+    return {(*pred.char_span(s), s.type) for s in pred.entities}
+
+
+def outermost(items: set[tuple[int, int, str]]) -> set[tuple[int, int, str]]:
+    """Items not strictly inside another item's span (any type)."""
+    spans = {(a, b) for a, b, _ in items}
+    return {(a, b, t) for a, b, t in items
+            if not any(a2 <= a and b <= b2 and (a2, b2) != (a, b) for a2, b2 in spans)}
+
+
+def coarse(items: set[tuple[int, int, str]], mapping=NEREL_TO_COARSE) -> set[tuple[int, int, str]]:
+    return {(a, b, mapping[t]) for a, b, t in outermost(items) if t in mapping}
+
+
+def gold_role_set(doc: Document, trigger_types) -> set[tuple]:
+    return {(ev.trigger.start, ev.trigger.end, a.role, a.entity.start, a.entity.end)
+            for ev in document_events(doc, tuple(trigger_types)) for a in ev.arguments}
+
+
+def pred_role_set(pred: DocPred) -> set[tuple]:
+    out = set()
+    for ev in pred.events:
+        ts, te = pred.char_span(ev.trigger)
+        for a in ev.arguments:
+            out.add((ts, te, a.type, *pred.char_span(a)))
+    return out
+
+
+def layer_report(docs: list[Document], preds: list[DocPred], config) -> dict:
+    """seqeval classification report per nesting layer (word-level BIO)."""
+    from seqeval.metrics import classification_report
+
+    gold_layers: list[list[list[str]]] = [[] for _ in range(config.num_layers)]
+    pred_layers: list[list[list[str]]] = [[] for _ in range(config.num_layers)]
+    types = set(config.entity_types)
+    for doc, pred in zip(docs, preds, strict=True):
+        spans = doc_word_spans(doc, pred.enc)
+        typed = [(*spans[e.id], e.type) for e in doc.entities if e.id in spans and e.type in types]
+        layers = assign_layers(typed, max_layers=config.num_layers)
+        n = len(pred.enc.words)
+        for k in range(config.num_layers):
+            gold_layers[k].append(spans_to_bio(layers[k] if k < len(layers) else [], n))
+            pred_layers[k].append(pred.layer_tags[k] if pred.layer_tags else ["O"] * n)
+    out = {}
+    for k in range(config.num_layers):
+        rep = classification_report(gold_layers[k], pred_layers[k], output_dict=True, zero_division=0)
+        out[f"layer_{k}"] = {t: {m: float(v) for m, v in d.items()} for t, d in rep.items()}
+    return out
+
+
+def score_predictions(p: Predictions, config, with_layers: bool = True) -> dict:
+    """All metrics for one set of predictions (see module docstring)."""
+    gold_ents = [{e.key() for e in d.entities} for d in p.docs]
+    pred_ents = [entity_sets(x) for x in p.e2e]
+    out = {"documents": len(p.docs), "nested": score_sets(gold_ents, pred_ents),
+           "per_org_loc": score_sets([coarse(g) for g in gold_ents], [coarse(x) for x in pred_ents])}
+    if with_layers:
+        out["layers"] = layer_report(p.docs, p.e2e, config)
+    if p.gold_trig is not None:
+        type_of = lambda item: item[2]  # noqa: E731
+        gold_roles = [gold_role_set(d, config.trigger_types) for d in p.docs]
+        out["roles_gold_triggers"] = score_sets(gold_roles, [pred_role_set(x) for x in p.gold_trig], type_of)
+        out["roles_end_to_end"] = score_sets(gold_roles, [pred_role_set(x) for x in p.e2e], type_of)
+    return out
+
+
+def subset_predictions(p: Predictions, keep: list[bool]) -> Predictions:
+    pick = lambda xs: [x for x, k in zip(xs, keep, strict=True) if k]  # noqa: E731
+    return Predictions(docs=pick(p.docs), e2e=pick(p.e2e),
+                       gold_trig=pick(p.gold_trig) if p.gold_trig is not None else None)
+
+
+def headline(metrics: dict) -> dict[str, float]:
+    """The few numbers worth printing: nested micro/macro F1, PER/ORG/LOC, role F1s."""
+    out = {"nested_f1": metrics["nested"]["micro"]["f1"], "nested_macro_f1": metrics["nested"]["macro"]["f1"],
+           "per_org_loc_f1": metrics["per_org_loc"]["micro"]["f1"]}
+    if "roles_gold_triggers" in metrics:
+        out["roles_gold_f1"] = metrics["roles_gold_triggers"]["micro"]["f1"]
+        out["roles_e2e_f1"] = metrics["roles_end_to_end"]["micro"]["f1"]
+    return out

@@ -1,0 +1,135 @@
+"""``Extractor``: the public, forgiving predict API with exact character offsets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import torch
+
+from ..modeling.io import load_model_dir
+from ..modeling.predict import DocPred, Predictor
+
+
+@dataclass
+class ExtractedEntity:
+    id: str
+    type: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "type": self.type, "start": self.start, "end": self.end, "text": self.text,
+                "score": round(self.score, 4)}
+
+
+@dataclass
+class ExtractedArgument:
+    role: str
+    start: int
+    end: int
+    text: str
+    score: float
+    entity_id: str | None = None
+
+    def to_dict(self) -> dict:
+        d = {"role": self.role, "start": self.start, "end": self.end, "text": self.text,
+             "score": round(self.score, 4)}
+        if self.entity_id:
+            d["entity_id"] = self.entity_id
+        return d
+
+
+@dataclass
+class ExtractedEvent:
+    trigger: dict
+    arguments: list[ExtractedArgument] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"trigger": dict(self.trigger), "arguments": [a.to_dict() for a in self.arguments]}
+
+
+@dataclass
+class ExtractionResult:
+    """One document's result; :meth:`to_dict` gives the public JSON shape."""
+
+    text: str
+    entities: list[ExtractedEntity] = field(default_factory=list)
+    events: list[ExtractedEvent] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "entities": [e.to_dict() for e in self.entities],
+                "events": [ev.to_dict() for ev in self.events]}
+
+
+def to_result(text: str, pred: DocPred) -> ExtractionResult:
+    """Turn word-level predictions into character-exact entities and events."""
+    res = ExtractionResult(text=text)
+    ids = {}
+    for i, s in enumerate(pred.entities, start=1):
+        start, end = pred.char_span(s)
+        ent = ExtractedEntity(id=f"T{i}", type=s.type, start=start, end=end, text=text[start:end],
+                              score=s.score)
+        res.entities.append(ent)
+        ids[(start, end, s.type)] = ent.id
+    by_span = {}
+    for key, eid in ids.items():
+        by_span.setdefault((key[0], key[1]), eid)
+    for ev in pred.events:
+        ts, te = pred.char_span(ev.trigger)
+        trigger = {"start": ts, "end": te, "text": text[ts:te], "type": ev.trigger.type}
+        if (ts, te, ev.trigger.type) in ids:
+            trigger["entity_id"] = ids[(ts, te, ev.trigger.type)]
+        args = []
+        for a in ev.arguments:
+            s, e = pred.char_span(a)
+            args.append(ExtractedArgument(role=a.type, start=s, end=e, text=text[s:e], score=a.score,
+                                          entity_id=by_span.get((s, e))))
+        res.events.append(ExtractedEvent(trigger=trigger, arguments=args))
+    return res
+
+
+class Extractor:
+    """Nested entities and event roles from Russian text.
+
+    ``extractor("текст")`` returns one :class:`ExtractionResult`; ``extractor([t1, t2])`` a list.
+    Long texts are cut into overlapping windows, never truncated; offsets index the caller's string.
+    """
+
+    def __init__(self, model, tokenizer, batch_size: int = 32, threads: int | None = None):
+        self.model = model
+        self.tokenizer = tokenizer
+        if threads:
+            torch.set_num_threads(threads)
+        self.predictor = Predictor(model, tokenizer, batch_size=batch_size)
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, batch_size: int = 32,
+                        threads: int | None = None) -> Extractor:
+        """Load a model directory written by ``diplomat-ie train``.
+
+        Args:
+            path: the model directory (safetensors + config + tokenizer).
+            batch_size: windows per forward pass.
+            threads: torch CPU threads (default: torch's own choice).
+
+        Returns:
+            A ready :class:`Extractor`.
+        """
+        model, tokenizer = load_model_dir(path)
+        return cls(model, tokenizer, batch_size=batch_size, threads=threads)
+
+    def __call__(self, texts: str | list[str], progress=None):
+        """Extract from one text (returns one result) or a list of texts (returns a list)."""
+        single = isinstance(texts, str)
+        batch = [texts] if single else list(texts)
+        for i, t in enumerate(batch):
+            if not isinstance(t, str):
+                raise TypeError(f"text #{i} is {type(t).__name__}, expected str")
+        preds = self.predictor.predict(batch, progress=progress)
+        results = [to_result(t, p) for t, p in zip(batch, preds, strict=True)]
+        return results[0] if single else results
+
+    predict = __call__

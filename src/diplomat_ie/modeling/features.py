@@ -1,0 +1,148 @@
+"""Gold labels for training windows: K nested BIO layers and per-trigger role BIO sequences."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+
+from ..data.document import Document
+from ..data.labels import assign_layers, char_to_word_span
+from ..data.roles import document_events
+from .encoding import EncodedDoc
+
+IGNORE = -100
+
+
+@dataclass
+class FeatureStats:
+    """What labelling had to drop or ignore, for the training log and the report."""
+
+    counts: Counter
+
+    def __init__(self) -> None:
+        self.counts = Counter()
+
+
+def doc_word_spans(doc: Document, enc: EncodedDoc, stats: FeatureStats | None = None):
+    """Map entity ids to word spans ``(lo, hi)``; entities not covering any word are dropped."""
+    starts = [w.start for w in enc.words]
+    ends = [w.end for w in enc.words]
+    out = {}
+    for e in doc.entities:
+        span = char_to_word_span(e.start, e.end, starts, ends)
+        if span is None:
+            if stats:
+                stats.counts["entity_without_words"] += 1
+            continue
+        if stats and (starts[span[0]] != e.start or ends[span[1] - 1] != e.end):
+            stats.counts["entity_not_on_word_boundary"] += 1
+        out[e.id] = span
+    return out
+
+
+def _label_span(row: list[int], lo: int, hi: int, w_lo: int, w_hi: int, b_id: int) -> None:
+    """Write B/I ids for word span [lo, hi) into a window row [w_lo, w_hi); partial spans -> IGNORE."""
+    if lo >= w_lo and hi <= w_hi:
+        row[lo - w_lo] = b_id
+        for i in range(lo + 1, hi):
+            row[i - w_lo] = b_id + 1
+    else:
+        for i in range(max(lo, w_lo), min(hi, w_hi)):
+            row[i - w_lo] = IGNORE
+
+
+def window_features(doc: Document, enc: EncodedDoc, config, stats: FeatureStats | None = None) -> list[dict]:
+    """Training examples (one per window) for ``doc`` encoded as ``enc``.
+
+    Args:
+        doc: the gold document; enc: its encoding; config: a :class:`DiplomatConfig`.
+
+    Returns:
+        Dicts with ``input_ids``, ``word_pos``, ``ner_labels`` ``[K][W]``, ``trig_spans`` ``[T][2]``,
+        ``role_labels`` ``[T][W]`` (window-relative word indices).
+    """
+    stats = stats or FeatureStats()
+    spans = doc_word_spans(doc, enc, stats)
+    ner_ids = {lab: i for i, lab in enumerate(config.ner_labels)}
+    typed = [(lo, hi, e.type) for e in doc.entities if e.id in spans and f"B-{e.type}" in ner_ids
+             for lo, hi in [spans[e.id]]]
+    layers = assign_layers(typed)
+    stats.counts["entities_beyond_layers"] += sum(len(layer) for layer in layers[config.num_layers:])
+    events = document_events(doc, tuple(config.trigger_types)) if config.roles else []
+    role_ids = {lab: i for i, lab in enumerate(config.role_labels)}
+    feats = []
+    for win in enc.windows:
+        n = win.hi - win.lo
+        ner = [[0] * n for _ in range(config.num_layers)]
+        for k, layer in enumerate(layers[: config.num_layers]):
+            for lo, hi, typ in layer:
+                if hi > win.lo and lo < win.hi:
+                    _label_span(ner[k], lo, hi, win.lo, win.hi, ner_ids[f"B-{typ}"])
+        trig_spans, role_rows = _window_roles(events, spans, win, role_ids, stats)
+        for k in range(config.num_layers):
+            for i, p in enumerate(win.word_pos):
+                if p < 0:
+                    ner[k][i] = IGNORE
+        feats.append({"input_ids": win.input_ids, "word_pos": win.word_pos, "ner_labels": ner,
+                      "trig_spans": trig_spans, "role_labels": role_rows})
+    return feats
+
+
+def _window_roles(events, spans, win, role_ids, stats: FeatureStats):
+    trig_spans, rows = [], []
+    for ev in events:
+        t = spans.get(ev.trigger.id)
+        if t is None or not (t[0] >= win.lo and t[1] <= win.hi):
+            continue
+        row = [0] * (win.hi - win.lo)
+        args = [(lo, hi, a.role) for a in ev.arguments if a.entity.id in spans
+                for lo, hi in [spans[a.entity.id]]]
+        layers = assign_layers(args)
+        for lo, hi, role in layers[0] if layers else []:
+            if hi > win.lo and lo < win.hi:
+                _label_span(row, lo, hi, win.lo, win.hi, role_ids[f"B-{role}"])
+                if not (lo >= win.lo and hi <= win.hi):
+                    stats.counts["argument_cut_by_window"] += 1
+            else:
+                stats.counts["argument_outside_window"] += 1
+            stats.counts["arguments"] += 1
+        stats.counts["arguments_overlapping_dropped"] += sum(len(x) for x in layers[1:])
+        trig_spans.append([t[0] - win.lo, t[1] - win.lo])
+        rows.append(row)
+    return trig_spans, rows
+
+
+def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad a list of window features into tensors (used by the Trainer and by inference)."""
+    b = len(batch)
+    seq = max(len(f["input_ids"]) for f in batch)
+    nw = max(max(len(f["word_pos"]) for f in batch), 1)
+    input_ids = torch.full((b, seq), pad_id, dtype=torch.long)
+    attention = torch.zeros((b, seq), dtype=torch.long)
+    word_pos = torch.zeros((b, nw), dtype=torch.long)
+    for i, f in enumerate(batch):
+        input_ids[i, : len(f["input_ids"])] = torch.tensor(f["input_ids"])
+        attention[i, : len(f["input_ids"])] = 1
+        word_pos[i, : len(f["word_pos"])] = torch.tensor(f["word_pos"]).clamp(min=0)
+    out = {"input_ids": input_ids, "attention_mask": attention, "word_pos": word_pos}
+    if "ner_labels" in batch[0]:
+        k = len(batch[0]["ner_labels"])
+        ner = torch.full((b, k, nw), IGNORE, dtype=torch.long)
+        for i, f in enumerate(batch):
+            if f["word_pos"]:
+                ner[i, :, : len(f["word_pos"])] = torch.tensor(f["ner_labels"])
+        out["ner_labels"] = ner
+    if "trig_spans" in batch[0]:
+        nt = max(len(f["trig_spans"]) for f in batch)
+        trig = torch.zeros((b, nt, 2), dtype=torch.long)
+        roles = torch.full((b, nt, nw), IGNORE, dtype=torch.long)
+        for i, f in enumerate(batch):
+            for j, (span, row) in enumerate(zip(f["trig_spans"], f.get("role_labels") or [], strict=False)):
+                trig[i, j] = torch.tensor(span)
+                roles[i, j, : len(row)] = torch.tensor(row)
+        out["trig_spans"] = trig
+        if "role_labels" in batch[0]:
+            out["role_labels"] = roles
+    return out

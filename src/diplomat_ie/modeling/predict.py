@@ -1,0 +1,169 @@
+"""Batched prediction over encoded documents: nested entities and event roles, exact char offsets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ..data.labels import bio_to_spans
+from .encoding import EncodedDoc, encode_document
+from .features import collate
+
+
+@dataclass
+class SpanPred:
+    lo: int  # document word indices [lo, hi)
+    hi: int
+    type: str
+    score: float
+
+
+@dataclass
+class EventPred:
+    trigger: SpanPred
+    arguments: list[SpanPred] = field(default_factory=list)  # type = role
+
+
+@dataclass
+class DocPred:
+    enc: EncodedDoc
+    entities: list[SpanPred] = field(default_factory=list)
+    events: list[EventPred] = field(default_factory=list)
+    layer_tags: list[list[str]] = field(default_factory=list)  # stitched BIO per nesting layer
+
+    def char_span(self, s: SpanPred) -> tuple[int, int]:
+        return self.enc.words[s.lo].start, self.enc.words[s.hi - 1].end
+
+
+def _decode(tags_row: list[str], probs_row: list[float], offset: int) -> list[SpanPred]:
+    out = []
+    for lo, hi, typ in bio_to_spans(tags_row):
+        score = sum(probs_row[lo:hi]) / (hi - lo)
+        out.append(SpanPred(lo + offset, hi + offset, typ, score))
+    return out
+
+
+def _window_triggers(ner_tags, ner_probs, win, trigger_types) -> list[SpanPred]:
+    trig = {}
+    for tags, probs in zip(ner_tags, ner_probs, strict=True):
+        for s in _decode(tags, probs, 0):
+            if s.type in trigger_types and win.own_lo <= s.lo + win.lo < win.own_hi:
+                trig.setdefault((s.lo, s.hi, s.type), s)
+    return sorted(trig.values(), key=lambda s: (s.lo, s.hi))
+
+
+class Predictor:
+    """Runs a :class:`DiplomatModel` over texts; one encoder pass per window for NER and roles."""
+
+    def __init__(self, model, tokenizer, batch_size: int = 32):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        cfg = model.config
+        self.ner_labels = cfg.ner_labels
+        self.role_labels = cfg.role_labels if model.role_head is not None else []
+        pad = tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else 0
+
+    def encode(self, text: str) -> EncodedDoc:
+        cfg = self.model.config
+        return encode_document(text, self.tokenizer, cfg.window_length, cfg.overlap)
+
+    @torch.inference_mode()
+    def predict(self, texts: list[str], gold_triggers: list[list[tuple[int, int, str]]] | None = None,
+                encoded: list[EncodedDoc] | None = None, progress=None) -> list[DocPred]:
+        """Predict entities and events for ``texts``.
+
+        ``gold_triggers`` (per text: char spans with type) replaces the predicted triggers for the
+        role head (the gold-trigger evaluation setting).
+        """
+        self.model.eval()
+        encs = encoded if encoded is not None else [self.encode(t) for t in texts]
+        preds = [DocPred(enc=e) for e in encs]
+        gold_words = [self._gold_trigger_words(e, g) for e, g in
+                      zip(encs, gold_triggers, strict=True)] if gold_triggers is not None else None
+        items = [(d, w) for d, e in enumerate(encs) for w in range(len(e.windows))]
+        items.sort(key=lambda it: len(encs[it[0]].windows[it[1]].input_ids))
+        layer_out = {}  # (doc, window) -> (tags, probs)
+        for i in range(0, len(items), self.batch_size):
+            chunk = items[i : i + self.batch_size]
+            self._run_batch(chunk, encs, preds, gold_words, layer_out)
+            if progress is not None:
+                progress.update(len(chunk))
+        for d, pred in enumerate(preds):
+            pred.entities, pred.layer_tags = self._merge_entities(encs[d], d, layer_out)
+            pred.events.sort(key=lambda ev: (ev.trigger.lo, ev.trigger.hi))
+        return preds
+
+    def _gold_trigger_words(self, enc: EncodedDoc, triggers) -> list[SpanPred]:
+        from ..data.labels import char_to_word_span
+
+        starts = [w.start for w in enc.words]
+        ends = [w.end for w in enc.words]
+        out = []
+        for start, end, typ in triggers:
+            span = char_to_word_span(start, end, starts, ends)
+            if span is not None:
+                out.append(SpanPred(span[0], span[1], typ, 1.0))
+        return out
+
+    def _run_batch(self, chunk, encs, preds, gold_words, layer_out) -> None:
+        wins = [encs[d].windows[w] for d, w in chunk]
+        batch = collate([{"input_ids": x.input_ids, "word_pos": x.word_pos} for x in wins], self.pad_id)
+        words = self.model.word_vectors(batch["input_ids"], batch["attention_mask"], batch["word_pos"])
+        b, nw, _ = words.shape
+        k = self.model.config.num_layers
+        logits = self.model.ner_head(words).view(b, nw, k, -1).transpose(1, 2)
+        probs, ids = logits.softmax(-1).max(-1)
+        trig_batch = []
+        for j, ((d, w), win) in enumerate(zip(chunk, wins, strict=True)):
+            n = win.hi - win.lo
+            tags = [[self.ner_labels[t] if win.word_pos[i] >= 0 else "O" for i, t in
+                     enumerate(ids[j, layer, :n].tolist())] for layer in range(k)]
+            pr = [probs[j, layer, :n].tolist() for layer in range(k)]
+            layer_out[(d, w)] = (tags, pr)
+            if gold_words is not None:
+                trig = [s for s in gold_words[d] if win.own_lo <= s.lo < win.own_hi and s.hi <= win.hi]
+                trig = [SpanPred(s.lo - win.lo, s.hi - win.lo, s.type, s.score) for s in trig]
+            else:
+                trig = _window_triggers(tags, pr, win, set(self.model.config.trigger_types))
+            trig_batch.append(trig)
+        if self.model.role_head is not None and any(trig_batch):
+            self._run_roles(words, chunk, wins, trig_batch, preds)
+
+    def _run_roles(self, words, chunk, wins, trig_batch, preds) -> None:
+        nt = max(len(t) for t in trig_batch)
+        spans = torch.zeros((len(wins), nt, 2), dtype=torch.long)
+        for j, trig in enumerate(trig_batch):
+            for t, s in enumerate(trig):
+                spans[j, t, 0], spans[j, t, 1] = s.lo, s.hi
+        probs, ids = self.model.role_head(words, spans).softmax(-1).max(-1)
+        for j, ((d, _), win, trig) in enumerate(zip(chunk, wins, trig_batch, strict=True)):
+            n = win.hi - win.lo
+            for t, s in enumerate(trig):
+                tags = [self.role_labels[x] if win.word_pos[i] >= 0 else "O"
+                        for i, x in enumerate(ids[j, t, :n].tolist())]
+                args = _decode(tags, probs[j, t, :n].tolist(), win.lo)
+                trigger = SpanPred(s.lo + win.lo, s.hi + win.lo, s.type, s.score)
+                preds[d].events.append(EventPred(trigger=trigger, arguments=args))
+
+    def _merge_entities(self, enc: EncodedDoc, d: int, layer_out):
+        """Stitch each layer's owned words from all windows, then decode BIO over the whole document."""
+        k = self.model.config.num_layers
+        n = len(enc.words)
+        tags = [["O"] * n for _ in range(k)]
+        probs = [[0.0] * n for _ in range(k)]
+        for w, win in enumerate(enc.windows):
+            wt, wp = layer_out[(d, w)]
+            for layer in range(k):
+                for i in range(win.own_lo, win.own_hi):
+                    tags[layer][i] = wt[layer][i - win.lo]
+                    probs[layer][i] = wp[layer][i - win.lo]
+        seen: dict[tuple[int, int, str], SpanPred] = {}
+        for layer in range(k):
+            for s in _decode(tags[layer], probs[layer], 0):
+                key = (s.lo, s.hi, s.type)
+                if key not in seen or seen[key].score < s.score:
+                    seen[key] = s
+        return sorted(seen.values(), key=lambda s: (s.lo, -s.hi, s.type)), tags

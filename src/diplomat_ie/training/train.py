@@ -1,0 +1,200 @@
+"""``train(config)``: corpora -> windows -> HF Trainer -> best model saved into one directory."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments
+
+from ..config import ConfigError, RunConfig
+from ..data.roles import ROLES
+from ..modeling.features import FeatureStats, collate, window_features
+from ..modeling.io import build_model, save_model_dir
+from ..utils import atomic_write_json, set_seed
+from .card import model_card
+from .trainer import DiplomatTrainer, WindowDataset
+
+log = logging.getLogger(__name__)
+
+
+class CsvLogCallback(TrainerCallback):
+    """Append every logged dict (loss, learning rate, dev metrics) to a CSV file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or not state.is_world_process_zero:
+            return
+        row = {"step": state.global_step, "epoch": state.epoch, **logs}
+        new = not self.path.exists()
+        with open(self.path, "a", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            if new:
+                writer.writerow(["step", "epoch", "key", "value"])
+            for k, v in row.items():
+                if k not in ("step", "epoch"):
+                    writer.writerow([row["step"], row["epoch"], k, v])
+
+
+def run_paths(cfg: RunConfig) -> dict[str, Path]:
+    out = Path(cfg.training.output_dir)
+    return {"model": out, "run": Path("runs") / cfg.name, "checkpoints": Path("runs") / cfg.name / "checkpoints",
+            "report": Path(cfg.training.report_dir or Path("reports") / cfg.name)}
+
+
+def prepare_output(cfg: RunConfig, resume: bool) -> dict[str, Path]:
+    """Refuse to clobber an earlier run, and fail early when the output is not writable."""
+    paths = run_paths(cfg)
+    if paths["model"].exists() and any(paths["model"].iterdir()) and not (cfg.training.overwrite or resume):
+        raise ConfigError(f"training.output_dir: {paths['model']} already holds a run; pass "
+                          f"--training.overwrite true to replace it, --resume to continue, or choose "
+                          f"another --training.output_dir / --name")
+    for key in ("model", "run"):
+        p = paths[key]
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.mkdir(parents=True, exist_ok=True) if key == "run" else None
+            probe = (p if key == "run" else p.parent) / ".write_test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(f"cannot write to {p}: {exc}") from exc
+    return paths
+
+
+def load_docs(corpus: str, split: str, root=None, lenient: bool = False):
+    """A named corpus split, or ``<folder>/<split>`` when ``corpus`` is a folder of split folders."""
+    from ..data.corpora import load_split
+
+    if Path(corpus, split).is_dir():
+        return load_split(str(Path(corpus, split)), root=root, lenient=lenient)
+    return load_split(corpus, split, root=root, lenient=lenient)
+
+
+def load_training_docs(cfg: RunConfig):
+    d = cfg.data
+    train = load_docs(d.corpus, d.train_split, root=d.root, lenient=d.lenient)
+    dev = load_docs(d.corpus, d.dev_split, root=d.root, lenient=d.lenient)
+    if d.max_train_docs:
+        train = train[: d.max_train_docs]
+    if d.max_eval_docs:
+        dev = dev[: d.max_eval_docs]
+    if not train:
+        raise ConfigError("data: no training documents found")
+    return train, dev
+
+
+def make_features(docs, model, tokenizer, desc: str):
+    stats = FeatureStats()
+    feats = []
+    cfg = model.config
+    from ..modeling.encoding import encode_document
+
+    for doc in tqdm(docs, desc=desc, unit="doc", leave=False):
+        enc = encode_document(doc.text, tokenizer, cfg.window_length, cfg.overlap)
+        feats.extend(window_features(doc, enc, cfg, stats))
+    return feats, stats.counts
+
+
+def training_args(cfg: RunConfig, paths, n_windows: int) -> TrainingArguments:
+    t = cfg.training
+    steps_per_epoch = math.ceil(n_windows / t.batch_size)
+    total = t.max_steps if t.max_steps > 0 else math.ceil(steps_per_epoch * t.epochs)
+    by_epoch = t.eval_every == "epoch"
+    return TrainingArguments(
+        output_dir=str(paths["checkpoints"]), num_train_epochs=t.epochs, max_steps=t.max_steps,
+        per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.eval_batch_size,
+        learning_rate=t.head_lr, weight_decay=t.weight_decay, lr_scheduler_type="linear",
+        warmup_steps=int(total * t.warmup_ratio), eval_strategy="epoch" if by_epoch else "steps",
+        save_strategy="epoch" if by_epoch else "steps", eval_steps=None if by_epoch else int(t.eval_every),
+        save_steps=None if by_epoch else int(t.eval_every), save_total_limit=t.save_total_limit,
+        load_best_model_at_end=True, metric_for_best_model="nested_f1", greater_is_better=True,
+        logging_steps=t.logging_steps, report_to=["tensorboard"], seed=t.seed, data_seed=t.seed,
+        train_sampling_strategy="group_by_length", remove_unused_columns=False, use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0, save_only_model=False, disable_tqdm=False,
+    )
+
+
+def train(cfg: RunConfig, resume: bool = False) -> dict:
+    """Train NER and event roles as configured; save the best model to ``training.output_dir``.
+
+    Args:
+        cfg: the run configuration.
+        resume: continue from the last checkpoint under ``runs/<name>/checkpoints``.
+
+    Returns:
+        A summary dict: paths, timings, dev history, feature statistics.
+    """
+    paths = prepare_output(cfg, resume)
+    torch.set_num_threads(cfg.training.threads or os.cpu_count() or 1)
+    set_seed(cfg.training.seed)
+    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(paths["run"] / "tensorboard"))
+    train_docs, dev_docs = load_training_docs(cfg)
+    types = cfg.model.entity_types or sorted({e.type for d in train_docs for e in d.entities})
+    m = cfg.model
+    model, tokenizer = build_model(
+        m.backbone, types, ROLES if cfg.roles.enabled else [], cfg.roles.trigger_types, num_layers=m.num_layers,
+        max_length=m.max_length, overlap=m.overlap, dropout=m.dropout, role_hidden_size=cfg.roles.hidden_size,
+        max_distance=cfg.roles.max_distance, role_loss_weight=cfg.roles.loss_weight,
+        freeze_word_embeddings=m.freeze_word_embeddings)
+    feats, fstats = make_features(train_docs, model, tokenizer, "encoding train")
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    trainer = DiplomatTrainer(
+        model=model, args=training_args(cfg, paths, len(feats)), train_dataset=WindowDataset(feats),
+        eval_dataset=WindowDataset(dev_docs),  # placeholder: evaluate() scores whole dev documents
+        data_collator=lambda b: collate(b, pad), processing_class=tokenizer,
+        callbacks=[EarlyStoppingCallback(cfg.training.patience), CsvLogCallback(paths["run"] / "log.csv")],
+        encoder_lr=cfg.training.encoder_lr, head_lr=cfg.training.head_lr, dev_docs=dev_docs,
+        eval_batch_size=cfg.training.eval_batch_size)
+    last = _last_checkpoint(paths["checkpoints"]) if resume else None
+    t0 = time.time()
+    result = trainer.train(resume_from_checkpoint=str(last) if last else None)
+    seconds = time.time() - t0
+    summary = _summary(cfg, trainer, result, seconds, len(train_docs), len(dev_docs), len(feats), fstats, last)
+    model.config.training_summary = {k: summary[k] for k in ("train_docs", "train_windows", "seconds",
+                                                              "best_dev", "epochs_run")}
+    save_model_dir(trainer.model, tokenizer, paths["model"], card=model_card(cfg, summary))
+    atomic_write_json(paths["run"] / "train_summary.json", summary)
+    return summary
+
+
+def _last_checkpoint(folder: Path) -> Path | None:
+    cks = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if folder.exists() else []
+    return cks[-1] if cks else None
+
+
+def _summary(cfg, trainer, result, seconds, n_train, n_dev, n_windows, fstats: Counter, resumed) -> dict:
+    hist = trainer.dev_history
+    best = max(hist, key=lambda h: h.get("eval_nested_f1", -1)) if hist else {}
+    epochs = trainer.state.epoch or 0
+    return {
+        "name": cfg.name, "config": cfg.to_dict(), "train_docs": n_train, "dev_docs": n_dev,
+        "train_windows": n_windows, "seconds": round(seconds, 1), "epochs_run": epochs,
+        "seconds_per_epoch": round(seconds / epochs, 1) if epochs else None,
+        "train_loss": result.training_loss, "best_dev": best, "dev_history": hist,
+        "log_history": trainer.state.log_history, "feature_stats": dict(fstats),
+        "resumed_from": str(resumed) if resumed else None,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def dump_summary(summary: dict) -> str:
+    keep = {k: summary[k] for k in ("train_docs", "train_windows", "seconds", "seconds_per_epoch",
+                                    "epochs_run", "best_dev", "feature_stats", "peak_rss_mb")}
+    return json.dumps(keep, ensure_ascii=False, indent=2)

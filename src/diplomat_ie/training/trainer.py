@@ -1,0 +1,73 @@
+"""HF Trainer subclass: per-group learning rates and dev evaluation with our own nested-F1 scorer."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from transformers import Trainer
+
+from ..evaluation.evaluate import headline, predict_gold_docs, score_predictions
+from ..modeling.predict import Predictor
+
+
+class WindowDataset(torch.utils.data.Dataset):
+    """Training windows; ``input_ids`` is exposed so ``group_by_length`` can read lengths."""
+
+    def __init__(self, features: list[dict]):
+        self.features = features
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.features[i]
+
+
+class DiplomatTrainer(Trainer):
+    """Trainer with separate encoder/head learning rates and a dev scorer on whole documents."""
+
+    def __init__(self, *args, encoder_lr: float, head_lr: float, dev_docs=None, eval_batch_size=32,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.encoder_lr = encoder_lr
+        self.head_lr = head_lr
+        self.dev_docs = dev_docs or []
+        self.eval_batch_size_docs = eval_batch_size
+        self.dev_history: list[dict] = []
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is not None:
+            return self.optimizer
+        model = model or self.model
+        decay, no_decay = set(), set()
+        for name, p in model.named_parameters():
+            if p.requires_grad and (p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name):
+                no_decay.add(name)
+            elif p.requires_grad:
+                decay.add(name)
+        groups = []
+        for is_enc in (True, False):
+            lr = self.encoder_lr if is_enc else self.head_lr
+            for names, wd in ((decay, self.args.weight_decay), (no_decay, 0.0)):
+                params = [p for n, p in model.named_parameters()
+                          if n in names and n.startswith("encoder.") == is_enc]
+                if params:
+                    groups.append({"params": params, "lr": lr, "weight_decay": wd})
+        self.optimizer = torch.optim.AdamW(groups, lr=self.head_lr, betas=(self.args.adam_beta1,
+                                           self.args.adam_beta2), eps=self.args.adam_epsilon)
+        return self.optimizer
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
+        start = time.time()
+        predictor = Predictor(self.model, self.processing_class, batch_size=self.eval_batch_size_docs)
+        preds = predict_gold_docs(predictor, self.dev_docs)
+        scores = score_predictions(preds, self.model.config, with_layers=False)
+        metrics = {f"{metric_key_prefix}_{k}": v for k, v in headline(scores).items()}
+        metrics[f"{metric_key_prefix}_runtime"] = round(time.time() - start, 2)
+        metrics["epoch"] = self.state.epoch
+        self.model.train()
+        self.dev_history.append(dict(metrics, step=self.state.global_step))
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
