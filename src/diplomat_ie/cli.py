@@ -44,8 +44,23 @@ def _add_predict(sub) -> None:
     p.add_argument("--resume", action="store_true", help="skip documents already in the output")
     p.add_argument("--errors", help="file for per-document errors (default <output>.errors.jsonl)")
     p.add_argument("--shard", help="k/n: process only the k-th of n shards (k from 0)")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="inference runtime")
+    p.add_argument("--threads", type=int, help="CPU threads (torch and onnxruntime)")
+    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default="torch",
+                   help="inference runtime (onnx needs `diplomat-ie export onnx` first)")
+    p.add_argument("--input-format", choices=["auto", "txt", "jsonl"], default="auto",
+                   help="auto: .jsonl/.ndjson are JSONL, other files and stdin plain text")
+    p.add_argument("--shard-by", choices=["index", "id"], default="index",
+                   help="--shard key: position in the input stream, or a hash of the document id")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="export a model for another runtime")
+    esub = p.add_subparsers(dest="export_command", required=True)
+    s = esub.add_parser("onnx", help="encoder + NER head to DIR/onnx/model.onnx (role head stays in torch)")
+    s.add_argument("--model", required=True, help="model directory")
+    s.add_argument("--int8", action="store_true", help="also write dynamic-int8 DIR/onnx/model.int8.onnx")
+    s.add_argument("--opset", type=int, default=17, help="ONNX opset")
 
 
 def _add_data(sub) -> None:
@@ -72,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diplomat-ie", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_evaluate, _add_predict, _add_data, _add_backbone):
+    for add in (_add_train, _add_evaluate, _add_predict, _add_export, _add_data, _add_backbone):
         add(sub)
     return parser
 
@@ -111,6 +126,14 @@ def cmd_predict(args) -> int:
     return run_predict(args)
 
 
+def cmd_export(args) -> int:
+    from .inference.onnx_backend import export_onnx
+
+    record = export_onnx(args.model, int8=args.int8, opset=args.opset)
+    print(json.dumps(record, ensure_ascii=False, indent=2))
+    return 0
+
+
 def cmd_data(args) -> int:
     from .data.stats import run_data_stats
 
@@ -143,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             return cmd_train(args, extra)
         handlers = {"evaluate": cmd_evaluate, "predict": cmd_predict, "data": cmd_data,
-                    "backbone": cmd_backbone}
+                    "backbone": cmd_backbone, "export": cmd_export}
         return handlers[args.command](args)
     except (ConfigError, CorpusError, ModelLoadError, FileNotFoundError, PermissionError) as exc:
         hint = " (use --lenient to skip and count malformed lines)" if isinstance(exc, CorpusError) else ""

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..data.corpora import NEREL_TO_COARSE
 from ..data.document import Document
 from ..data.labels import assign_layers, spans_to_bio
 from ..data.roles import document_events
+from ..modeling.encoding import EncodedDoc
 from ..modeling.features import doc_word_spans
 from ..modeling.predict import DocPred, Predictor
 from .metrics import score_sets
-
-NEREL_TO_COARSE = {"PERSON": "PER", "ORGANIZATION": "ORG", "COUNTRY": "LOC", "CITY": "LOC",
-                   "STATE_OR_PROVINCE": "LOC", "LOCATION": "LOC", "DISTRICT": "LOC"}
 
 
 @dataclass
@@ -24,15 +23,28 @@ class Predictions:
     gold_trig: list[DocPred] | None  # events from gold triggers (None without a role head)
 
 
-def predict_gold_docs(predictor: Predictor, docs: list[Document], progress=None) -> Predictions:
-    """Run the predictor end to end, and (with a role head) again with gold triggers."""
-    encs = [predictor.encode(d.text) for d in docs]
+def predict_gold_docs(predictor: Predictor, docs: list[Document], progress=None,
+                      encoded: list[EncodedDoc] | None = None, gold_triggers: bool = True) -> Predictions:
+    """Run the predictor end to end, and (with a role head) again with gold triggers.
+
+    Args:
+        predictor: the model wrapper.
+        docs: gold documents.
+        progress: optional tqdm-like object; ``update(n)`` is called per batch of windows in both passes.
+        encoded: ``predictor.encode`` of each document, if already computed.
+        gold_triggers: run the gold-trigger pass (skip it for corpora without event annotation).
+
+    Returns:
+        :class:`Predictions` (``gold_trig`` is None without a role head or with ``gold_triggers=False``).
+    """
+    encs = encoded if encoded is not None else [predictor.encode(d.text) for d in docs]
     e2e = predictor.predict([d.text for d in docs], encoded=encs, progress=progress)
     gold_trig = None
-    if predictor.model.role_head is not None:
+    if predictor.model.role_head is not None and gold_triggers:
         types = tuple(predictor.model.config.trigger_types)
         triggers = [[(e.start, e.end, e.type) for e in d.entities if e.type in types] for d in docs]
-        gold_trig = predictor.predict([d.text for d in docs], gold_triggers=triggers, encoded=encs)
+        gold_trig = predictor.predict([d.text for d in docs], gold_triggers=triggers, encoded=encs,
+                                      progress=progress)
     return Predictions(docs=docs, e2e=e2e, gold_trig=gold_trig)
 
 
@@ -41,14 +53,34 @@ def entity_sets(pred: DocPred) -> set[tuple[int, int, str]]:
 
 
 def outermost(items: set[tuple[int, int, str]]) -> set[tuple[int, int, str]]:
-    """Items not strictly inside another item's span (any type)."""
+    """Items not strictly inside another item's span (any type).
+
+    Args:
+        items: ``(start, end, type)`` spans.
+
+    Returns:
+        The items whose span no other, different span contains (same-span items of several types
+        are all kept; partially overlapping spans are both kept).
+    """
     spans = {(a, b) for a, b, _ in items}
     return {(a, b, t) for a, b, t in items
             if not any(a2 <= a and b <= b2 and (a2, b2) != (a, b) for a2, b2 in spans)}
 
 
 def coarse(items: set[tuple[int, int, str]], mapping=NEREL_TO_COARSE) -> set[tuple[int, int, str]]:
-    return {(a, b, mapping[t]) for a, b, t in outermost(items) if t in mapping}
+    """Outermost coarse spans: map the types, drop unmapped items, then keep the outermost.
+
+    Unmapped types never hide a mapped span: COUNTRY "России" inside PROFESSION "президент России" is a
+    LOC, while COUNTRY "Москвы" inside ORGANIZATION "Правительство Москвы" is dropped (an ORG holds it).
+
+    Args:
+        items: ``(start, end, type)`` spans.
+        mapping: fine type -> coarse type, e.g. NEREL's PERSON -> PER.
+
+    Returns:
+        ``{(start, end, coarse_type)}``, the :func:`outermost` of the mapped items.
+    """
+    return outermost({(a, b, mapping[t]) for a, b, t in items if t in mapping})
 
 
 def gold_role_set(doc: Document, trigger_types) -> set[tuple]:

@@ -98,26 +98,36 @@ class Extractor:
     Long texts are cut into overlapping windows, never truncated; offsets index the caller's string.
     """
 
-    def __init__(self, model, tokenizer, batch_size: int = 32, threads: int | None = None):
+    def __init__(self, model, tokenizer, batch_size: int = 32, threads: int | None = None,
+                 window_fn=None, backend: str = "torch"):
         self.model = model
         self.tokenizer = tokenizer
+        self.backend = backend
         if threads:
             torch.set_num_threads(threads)
-        self.predictor = Predictor(model, tokenizer, batch_size=batch_size)
+        self.predictor = Predictor(model, tokenizer, batch_size=batch_size, window_fn=window_fn)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, batch_size: int = 32,
-                        threads: int | None = None) -> Extractor:
+                        threads: int | None = None, backend: str = "torch") -> Extractor:
         """Load a model directory written by ``diplomat-ie train``.
 
         Args:
             path: the model directory (safetensors + config + tokenizer).
             batch_size: windows per forward pass.
-            threads: torch CPU threads (default: torch's own choice).
+            threads: CPU threads for torch (and for onnxruntime; default: the runtime's own choice).
+            backend: ``"torch"``, ``"onnx"`` (``DIR/onnx/model.onnx``) or ``"onnx-int8"``
+                (``DIR/onnx/model.int8.onnx``); the ONNX files come from ``diplomat-ie export onnx``.
 
         Returns:
             A ready :class:`Extractor`.
         """
+        if backend != "torch":
+            from .onnx_backend import load_onnx
+
+            model, tokenizer, window_fn = load_onnx(path, backend=backend, threads=threads)
+            return cls(model, tokenizer, batch_size=batch_size, threads=threads, window_fn=window_fn,
+                       backend=backend)
         model, tokenizer = load_model_dir(path)
         return cls(model, tokenizer, batch_size=batch_size, threads=threads)
 

@@ -59,3 +59,10 @@ class DiplomatConfig(PretrainedConfig):
         if not model_type:
             raise ValueError("DiplomatConfig.encoder lacks 'model_type'")
         return AutoConfig.for_model(model_type, **enc)
+
+
+def _register() -> None:
+    AutoConfig.register(DiplomatConfig.model_type, DiplomatConfig, exist_ok=True)
+
+
+_register()

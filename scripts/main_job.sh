@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The main job: data check -> train (NER + roles) -> report (evaluation, seeds, plots, model card).
+# Usage: scripts/main_job.sh CONFIG RUN_NAME [extra --section.key value overrides for training]
+set -euo pipefail
+config=${1:-configs/default.yaml}
+run=${2:-default}
+shift 2 || true
+bin=${DIPLOMAT_IE_BIN:-.venv/bin/diplomat-ie}
+root=${DIPLOMAT_IE_DATA:-../shared/datasets}
+if [ ! -d "$root/nerel/train" ]; then
+  echo "NEREL not found under $root: downloading it (needs internet)"
+  .venv/bin/python scripts/download_data.py --root "$root"
+fi
+start=$(date +%s)
+"$bin" train --config "$config" --name "$run" "$@"
+max_docs=()
+if [ "$run" = "quick" ]; then max_docs=(--max-docs 20); fi
+"$bin" report --model "models/$run" --output "reports/$run" --run-dir "runs/$run" "${max_docs[@]}"
+end=$(date +%s)
+echo "main job finished in $((end - start)) s: model in models/$run, report in reports/$run/report.md"

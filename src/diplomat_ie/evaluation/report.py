@@ -1,0 +1,327 @@
+"""Markdown reports: one evaluation (``evaluation_markdown``) and the main job's report (``build_report``).
+
+``build_report`` runs the test split (full + diplomatic subset), factRuEval-2016 test (out of domain
+PER/ORG/LOC), the Natasha comparison, extracts the seed articles, draws the plots, and writes
+``metrics.json`` + ``report.md``; it also re-writes the model card with the test metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+from ..config import SECTIONS, RunConfig, load_config
+from ..utils import atomic_write_json, atomic_write_text
+from .run import run_evaluation
+
+HEADLINE_NAMES = {"nested_f1": "nested NER micro F1", "nested_macro_f1": "nested NER macro F1",
+                  "per_org_loc_f1": "PER/ORG/LOC micro F1", "per_org_loc_macro_f1": "PER/ORG/LOC macro F1",
+                  "roles_gold_f1": "roles F1, gold triggers", "roles_e2e_f1": "roles F1, end to end"}
+
+
+def fmt(v) -> str:
+    """Two decimals for floats, ``str`` otherwise (``—`` for None)."""
+    return "—" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
+def md_table(headers: list[str], rows: list[list]) -> str:
+    """A Markdown table (cells formatted with :func:`fmt`, pipes escaped)."""
+    cell = lambda v: fmt(v).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def prf_table(scores: dict, label: str = "type") -> str:
+    """Per-type P/R/F1 (most frequent first) with micro and macro rows, from ``score_sets`` output."""
+    items = sorted(scores["per_type"].items(), key=lambda kv: (-kv[1]["support"], kv[0]))
+    rows = [[t, m["precision"], m["recall"], m["f1"], m["support"], m["tp"], m["fp"], m["fn"]] for t, m in items]
+    mi, ma = scores["micro"], scores["macro"]
+    rows.append(["**micro**", mi["precision"], mi["recall"], mi["f1"], mi["support"], mi["tp"], mi["fp"], mi["fn"]])
+    rows.append(["**macro**", ma["precision"], ma["recall"], ma["f1"], "", "", "", ""])
+    return md_table([label, "P", "R", "F1", "support", "tp", "fp", "fn"], rows)
+
+
+def headline_table(result: dict) -> str:
+    """Headline metrics of one evaluation: full split vs the diplomatic subset."""
+    dip = result["diplomatic"]
+    rows = [[HEADLINE_NAMES.get(k, k), v, dip["headline"].get(k)] for k, v in result["headline"].items()]
+    return md_table(["metric", f"full ({result['documents']} docs)",
+                     f"diplomatic subset ({dip['documents']} docs)"], rows)
+
+
+def layers_table(layers: dict) -> str:
+    """The seqeval summary rows (micro / macro / weighted average) of each nesting layer."""
+    rows = []
+    for name, rep in layers.items():
+        for avg in ("micro avg", "macro avg", "weighted avg"):
+            if avg in rep:
+                m = rep[avg]
+                rows.append([name, avg, 100 * m["precision"], 100 * m["recall"], 100 * m["f1-score"],
+                             int(m["support"])])
+    return md_table(["layer", "average", "P", "R", "F1", "support"], rows)
+
+
+def detail_sections(result: dict, h: str = "##") -> list[str]:
+    """Per-type, PER/ORG/LOC, role and layer sections of one evaluation."""
+    m = result["metrics"]
+    out = []
+    if "nested" in m:
+        out.append(f"{h} Nested NER, per type (strict spans)\n\n{prf_table(m['nested'])}")
+    out.append(f"{h} PER/ORG/LOC (outermost coarse spans, exact)\n\n{prf_table(m['per_org_loc'])}")
+    if "roles_gold_triggers" in m:
+        out.append(f"{h} Event roles with gold triggers\n\n{prf_table(m['roles_gold_triggers'], 'role')}")
+        out.append(f"{h} Event roles end to end (predicted triggers)\n\n"
+                   f"{prf_table(m['roles_end_to_end'], 'role')}")
+    if "layers" in m:
+        out.append(f"{h} Per-layer BIO (seqeval, word level)\n\n{layers_table(m['layers'])}")
+    return out
+
+
+def evaluation_markdown(result: dict) -> str:
+    """The ``report.md`` of one :func:`run_evaluation` result.
+
+    Args:
+        result: the dict written to ``metrics.json``.
+
+    Returns:
+        Markdown text.
+    """
+    t = result["timings"]
+    parts = [f"# Evaluation of `{result['model']}` on {result['corpus']} / {result['split']}\n",
+             f"{result['documents']} documents, {result['windows']} windows; scheme: {result['scheme']}.\n",
+             f"## Headline\n\n{headline_table(result)}",
+             f"The diplomatic subset holds the documents that mention a keyword of "
+             f"`configs/diplomatic_keywords.yaml` ({result['diplomatic']['documents']} of "
+             f"{result['documents']}).\n",
+             *detail_sections(result),
+             "## Errors\n\nFalse positives (fp) and negatives (fn) with context: `errors.jsonl`.\n\n"
+             + md_table(["kind", "count"], [[k, v] for k, v in result["errors"].items()]),
+             f"## Timings\n\n{md_table(['step', 'value'], [[k, v] for k, v in t.items()])}"]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- the main job's report
+
+
+def run_config_from_dict(d: dict) -> RunConfig:
+    """Rebuild a :class:`RunConfig` from ``RunConfig.to_dict()`` (unknown keys are ignored).
+
+    Args:
+        d: e.g. ``train_summary.json["config"]``.
+
+    Returns:
+        The validated configuration.
+    """
+    overrides = {"name": str(d.get("name", "default"))}
+    for section, cls in SECTIONS.items():
+        known = {f.name for f in dataclasses.fields(cls)}
+        for k, v in (d.get(section) or {}).items():
+            if k in known:
+                overrides[f"{section}.{k}"] = v
+    return load_config(None, overrides)
+
+
+def load_run_summary(run_dir, model_dir) -> dict | None:
+    """``<run_dir>/train_summary.json``, else ``runs/<model dir name>/train_summary.json``, else None."""
+    candidates = [Path(run_dir)] if run_dir else [Path("runs") / Path(model_dir).resolve().name]
+    for folder in candidates:
+        path = folder / "train_summary.json"
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+    if run_dir:
+        raise FileNotFoundError(f"{Path(run_dir) / 'train_summary.json'} not found")
+    return None
+
+
+def extract_seeds(model, tokenizer, seeds_dir, out: Path, batch_size: int = 32) -> dict | None:
+    """Run the Extractor over ``seeds_dir/*.txt``; write ``seeds.jsonl`` and ``seed_article.html``.
+
+    Args:
+        model, tokenizer: the loaded model.
+        seeds_dir: folder of seed articles (missing or empty: nothing is done).
+        out: the report folder.
+        batch_size: windows per forward pass.
+
+    Returns:
+        Counts and the results (``{"documents", "entities", "events", "by_type", "results"}``), or None.
+    """
+    from ..inference.extractor import Extractor
+    from .html import render_html
+
+    files = sorted(Path(seeds_dir).glob("*.txt")) if seeds_dir and Path(seeds_dir).is_dir() else []
+    if not files:
+        return None
+    texts = [f.read_text(encoding="utf-8") for f in files]
+    results = [dict(id=f.stem, **r.to_dict()) for f, r in
+               zip(files, Extractor(model, tokenizer, batch_size=batch_size)(texts), strict=True)]
+    atomic_write_text(out / "seeds.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results))
+    atomic_write_text(out / "seed_article.html", render_html(results, title="diplomat-ie: seed articles"))
+    by_type = Counter(e["type"] for r in results for e in r["entities"])
+    return {"documents": len(results), "entities": sum(by_type.values()),
+            "events": sum(len(r["events"]) for r in results), "by_type": dict(by_type.most_common()),
+            "results": results}
+
+
+def _label(corpus, split: str) -> str:
+    from ..data.corpora import corpus_name
+
+    return f"{corpus_name(str(corpus)) or Path(corpus).name}-{split}"
+
+
+def natasha_row(result: dict, docs_fn, run: bool) -> dict:
+    """The Natasha comparison row for one evaluated corpus (measured, or the reference figure).
+
+    Args:
+        result: the :func:`run_evaluation` result of the model on that corpus.
+        docs_fn: returns the same gold documents (called only when Natasha runs).
+        run: whether to run Natasha at all.
+
+    Returns:
+        ``{"system", "corpus", "precision", "recall", "f1", "source"}``.
+    """
+    from ..data.corpora import FACTRUEVAL_TO_COARSE, NEREL_TO_COARSE, corpus_name
+    from .baselines import REFERENCE_NATASHA_F1, natasha_available, natasha_scores
+
+    row = {"system": "Natasha", "corpus": _label(result["corpus"], result["split"]),
+           "precision": None, "recall": None, "f1": None}
+    scores = None
+    if run and natasha_available():
+        mapping = FACTRUEVAL_TO_COARSE if result["scheme"] == "factrueval" else NEREL_TO_COARSE
+        scores = natasha_scores(docs_fn(), mapping)
+    if scores is not None:
+        mi = scores["per_org_loc"]["micro"]
+        row.update(precision=mi["precision"], recall=mi["recall"], f1=mi["f1"], documents=scores["documents"],
+                   source=f"measured by diplomat-ie's scorer (natasha {scores['version']}, "
+                          f"{scores['documents']} docs, {scores['seconds']} s)", scores=scores)
+        return row
+    why = "not installed" if run else "not run (disabled)"
+    ref = REFERENCE_NATASHA_F1.get(corpus_name(result["corpus"]) or "") if result["split"] == "test" else None
+    row.update(f1=ref, source=f"natasha {why}; " + ("reference figure measured elsewhere, not by this "
+                                                     "scorer" if ref is not None else "no reference figure"))
+    return row
+
+
+def comparison_rows(evals: list[dict], natasha: bool, docs_for) -> list[dict]:
+    """PER/ORG/LOC micro scores of the model and of Natasha on each evaluated corpus."""
+    rows = []
+    for r in evals:
+        mi = r["metrics"]["per_org_loc"]["micro"]
+        rows.append({"system": "diplomat-ie", "corpus": _label(r["corpus"], r["split"]),
+                     "precision": mi["precision"], "recall": mi["recall"], "f1": mi["f1"],
+                     "source": f"this report ({r['documents']} docs)"})
+    rows += [natasha_row(r, lambda r=r: docs_for(r), natasha) for r in evals]
+    return rows
+
+
+def test_metrics_for_card(evals: list[dict]) -> dict[str, float]:
+    """Flat ``{"<corpus>-<split> <metric>": value}`` for the model card's Test table."""
+    out = {}
+    for r in evals:
+        label = _label(r["corpus"], r["split"])
+        out.update({f"{label} {k}": v for k, v in r["headline"].items()})
+        out.update({f"{label} diplomatic {k}": v for k, v in r["diplomatic"]["headline"].items()})
+    return out
+
+
+def rewrite_card(model_dir, summary: dict, test_metrics: dict) -> Path:
+    """Re-write ``<model_dir>/README.md`` with the test metrics (config and summary from the run).
+
+    Args:
+        model_dir: the model directory.
+        summary: the run's ``train_summary.json``.
+        test_metrics: flat metric -> value.
+
+    Returns:
+        The card's path.
+    """
+    from ..training.card import model_card
+
+    cfg = run_config_from_dict(summary.get("config") or {})
+    path = Path(model_dir) / "README.md"
+    atomic_write_text(path, model_card(cfg, summary, test_metrics))
+    return path
+
+
+def _plots(out: Path, main: dict, summary: dict | None) -> dict[str, str]:
+    from .plots import f1_per_role, f1_per_type, training_curves
+
+    m = main["metrics"]
+    made = {"training_curves": training_curves(summary, out / "training_curves.png") if summary else None,
+            "f1_per_type": f1_per_type(m["nested"]["per_type"], out / "f1_per_type.png") if "nested" in m
+            else None,
+            "f1_per_role": f1_per_role(m["roles_gold_triggers"]["per_type"], m["roles_end_to_end"]["per_type"],
+                                       out / "f1_per_role.png") if "roles_gold_triggers" in m else None}
+    return {k: Path(v).name for k, v in made.items() if v is not None}
+
+
+def build_report(model_dir, output, run_dir=None, seeds_dir="../shared/seeds", root=None, batch_size: int = 32,
+                 max_docs: int | None = None, corpus: str = "nerel", split: str = "test",
+                 ood_corpus: str | None = "factrueval", ood_split: str = "test", natasha: bool = True,
+                 lenient: bool = True, update_card: bool = True) -> dict:
+    """The main job's report: test + diplomatic subset, factRuEval, Natasha, seeds, plots, model card.
+
+    Args:
+        model_dir: the trained model directory.
+        output: the report folder (sub-folders ``<corpus>-<split>/`` hold each evaluation's files).
+        run_dir: the run folder with ``train_summary.json`` (default ``runs/<model dir name>`` if present).
+        seeds_dir: folder of seed ``*.txt`` articles (None to skip).
+        root: the corpora folder.
+        batch_size: windows per forward pass.
+        max_docs: evaluate only the first N documents of each corpus.
+        corpus, split: the main evaluation (a named corpus or a folder of split folders).
+        ood_corpus, ood_split: the out-of-domain PER/ORG/LOC evaluation (None to skip).
+        natasha: run the Natasha comparison when natasha is installed.
+        lenient: skip and count malformed annotation lines.
+        update_card: re-write the model card (needs the run summary).
+
+    Returns:
+        The dict written to ``metrics.json`` plus ``"output"``.
+    """
+    from ..modeling.io import load_model_dir
+    from ..training.train import load_docs
+
+    t0 = time.time()
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = load_run_summary(run_dir, model_dir)
+    loaded = load_model_dir(model_dir)
+    kw = {"root": root, "max_docs": max_docs, "lenient": lenient, "batch_size": batch_size, "loaded": loaded}
+    evals = [run_evaluation(model_dir, corpus, split, output=out / _label(corpus, split), **kw)]
+    if ood_corpus:
+        evals.append(run_evaluation(model_dir, ood_corpus, ood_split, output=out / _label(ood_corpus, ood_split),
+                                    **kw))
+    docs_for = lambda r: load_docs(r["corpus"], r["split"], root=root, lenient=lenient)[:max_docs]  # noqa: E731
+    seeds = extract_seeds(*loaded, seeds_dir, out, batch_size) if seeds_dir else None
+    metrics = {"model": str(model_dir), "evaluations": {_label(r["corpus"], r["split"]): r for r in evals},
+               "comparison": comparison_rows(evals, natasha, docs_for),
+               "seeds": {k: v for k, v in seeds.items() if k != "results"} if seeds else None,
+               "training": _training_facts(summary), "images": _plots(out, evals[0], summary)}
+    card = None
+    if update_card and summary:
+        card = str(rewrite_card(model_dir, summary, test_metrics_for_card(evals)))
+    metrics["model_card"] = card
+    metrics["seconds"] = round(time.time() - t0, 1)
+    atomic_write_json(out / "metrics.json", metrics)
+    from .report_md import report_markdown
+
+    atomic_write_text(out / "report.md", report_markdown(metrics, seeds))
+    return dict(metrics, output=str(out))
+
+
+def _training_facts(summary: dict | None) -> dict | None:
+    if not summary:
+        return None
+    keys = ("name", "train_docs", "dev_docs", "train_windows", "seconds", "seconds_per_epoch", "epochs_run",
+            "train_loss", "best_dev", "peak_rss_mb")
+    facts = {k: summary.get(k) for k in keys}
+    facts["backbone"] = (summary.get("config") or {}).get("model", {}).get("backbone")
+    return facts
+
+
+def _relpath(p, start) -> str:
+    return os.path.relpath(p, start)

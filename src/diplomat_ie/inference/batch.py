@@ -1,0 +1,385 @@
+"""``diplomat-ie predict``: streaming batch inference with resume, error isolation and sharding.
+
+Flow: :func:`~.sources.iter_records` streams records; each process keeps those of its shard, skips
+those already written (``--resume``), and runs the :class:`Extractor` on chunks of
+``--docs-per-batch`` documents (the Predictor sorts the chunk's windows by length). Results go to a
+sink; bad inputs and documents that fail go to the errors file with their ``file:line`` and reason.
+
+Crash safety: JSONL output and the errors file are appended one complete chunk at a time and
+flushed + fsynced; on ``--resume`` a trailing partial line is cut off and the ids present are
+skipped (ids in the errors file too: delete it to retry those). Brat output writes each document's
+``.txt`` and ``.ann`` atomically (temp + rename, ``.ann`` last; a document is done when its ``.ann``
+exists). HTML is not streamable: results are streamed to ``<output>.results.jsonl`` (resumable as
+above) and the page is rendered from it at the end and written atomically.
+
+Under ``accelerate launch`` (``WORLD_SIZE`` > 1) each process takes its share of the records (see
+:class:`~.sources.Shard`) and writes ``<output>.rank<k>`` (and ``<output>.rank<k>.errors.jsonl``);
+concatenate the JSONL files afterwards (``cat out.jsonl.rank* > out.jsonl``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from ..data.brat import format_brat_ann
+from ..data.document import Document, Entity, Relation, Span
+from ..data.roles import RELATION_TO_ROLE
+from ..utils import atomic_write_text
+from .sources import Record, Shard, iter_records, parse_shard
+
+log = logging.getLogger(__name__)
+
+ROLE_TO_RELATION = {role: (rel, trigger_is_arg2) for rel, (role, trigger_is_arg2) in RELATION_TO_ROLE.items()}
+ARGUMENT_TYPE = "ARGUMENT"  # brat type of an event argument that matches no predicted entity
+
+
+class JsonlSink:
+    """Append-only JSONL file (or stdout) that survives crashes; ``done`` holds the ids present."""
+
+    def __init__(self, path: str, resume: bool = False):
+        self.path = path
+        self.done: set[str] = set()
+        if path == "-":
+            self.fh = sys.stdout.buffer
+            return
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if resume and Path(path).exists():
+            self.done = recover_jsonl(path)
+        else:
+            Path(path).write_bytes(b"")
+        self.fh = open(path, "ab")  # noqa: SIM115 - closed in close()
+
+    def is_done(self, doc_id: str) -> bool:
+        return doc_id in self.done
+
+    def write(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        self.fh.write(b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in rows))
+        self.fh.flush()
+        if self.path != "-":
+            os.fsync(self.fh.fileno())
+        self.done.update(r["id"] for r in rows)
+
+    def close(self, complete: bool = True) -> None:
+        if self.path != "-":
+            self.fh.close()
+
+
+def recover_jsonl(path: str | os.PathLike) -> set[str]:
+    """Ids of the complete, valid lines of ``path``; the file is cut after the last such line.
+
+    Args:
+        path: a JSONL file written by :class:`JsonlSink` (possibly by a run that crashed).
+
+    Returns:
+        The ``id`` values found. A trailing partial line (or anything after a corrupt line) is removed.
+    """
+    ids, good_end = set(), 0
+    with open(path, "rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                ids.add(str(json.loads(raw)["id"]))
+            except (ValueError, KeyError, TypeError):
+                log.warning("%s: corrupt line at byte %d; it and what follows will be redone", path, good_end)
+                break
+            good_end += len(raw)
+    if good_end != os.path.getsize(path):
+        with open(path, "r+b") as fh:
+            fh.truncate(good_end)
+            os.fsync(fh.fileno())
+    return ids
+
+
+def brat_name(doc_id: str) -> str:
+    """A safe, stable file stem for a document id (hash suffix when the id had to be changed)."""
+    import hashlib
+    import re
+
+    stem = re.sub(r"[^\w.-]+", "_", doc_id).strip("._")[:80] or "doc"
+    if stem != doc_id:
+        stem += "-" + hashlib.sha1(doc_id.encode("utf-8")).hexdigest()[:8]
+    return stem
+
+
+def result_to_document(row: dict) -> Document:
+    """A predicted result (``{"id", "text", "entities", "events"}``) as a brat-ready :class:`Document`.
+
+    Entities become T lines; each event argument becomes a NEREL relation (type and direction from
+    :data:`~diplomat_ie.data.roles.RELATION_TO_ROLE`) between the trigger's entity and the argument's
+    entity: the predicted entity with the same span if there is one, else a new ``ARGUMENT`` entity.
+
+    Args:
+        row: one output row.
+
+    Returns:
+        The document (entity ids ``T1..``, relation ids ``R1..``).
+    """
+    text = row["text"]
+    doc = Document(id=str(row["id"]), text=text)
+    by_span: dict[tuple[int, int], str] = {}
+
+    def entity(start: int, end: int, typ: str, eid: str | None = None) -> str:
+        if eid is None:
+            eid = by_span.get((start, end)) if typ == ARGUMENT_TYPE else None
+        if eid is None:
+            eid = f"T{len(doc.entities) + 1}"
+            doc.entities.append(Entity(id=eid, type=typ, spans=[Span(start, end)], text=text[start:end]))
+        by_span.setdefault((start, end), eid)
+        return eid
+
+    ids = {e["id"]: entity(e["start"], e["end"], e["type"]) for e in row["entities"]}
+    seen = set()
+    for ev in row["events"]:
+        trig = ev["trigger"]
+        t_id = ids.get(trig.get("entity_id")) or entity(trig["start"], trig["end"], trig["type"])
+        for arg in ev["arguments"]:
+            if arg["role"] not in ROLE_TO_RELATION:
+                continue
+            a_id = ids.get(arg.get("entity_id")) or entity(arg["start"], arg["end"], ARGUMENT_TYPE)
+            rel, trigger_is_arg2 = ROLE_TO_RELATION[arg["role"]]
+            arg1, arg2 = (a_id, t_id) if trigger_is_arg2 else (t_id, a_id)
+            if (rel, arg1, arg2) not in seen:
+                seen.add((rel, arg1, arg2))
+                doc.relations.append(Relation(id=f"R{len(seen)}", type=rel, arg1=arg1, arg2=arg2))
+    return doc
+
+
+def annotation_conf(entity_types: list[str]) -> str:
+    """A brat ``annotation.conf`` for the predicted entity types and NEREL's role relations."""
+    ents = [*entity_types, ARGUMENT_TYPE]
+    rels = [f"{rel}\tArg1:<ENTITY>, Arg2:<ENTITY>" for rel in RELATION_TO_ROLE]
+    return "\n".join(["[entities]", *ents, "", "[relations]", *rels, "", "[events]", "", "[attributes]", ""])
+
+
+class BratSink:
+    """One ``<name>.txt`` + ``<name>.ann`` pair per document in a folder (see :func:`brat_name`)."""
+
+    def __init__(self, folder: str, entity_types: list[str], resume: bool = False):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.resume = resume
+        conf = self.folder / "annotation.conf"
+        if not conf.exists():
+            atomic_write_text(conf, annotation_conf(entity_types))
+
+    def is_done(self, doc_id: str) -> bool:
+        return self.resume and (self.folder / f"{brat_name(doc_id)}.ann").exists()
+
+    def write(self, rows: list[dict]) -> None:
+        for row in rows:
+            name = brat_name(str(row["id"]))
+            doc = result_to_document(row)
+            atomic_write_text(self.folder / f"{name}.txt", doc.text)
+            atomic_write_text(self.folder / f"{name}.ann", format_brat_ann(doc))
+
+    def close(self, complete: bool = True) -> None:
+        pass
+
+
+class HtmlSink(JsonlSink):
+    """Streams rows to ``<output>.results.jsonl``; renders the HTML page from it on a complete close."""
+
+    def __init__(self, path: str, resume: bool = False, title: str = "diplomat-ie predictions"):
+        if path == "-":
+            raise ValueError("--format html needs an --output file")
+        super().__init__(f"{path}.results.jsonl", resume=resume)
+        self.html_path, self.title = path, title
+
+    def close(self, complete: bool = True) -> None:
+        super().close()
+        if complete:
+            with open(self.path, encoding="utf-8") as fh:
+                rows = [json.loads(line) for line in fh]
+            atomic_write_text(self.html_path, render_html(rows, self.title))
+
+
+def render_html(rows: list[dict], title: str) -> str:
+    """``evaluation.html.render_html`` when available, else a minimal page (outermost entities marked).
+
+    Args:
+        rows: output rows (``id``, ``text``, ``entities``, ``events``).
+        title: page title.
+
+    Returns:
+        The HTML page.
+    """
+    try:
+        from ..evaluation.html import render_html as render
+    except ImportError:
+        render = _fallback_html
+    return render(rows, title)
+
+
+def _fallback_html(rows: list[dict], title: str) -> str:
+    from html import escape
+
+    parts = [f"<!doctype html><meta charset='utf-8'><title>{escape(title)}</title>",
+             "<style>mark{padding:0 2px}mark small{color:#555;font-size:70%}</style>",
+             f"<h1>{escape(title)}</h1>"]
+    for row in rows:
+        text, pos, out = row["text"], 0, []
+        for e in sorted(row["entities"], key=lambda e: (e["start"], -e["end"])):
+            if e["start"] < pos:
+                continue  # nested inside an already marked entity
+            out.append(escape(text[pos : e["start"]]))
+            out.append(f"<mark title='{escape(e['type'])}'>{escape(text[e['start']:e['end']])}"
+                       f"<small>{escape(e['type'])}</small></mark>")
+            pos = e["end"]
+        out.append(escape(text[pos:]))
+        events = "".join(
+            f"<li>{escape(ev['trigger']['text'])}: "
+            + ", ".join(f"{escape(a['role'])}={escape(a['text'])}" for a in ev["arguments"]) + "</li>"
+            for ev in row["events"])
+        parts.append(f"<h2>{escape(str(row['id']))}</h2><p style='white-space:pre-wrap'>{''.join(out)}</p>"
+                     f"<ul>{events}</ul>")
+    return "\n".join(parts) + "\n"
+
+
+def make_sink(fmt: str, output: str, resume: bool, entity_types: list[str]):
+    """The output sink for ``--format`` (``jsonl``, ``brat`` or ``html``)."""
+    if fmt == "jsonl":
+        return JsonlSink(output, resume=resume)
+    if fmt == "brat":
+        if output == "-":
+            raise ValueError("--format brat needs an --output folder")
+        return BratSink(output, entity_types, resume=resume)
+    return HtmlSink(output, resume=resume)
+
+
+def _error_row(rec: Record, reason: str) -> dict:
+    return {"id": rec.id, "source": rec.source, "reason": reason}
+
+
+def _extract(extractor, chunk: list[Record]) -> tuple[list[dict], list[dict]]:
+    """Run one chunk; if it fails, run its documents one by one so only the culprits are lost."""
+    try:
+        results = extractor([r.text for r in chunk])
+        pairs = list(zip(chunk, results, strict=True))
+    except Exception:  # noqa: BLE001 - isolate the failing document below
+        pairs = []
+        for rec in chunk:
+            try:
+                pairs.append((rec, extractor(rec.text)))
+            except Exception as exc:  # noqa: BLE001 - a bad document must not stop the run
+                pairs.append((rec, f"prediction failed: {type(exc).__name__}: {exc}"))
+    rows, errors = [], []
+    for rec, res in pairs:
+        if isinstance(res, str):
+            errors.append(_error_row(rec, res))
+        else:
+            rows.append({"id": rec.id, "source": rec.source, **res.to_dict()})
+    return rows, errors
+
+
+def predict_records(extractor, records, sink, errors: JsonlSink, shard: Shard | None = None,
+                    docs_per_batch: int = 64, progress=None) -> dict[str, int]:
+    """Stream ``records`` through ``extractor`` into ``sink``, bad ones into ``errors``.
+
+    Args:
+        extractor: an :class:`~diplomat_ie.inference.Extractor` (or any callable on a list of texts).
+        records: :class:`Record` iterator (e.g. :func:`iter_records`).
+        sink, errors: output sinks (``is_done``/``write``/``close``).
+        shard: which records this process owns (default: all).
+        docs_per_batch: documents held in memory and predicted together.
+        progress: a tqdm-like bar (``update``, ``set_postfix``), or None.
+
+    Returns:
+        Counts: ``written``, ``errors``, ``skipped`` (already done), ``other_shards``.
+    """
+    shard = shard or Shard()
+    counts = {"written": 0, "errors": 0, "skipped": 0, "other_shards": 0}
+    chunk: list[Record] = []
+    bad: list[dict] = []
+    seen: set[str] = set()
+
+    def flush() -> None:
+        rows, failed = _extract(extractor, chunk) if chunk else ([], [])
+        sink.write(rows)
+        errors.write(bad + failed)
+        counts["written"] += len(rows)
+        counts["errors"] += len(bad) + len(failed)
+        if progress is not None:
+            progress.update(len(rows) + len(failed) + len(bad))
+            progress.set_postfix(errors=counts["errors"], refresh=False)
+        chunk.clear()
+        bad.clear()
+
+    for rec in records:
+        if not shard.owns(rec):
+            counts["other_shards"] += 1
+            continue
+        if sink.is_done(rec.id) or errors.is_done(rec.id):
+            counts["skipped"] += 1
+            continue
+        if rec.id in seen:
+            bad.append(_error_row(rec, f"duplicate id {rec.id!r} (already in this run)"))
+        elif rec.error:
+            bad.append(_error_row(rec, rec.error))
+        else:
+            chunk.append(rec)
+        seen.add(rec.id)
+        if len(chunk) >= docs_per_batch or len(bad) >= docs_per_batch:
+            flush()
+    flush()
+    return counts
+
+
+def output_paths(output: str, errors: str | None, shard: Shard) -> tuple[str, str]:
+    """Output and errors paths of this process (``.rank<k>`` suffix when ``WORLD_SIZE`` > 1)."""
+    if shard.world > 1 and output != "-":
+        output = f"{output}.rank{shard.rank}"
+    if errors is None:
+        errors = f"{output}.errors.jsonl" if output != "-" else "predict.errors.jsonl"
+    elif shard.world > 1:
+        errors = f"{errors}.rank{shard.rank}"
+    return output, errors
+
+
+def run_predict(args) -> int:
+    """The ``predict`` subcommand (arguments: see ``cli._add_predict``).
+
+    Args:
+        args: parsed arguments.
+
+    Returns:
+        The exit status, 0 (documents that failed are listed in the errors file and the summary).
+    """
+    from tqdm import tqdm
+
+    from ..config import ConfigError
+    from .extractor import Extractor
+
+    try:
+        shard = parse_shard(args.shard, by=getattr(args, "shard_by", "index"))
+        output, errors_path = output_paths(args.output, args.errors, shard)
+        if args.format != "jsonl" and output == "-":
+            raise ValueError(f"--format {args.format} needs --output (a {'folder' if args.format == 'brat' else 'file'})")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    extractor = Extractor.from_pretrained(args.model, batch_size=args.batch_size, threads=args.threads,
+                                          backend=args.backend)
+    sink = make_sink(args.format, output, args.resume, list(extractor.model.config.entity_types))
+    errors = JsonlSink(errors_path, resume=args.resume)
+    records = iter_records(args.input, input_format=getattr(args, "input_format", "auto"),
+                           text_field=args.text_field, id_field=args.id_field)
+    bar = tqdm(unit="doc", desc="predict", disable=getattr(args, "no_progress", False), file=sys.stderr)
+    complete = False
+    try:
+        counts = predict_records(extractor, records, sink, errors, shard=shard,
+                                 docs_per_batch=args.docs_per_batch, progress=bar)
+        complete = True
+    finally:
+        bar.close()
+        sink.close(complete=complete)
+        errors.close()
+    print(f"predict: {counts['written']} written to {output}, {counts['errors']} errors ({errors_path}), "
+          f"{counts['skipped']} skipped as already done, {counts['other_shards']} left to other shards",
+          file=sys.stderr)
+    return 0

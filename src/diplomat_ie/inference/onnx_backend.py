@@ -1,0 +1,201 @@
+"""ONNX Runtime backend: export the encoder + NER head, optionally quantise it, and run it.
+
+Design: the ONNX graph maps a padded batch of windows ``(input_ids, attention_mask, word_pos)`` to
+``(words [B, W, H], ner_logits [B, W, K * L])``, i.e. everything up to the NER logits. The role head
+stays in torch and runs on the ONNX word vectors: it takes a variable number of triggers per
+window that are only known after NER decoding, it is tiny next to the encoder, and keeping it in
+torch means one code path (``modeling.predict.Predictor``) decodes both backends. Loading the ONNX
+backend reads only the head weights from ``model.safetensors``, so the torch encoder is never
+materialised (lower memory).
+
+Files: ``DIR/onnx/model.onnx`` (fp32), ``DIR/onnx/model.int8.onnx`` (dynamic int8 weights, via
+``onnxruntime.quantization.quantize_dynamic``) and ``DIR/onnx/export.json`` (what was exported from
+what, and the measured fp32 difference to torch).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..modeling.io import ModelLoadError, check_model_dir, load_model_dir, load_tokenizer
+
+log = logging.getLogger(__name__)
+
+ONNX_DIR = "onnx"
+FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
+INPUTS = ("input_ids", "attention_mask", "word_pos")
+OUTPUTS = ("words", "ner_logits")
+
+
+class WindowGraph(nn.Module):
+    """What is exported: encoder + first-subword gather + NER head (dropout is off in eval mode)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, word_pos):
+        words = self.model.word_vectors(input_ids, attention_mask, word_pos)
+        return words, self.model.ner_head(words)
+
+
+def _example_inputs(vocab_size: int, seq: int = 24, n_words: int = 10):
+    """Two windows, the second padded: the traced graph must keep the attention-mask path."""
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, max(6, vocab_size), (2, seq), generator=gen)
+    mask = torch.ones_like(ids)
+    mask[1, seq // 2 :] = 0
+    word_pos = torch.arange(1, n_words + 1).repeat(2, 1)
+    return ids, mask, word_pos
+
+
+def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 17) -> dict:
+    """Export ``model_dir`` to ``model_dir/onnx/model.onnx`` (and ``model.int8.onnx`` with ``int8``).
+
+    Uses the TorchScript exporter (``dynamo=False``): it traces the HF encoder with dynamic batch,
+    sequence and word axes reliably in torch 2.13 without onnxscript.
+
+    Args:
+        model_dir: a model directory written by ``diplomat-ie train``.
+        int8: also write a dynamically int8-quantised copy.
+        opset: ONNX opset.
+
+    Returns:
+        The ``export.json`` record: file paths, sizes, max |torch - onnx| on a check batch.
+    """
+    model_dir = Path(model_dir)
+    model, _ = load_model_dir(model_dir)
+    graph = WindowGraph(model).eval()
+    out = model_dir / ONNX_DIR
+    out.mkdir(exist_ok=True)
+    fp32 = out / FILES["onnx"]
+    tmp = out / f".{fp32.name}.tmp"
+    start = time.time()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer / legacy-exporter deprecation chatter
+        torch.onnx.export(graph, _example_inputs(model.config.encoder.get("vocab_size", 100)), str(tmp),
+                          input_names=list(INPUTS), output_names=list(OUTPUTS), opset_version=opset,
+                          dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
+                                        "attention_mask": {0: "batch", 1: "seq"},
+                                        "word_pos": {0: "batch", 1: "words"},
+                                        "words": {0: "batch", 1: "words"},
+                                        "ner_logits": {0: "batch", 1: "words"}},
+                          dynamo=False)
+    os.replace(tmp, fp32)
+    record = {"opset": opset, "torch": torch.__version__, "source": _source_stamp(model_dir),
+              "export_seconds": round(time.time() - start, 1), "files": {"onnx": str(fp32)}}
+    record["max_abs_diff_fp32"] = _check(graph, fp32, model.config.encoder.get("vocab_size", 100))
+    if int8:
+        record["files"]["onnx-int8"] = str(quantize_int8(fp32, out / FILES["onnx-int8"]))
+    record["sizes_mb"] = {k: round(Path(p).stat().st_size / 2**20, 1) for k, p in record["files"].items()}
+    (out / "export.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return record
+
+
+def quantize_int8(src: Path, dst: Path) -> Path:
+    """Dynamic int8 quantisation of the weights (activations quantised at run time), atomically."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8)
+    os.replace(tmp, dst)
+    return dst
+
+
+def _check(graph: nn.Module, path: Path, vocab_size: int) -> float:
+    """Max |torch - onnx| over both outputs on a batch shaped unlike the export example."""
+    ids, mask, word_pos = _example_inputs(vocab_size, seq=37, n_words=15)
+    ids, mask, word_pos = ids.repeat(2, 1), mask.repeat(2, 1), word_pos.repeat(2, 1)
+    mask[2, 30:] = 0
+    with torch.inference_mode():
+        ref = graph(ids, mask, word_pos)
+    got = OnnxWindowRunner(path)(ids, mask, word_pos)
+    return max(float((a - b).abs().max()) for a, b in zip(ref, got, strict=True))
+
+
+def _source_stamp(model_dir: Path) -> dict:
+    st = (model_dir / "model.safetensors").stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+class OnnxWindowRunner:
+    """Callable like :func:`modeling.predict.torch_window_outputs`, backed by an ORT session."""
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+    def __call__(self, input_ids, attention_mask, word_pos):
+        feeds = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy(),
+                 "word_pos": word_pos.numpy()}
+        words, logits = self.session.run(list(OUTPUTS), feeds)
+        return torch.from_numpy(words), torch.from_numpy(logits)
+
+
+class HeadsModel(nn.Module):
+    """The parts of a :class:`DiplomatModel` that stay in torch with the ONNX backend."""
+
+    def __init__(self, config):
+        from ..modeling.model import RoleHead
+
+        super().__init__()
+        self.config = config
+        hidden = config.encoder["hidden_size"]
+        self.ner_head = nn.Linear(hidden, config.num_layers * len(config.ner_labels))
+        self.role_head = (RoleHead(hidden, config.role_hidden_size, len(config.role_labels),
+                                   config.max_distance, config.dropout) if config.roles else None)
+
+
+def load_heads(model_dir: str | os.PathLike) -> HeadsModel:
+    """Config + NER/role head weights only, read from ``model.safetensors`` (no encoder)."""
+    from safetensors import safe_open
+
+    from ..modeling.configuration import DiplomatConfig
+
+    config = DiplomatConfig.from_pretrained(str(model_dir))
+    heads = HeadsModel(config)
+    with safe_open(str(Path(model_dir) / "model.safetensors"), framework="pt") as f:
+        state = {k: f.get_tensor(k) for k in f.keys() if k.startswith(("ner_head.", "role_head."))}
+    heads.load_state_dict(state, strict=True)
+    return heads.eval()
+
+
+def load_onnx(model_dir: str | os.PathLike, backend: str = "onnx", threads: int | None = None):
+    """Load the ONNX backend of a model directory.
+
+    Args:
+        model_dir: a model directory with ``onnx/`` written by ``diplomat-ie export onnx``.
+        backend: ``"onnx"`` (fp32) or ``"onnx-int8"``.
+        threads: onnxruntime intra-op threads (default: its own choice).
+
+    Returns:
+        ``(heads_model, tokenizer, window_fn)`` for :class:`~diplomat_ie.inference.Extractor`.
+    """
+    if backend not in FILES:
+        raise ValueError(f"unknown backend {backend!r} (torch, {', '.join(FILES)})")
+    model_dir = Path(model_dir)
+    check_model_dir(model_dir)
+    path = model_dir / ONNX_DIR / FILES[backend]
+    if not path.is_file():
+        flag = " --int8" if backend == "onnx-int8" else ""
+        raise ModelLoadError(f"{path} not found; run `diplomat-ie export onnx --model {model_dir}{flag}`")
+    meta = model_dir / ONNX_DIR / "export.json"
+    if meta.is_file():
+        source = json.loads(meta.read_text(encoding="utf-8")).get("source", {})
+        if source and source.get("size") != _source_stamp(model_dir)["size"]:
+            log.warning("%s: model.safetensors changed since the ONNX export; re-run the export", model_dir)
+    return load_heads(model_dir), load_tokenizer(model_dir), OnnxWindowRunner(path, threads=threads)

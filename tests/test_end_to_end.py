@@ -1,0 +1,84 @@
+"""End to end on the tiny random BERT: train (CLI) -> save -> load -> predict -> evaluate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from diplomat_ie import Extractor
+from diplomat_ie.cli import main
+from diplomat_ie.data import read_brat_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_backbone, brat_dir, monkeypatch_module):
+    tmp = tmp_path_factory.mktemp("e2e")
+    monkeypatch_module.chdir(tmp)  # runs/ and reports/ land in tmp
+    rc = main(["train", "--config", str(ROOT / "configs/default.yaml"), "--name", "tiny",
+               "--data.corpus", str(brat_dir), "--model.backbone", str(tiny_backbone),
+               "--model.max_length", "32", "--model.overlap", "8", "--training.epochs", "25",
+               "--training.batch_size", "2", "--training.head_lr", "1.0e-2", "--training.encoder_lr", "1.0e-2",
+               "--training.warmup_ratio", "0.0",
+               "--data.dev_split", "train",  # best checkpoint = the one that fits the fixtures
+               "--model.freeze_word_embeddings", "false",
+               "--training.output_dir", str(tmp / "model"), "--training.patience", "50",
+               "--training.save_total_limit", "1"])
+    assert rc == 0
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def test_model_directory_is_complete(trained):
+    model = trained / "model"
+    names = {p.name for p in model.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "README.md"} <= names
+    assert not any(n.endswith(".bin") for n in names)
+    cfg = json.loads((model / "config.json").read_text())
+    assert cfg["model_type"] == "diplomat_ie" and cfg["format_version"] == 1
+    assert "PERSON" in cfg["entity_types"] and "agent" in cfg["roles"]
+    summary = json.loads((trained / "runs/tiny/train_summary.json").read_text())
+    assert summary["best_dev"]["eval_nested_f1"] >= 0 and summary["train_docs"] == 4
+    assert (trained / "runs/tiny/log.csv").read_text().startswith("step,epoch,key,value")
+
+
+def test_extractor_offsets_round_trip_and_forgiving_api(trained, brat_dir):
+    ex = Extractor.from_pretrained(trained / "model")
+    docs = read_brat_dir(brat_dir / "train")
+    texts = [d.text for d in docs]
+    results = ex(texts)
+    assert isinstance(results, list) and len(results) == len(texts)
+    single = ex(texts[0])
+    assert single.to_dict() == results[0].to_dict()
+    found = 0
+    for text, res in zip(texts, results, strict=True):
+        d = res.to_dict()
+        assert d["text"] == text and set(d) >= {"text", "entities", "events"}
+        for e in d["entities"]:
+            assert set(e) >= {"id", "type", "start", "end", "text", "score"}
+            assert text[e["start"]:e["end"]] == e["text"] and 0 <= e["score"] <= 1
+        for ev in d["events"]:
+            t = ev["trigger"]
+            assert text[t["start"]:t["end"]] == t["text"] and t["type"] == "EVENT"
+            for a in ev["arguments"]:
+                assert text[a["start"]:a["end"]] == a["text"] and a["role"]
+        found += len(d["entities"])
+    assert found > 0  # the model learned the training fixtures well enough to find entities
+    gold = {(e.start, e.end, e.type) for e in docs[0].entities}
+    pred = {(e["start"], e["end"], e["type"]) for e in results[0].to_dict()["entities"]}
+    assert len(gold & pred) >= len(gold) // 2  # memorised at least half of a training document
+
+
+def test_extractor_json_is_serialisable(trained):
+    ex = Extractor.from_pretrained(trained / "model")
+    out = json.dumps(ex("Посол Германии в Москве встретился с журналистами.").to_dict(), ensure_ascii=False)
+    assert json.loads(out)["text"].startswith("Посол")
