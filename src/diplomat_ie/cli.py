@@ -31,6 +31,24 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
 
 
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="full report: test + diplomatic subset, factRuEval, Natasha, seeds, plots",
+                       description="Evaluate on NEREL test (full + diplomatic subset) and factRuEval-2016 test, "
+                                   "compare with Natasha, extract the seed articles, draw plots, write "
+                                   "report.md + metrics.json and re-write the model card with test metrics.")
+    p.add_argument("--model", required=True, help="model directory")
+    p.add_argument("--output", help="report folder (default reports/<model name>)")
+    p.add_argument("--run-dir", help="run folder with train_summary.json (default runs/<model name>)")
+    p.add_argument("--max-docs", type=int, help="evaluate on the first N documents of each corpus")
+    p.add_argument("--data-root", help="corpora folder (default $DIPLOMAT_IE_DATA or ../shared/datasets)")
+    p.add_argument("--corpus", default="nerel", help="main corpus: nerel or a folder of split folders")
+    p.add_argument("--seeds", default="../shared/seeds", help="folder of seed *.txt articles")
+    p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
+    p.add_argument("--no-factrueval", action="store_true", help="skip the factRuEval-2016 evaluation")
+    p.add_argument("--no-natasha", action="store_true", help="skip the Natasha comparison")
+    p.add_argument("--no-card", action="store_true", help="do not re-write the model card")
+
+
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="extract entities and events from texts")
     p.add_argument("--model", required=True, help="model directory")
@@ -87,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diplomat-ie", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_evaluate, _add_predict, _add_export, _add_data, _add_backbone):
+    for add in (_add_train, _add_evaluate, _add_report, _add_predict, _add_export, _add_data, _add_backbone):
         add(sub)
     return parser
 
@@ -117,6 +135,21 @@ def cmd_evaluate(args) -> int:
                          batch_size=args.batch_size)
     print(json.dumps(out["headline"], ensure_ascii=False, indent=2))
     print(f"report written to {out['output']}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .evaluation.report import build_report
+    from .evaluation.run import default_output
+
+    out = build_report(args.model, args.output or default_output(args.model), run_dir=args.run_dir,
+                       seeds_dir=args.seeds, root=args.data_root, batch_size=args.batch_size,
+                       max_docs=args.max_docs, corpus=args.corpus,
+                       ood_corpus=None if args.no_factrueval else "factrueval", natasha=not args.no_natasha,
+                       update_card=not args.no_card)
+    head = next(iter(out["evaluations"].values()))["headline"]
+    print(json.dumps(head, ensure_ascii=False, indent=2))
+    print(f"report written to {out['output']}/report.md")
     return 0
 
 
@@ -165,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return cmd_train(args, extra)
-        handlers = {"evaluate": cmd_evaluate, "predict": cmd_predict, "data": cmd_data,
+        handlers = {"evaluate": cmd_evaluate, "report": cmd_report, "predict": cmd_predict, "data": cmd_data,
                     "backbone": cmd_backbone, "export": cmd_export}
         return handlers[args.command](args)
     except (ConfigError, CorpusError, ModelLoadError, FileNotFoundError, PermissionError) as exc:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -107,8 +108,15 @@ class TrainingConfig:
         _check(self.eval_batch_size > 0, "training.eval_batch_size", "must be positive")
         _check(self.encoder_lr >= 0 and self.head_lr > 0, "training.*_lr", "must be positive")
         _check(0 <= self.warmup_ratio < 1, "training.warmup_ratio", "must be in [0, 1)")
-        _check(self.eval_every == "epoch" or str(self.eval_every).isdigit(), "training.eval_every",
-               f"must be 'epoch' or a step count, got {self.eval_every!r}")
+        _check(self.eval_every == "epoch" or (str(self.eval_every).isdigit() and int(self.eval_every) > 0),
+               "training.eval_every", f"must be 'epoch' or a positive step count, got {self.eval_every!r}")
+        _check(self.weight_decay >= 0, "training.weight_decay", f"must be >= 0, got {self.weight_decay}")
+        _check(self.patience >= 1, "training.patience", f"must be >= 1, got {self.patience}")
+        _check(self.logging_steps >= 1, "training.logging_steps", f"must be >= 1, got {self.logging_steps}")
+        _check(self.save_total_limit >= 1, "training.save_total_limit",
+               f"must be >= 1, got {self.save_total_limit}")
+        _check(self.threads is None or self.threads >= 1, "training.threads",
+               f"must be a positive number of threads, got {self.threads}")
 
 
 @dataclass
@@ -146,16 +154,25 @@ def _coerce(value, tp, key: str):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
         return [_coerce(v, args[0], key) for v in value] if args else value
     try:
+        if tp in (bool, int, float, str) and isinstance(value, (list, dict)):
+            raise TypeError(value)  # str([...]) would silently "work"
         if tp is bool:
             if isinstance(value, str):
                 if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError(value)
                 return value.lower() in ("true", "1", "yes")
+            if value not in (0, 1):  # True/False, or YAML 0/1
+                raise ValueError(value)
             return bool(value)
+        if tp in (int, float) and isinstance(value, bool):
+            raise TypeError(value)  # YAML `batch_size: true` is not 1
         if tp in (int, float, str):
             if tp is int and isinstance(value, float) and not value.is_integer():
                 raise ValueError(value)
-            return tp(value)
+            out = tp(value)
+            if tp is float and not math.isfinite(out):
+                raise ValueError(value)
+            return out
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r}") from exc
     return value
@@ -192,6 +209,9 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict[str, str]
     unknown = set(raw) - set(SECTIONS) - {"name"}
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}; known: {sorted(SECTIONS)}")
+    for s in SECTIONS:
+        if raw.get(s) is not None and not isinstance(raw[s], dict):
+            raise ConfigError(f"{s}: expected a mapping of keys, got {type(raw[s]).__name__} {raw[s]!r}")
     values = {s: dict(raw.get(s) or {}) for s in SECTIONS}
     name = raw.get("name", "default")
     for key, value in (overrides or {}).items():
@@ -218,7 +238,7 @@ def parse_overrides(args: list[str]) -> dict[str, str]:
             k, v = arg[2:].split("=", 1)
             i += 1
         else:
-            if i + 1 >= len(args):
+            if i + 1 >= len(args) or (args[i + 1].startswith("--") and "." in args[i + 1]):
                 raise ConfigError(f"{arg} needs a value")
             k, v = arg[2:], args[i + 1]
             i += 2

@@ -11,6 +11,7 @@ import importlib.util
 import time
 from functools import lru_cache
 
+from ..data.corpora import FACTRUEVAL_TO_COARSE
 from ..data.document import Document
 from .evaluate import coarse
 from .metrics import score_sets
@@ -76,8 +77,9 @@ def natasha_scores(docs: list[Document], gold_mapping: dict[str, str]) -> dict |
     except ImportError:
         return None
     t0 = time.time()
-    gold = [coarse({e.key() for e in d.entities}, gold_mapping) for d in docs]
-    pred = [coarse(natasha_spans(d.text), NATASHA_TYPES) for d in docs]
+    nested = gold_mapping is FACTRUEVAL_TO_COARSE  # factRuEval: whole objects, nested included
+    gold = [coarse({e.key() for e in d.entities}, gold_mapping, keep_nested=nested) for d in docs]
+    pred = [coarse(natasha_spans(d.text), NATASHA_TYPES, keep_nested=nested) for d in docs]
     scores = score_sets(gold, pred)
     return {"system": "natasha", "version": natasha_version(), "documents": len(docs),
             "per_org_loc": scores, "f1": scores["micro"]["f1"], "seconds": round(time.time() - t0, 2)}

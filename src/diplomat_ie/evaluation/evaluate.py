@@ -67,8 +67,12 @@ def outermost(items: set[tuple[int, int, str]]) -> set[tuple[int, int, str]]:
             if not any(a2 <= a and b <= b2 and (a2, b2) != (a, b) for a2, b2 in spans)}
 
 
-def coarse(items: set[tuple[int, int, str]], mapping=NEREL_TO_COARSE) -> set[tuple[int, int, str]]:
+def coarse(items: set[tuple[int, int, str]], mapping=NEREL_TO_COARSE,
+           keep_nested: bool = False) -> set[tuple[int, int, str]]:
     """Outermost coarse spans: map the types, drop unmapped items, then keep the outermost.
+
+    With ``keep_nested`` every mapped span is kept (factRuEval scores whole objects, nested included,
+    e.g. LocOrg «Москвы» inside Org «Москвы мэрии»).
 
     Unmapped types never hide a mapped span: COUNTRY "России" inside PROFESSION "президент России" is a
     LOC, while COUNTRY "Москвы" inside ORGANIZATION "Правительство Москвы" is dropped (an ORG holds it).
@@ -80,7 +84,8 @@ def coarse(items: set[tuple[int, int, str]], mapping=NEREL_TO_COARSE) -> set[tup
     Returns:
         ``{(start, end, coarse_type)}``, the :func:`outermost` of the mapped items.
     """
-    return outermost({(a, b, mapping[t]) for a, b, t in items if t in mapping})
+    mapped = {(a, b, mapping[t]) for a, b, t in items if t in mapping}
+    return mapped if keep_nested else outermost(mapped)
 
 
 def gold_role_set(doc: Document, trigger_types) -> set[tuple]:

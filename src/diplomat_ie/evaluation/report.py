@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -72,7 +71,7 @@ def detail_sections(result: dict, h: str = "##") -> list[str]:
     out = []
     if "nested" in m:
         out.append(f"{h} Nested NER, per type (strict spans)\n\n{prf_table(m['nested'])}")
-    out.append(f"{h} PER/ORG/LOC (outermost coarse spans, exact)\n\n{prf_table(m['per_org_loc'])}")
+    out.append(f"{h} PER/ORG/LOC (exact spans; NEREL: outermost after mapping, factRuEval: whole objects)\n\n{prf_table(m['per_org_loc'])}")
     if "roles_gold_triggers" in m:
         out.append(f"{h} Event roles with gold triggers\n\n{prf_table(m['roles_gold_triggers'], 'role')}")
         out.append(f"{h} Event roles end to end (predicted triggers)\n\n"
@@ -307,8 +306,6 @@ def build_report(model_dir, output, run_dir=None, seeds_dir="../shared/seeds", r
     metrics["model_card"] = card
     metrics["seconds"] = round(time.time() - t0, 1)
     atomic_write_json(out / "metrics.json", metrics)
-    from .report_md import report_markdown
-
     atomic_write_text(out / "report.md", report_markdown(metrics, seeds))
     return dict(metrics, output=str(out))
 
@@ -323,5 +320,63 @@ def _training_facts(summary: dict | None) -> dict | None:
     return facts
 
 
-def _relpath(p, start) -> str:
-    return os.path.relpath(p, start)
+def _seed_section(seeds: dict | None, results: list[dict]) -> str:
+    if not seeds:
+        return "## Seed articles\n\nNo seed articles found.\n"
+    lines = [f"## Seed articles\n\n{seeds['documents']} article(s): {seeds['entities']} entities, "
+             f"{seeds['events']} events. Highlighted: [seed_article.html](seed_article.html); "
+             f"JSON: `seeds.jsonl`.\n",
+             md_table(["entity type", "count"], [[t, c] for t, c in list(seeds["by_type"].items())[:12]])]
+    for r in results[:1]:
+        lines.append(f"Events in `{r['id']}` (first 12):\n")
+        for ev in r["events"][:12]:
+            args = "; ".join(f"{a['role']}: {a['text']}" for a in ev["arguments"]) or "no arguments"
+            lines.append(f"- **{ev['trigger']['text']}** — {args}")
+    return "\n".join(lines) + "\n"
+
+
+def _training_section(t: dict | None) -> str:
+    if not t:
+        return "## Training\n\nNo run summary (pass --run-dir runs/NAME).\n"
+    best = t.get("best_dev") or {}
+    rows = [["backbone", t.get("backbone")], ["training time (s)", t.get("seconds")],
+            ["training time (h)", round(t["seconds"] / 3600, 2) if t.get("seconds") else None],
+            ["epochs", t.get("epochs_run")], ["s / epoch", t.get("seconds_per_epoch")],
+            ["train documents", t.get("train_docs")], ["train windows", t.get("train_windows")],
+            ["peak RSS (MB)", t.get("peak_rss_mb")]]
+    rows += [[f"best dev {k[5:]}", v] for k, v in best.items() if k.startswith("eval_") and k.endswith("f1")]
+    return f"## Training\n\n{md_table(['', 'value'], rows)}"
+
+
+def report_markdown(metrics: dict, seeds: dict | None = None) -> str:
+    """The main ``report.md`` from :func:`build_report`'s metrics.
+
+    Args:
+        metrics: the dict written to ``metrics.json``.
+        seeds: :func:`extract_seeds` output (with ``results``) or None.
+
+    Returns:
+        Markdown text.
+    """
+    (label, main), *ood = metrics["evaluations"].items()
+    img = metrics["images"]
+    cmp_rows = [[r["system"], r["corpus"], r["precision"], r["recall"], r["f1"], r["source"]]
+                for r in metrics["comparison"]]
+    parts = [f"# diplomat-ie report: `{Path(metrics['model']).name}`\n",
+             f"Model `{metrics['model']}`; report built in {metrics['seconds']} s. Each evaluation's "
+             f"own report, metrics and errors are in its sub-folder ({', '.join(metrics['evaluations'])}).\n",
+             f"## Headline: {label}\n\n{headline_table(main)}",
+             "## PER/ORG/LOC comparison\n\nOutermost PER/ORG/LOC spans, exact match, micro average.\n\n"
+             + md_table(["system", "corpus", "P", "R", "F1", "source"], cmp_rows)]
+    for key, title in (("f1_per_type", "F1 per type"), ("f1_per_role", "F1 per role")):
+        if key in img:
+            parts.append(f"![{title}]({img[key]})\n")
+    parts += [s.replace("## ", f"## {label}: ", 1) for s in detail_sections(main)]
+    for olabel, r in ood:
+        parts.append(f"## Out of domain: {olabel}\n\n{headline_table(r)}\n{prf_table(r['metrics']['per_org_loc'])}")
+    parts += [_seed_section(seeds, (seeds or {}).get("results", [])), _training_section(metrics["training"])]
+    if "training_curves" in img:
+        parts.append(f"![training curves]({img['training_curves']})\n")
+    if metrics.get("model_card"):
+        parts.append(f"Model card updated with the test metrics: `{metrics['model_card']}`.\n")
+    return "\n".join(parts)

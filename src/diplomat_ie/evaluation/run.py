@@ -3,7 +3,7 @@
 The folder holds ``metrics.json`` (full split, diplomatic subset, headline, timings), ``report.md``
 and ``errors.jsonl`` (false positives / negatives with context). NEREL-style corpora get every score
 (nested NER, per-layer seqeval, PER/ORG/LOC, event roles); factRuEval-2016 only has PER/ORG/LOC-like
-gold, so there only outermost PER/ORG/LOC is scored (gold via ``FACTRUEVAL_TO_COARSE``, predictions via
+gold, so there only PER/ORG/LOC over whole objects (nested included) is scored (gold via ``FACTRUEVAL_TO_COARSE``, predictions via
 ``NEREL_TO_COARSE``, exact spans).
 """
 
@@ -116,7 +116,7 @@ def _predict(predictor: Predictor, docs: list[Document], scheme: str, desc: str)
 
 def coarse_scores(docs: list[Document], preds, gold_mapping: dict[str, str] = FACTRUEVAL_TO_COARSE,
                   pred_mapping: dict[str, str] = NEREL_TO_COARSE) -> dict:
-    """Outermost PER/ORG/LOC scores of model predictions against differently typed gold.
+    """PER/ORG/LOC scores (all mapped spans, nested included) against differently typed gold.
 
     Args:
         docs: gold documents.
@@ -126,8 +126,8 @@ def coarse_scores(docs: list[Document], preds, gold_mapping: dict[str, str] = FA
     Returns:
         ``{"documents": n, "per_org_loc": score_sets(...)}``.
     """
-    gold = [coarse({e.key() for e in d.entities}, gold_mapping) for d in docs]
-    pred = [coarse(entity_sets(p), pred_mapping) for p in preds]
+    gold = [coarse({e.key() for e in d.entities}, gold_mapping, keep_nested=True) for d in docs]
+    pred = [coarse(entity_sets(p), pred_mapping, keep_nested=True) for p in preds]
     return {"documents": len(docs), "per_org_loc": score_sets(gold, pred)}
 
 
@@ -194,7 +194,7 @@ def collect_errors(p: Predictions, config, scheme: str = "nerel") -> list[dict]:
     Args:
         p: predictions on gold documents.
         config: the model's ``DiplomatConfig`` (for the trigger types).
-        scheme: ``"nerel"`` (nested entities + roles) or ``"factrueval"`` (outermost PER/ORG/LOC).
+        scheme: ``"nerel"`` (nested entities + roles) or ``"factrueval"`` (PER/ORG/LOC, whole objects).
 
     Returns:
         One dict per error: ``doc``, ``kind`` (entity/role), ``error`` (fp/fn), ``type``, ``start``,
@@ -205,7 +205,8 @@ def collect_errors(p: Predictions, config, scheme: str = "nerel") -> list[dict]:
         gold = {e.key() for e in doc.entities}
         pred = entity_sets(p.e2e[i])
         if scheme == "factrueval":
-            gold, pred = coarse(gold, FACTRUEVAL_TO_COARSE), coarse(pred, NEREL_TO_COARSE)
+            gold = coarse(gold, FACTRUEVAL_TO_COARSE, keep_nested=True)
+            pred = coarse(pred, NEREL_TO_COARSE, keep_nested=True)
         out += _entity_errors(doc, gold, pred)
         if scheme != "nerel" or p.gold_trig is None:
             continue

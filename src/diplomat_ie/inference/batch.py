@@ -315,11 +315,11 @@ def predict_records(extractor, records, sink, errors: JsonlSink, shard: Shard | 
         if not shard.owns(rec):
             counts["other_shards"] += 1
             continue
-        if sink.is_done(rec.id) or errors.is_done(rec.id):
-            counts["skipped"] += 1
-            continue
         if rec.id in seen:
             bad.append(_error_row(rec, f"duplicate id {rec.id!r} (already in this run)"))
+        elif sink.is_done(rec.id) or errors.is_done(rec.id):
+            counts["skipped"] += 1
+            continue
         elif rec.error:
             bad.append(_error_row(rec, rec.error))
         else:

@@ -134,6 +134,8 @@ class Extractor:
     def __call__(self, texts: str | list[str], progress=None):
         """Extract from one text (returns one result) or a list of texts (returns a list)."""
         single = isinstance(texts, str)
+        if not single and (isinstance(texts, (bytes, bytearray, dict)) or not hasattr(texts, "__iter__")):
+            raise TypeError(f"expected a str or a list of str, got {type(texts).__name__}")
         batch = [texts] if single else list(texts)
         for i, t in enumerate(batch):
             if not isinstance(t, str):

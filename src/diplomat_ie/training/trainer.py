@@ -6,6 +6,7 @@ import time
 
 import torch
 from transformers import Trainer
+from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from ..evaluation.evaluate import headline, predict_gold_docs, score_predictions
 from ..modeling.predict import Predictor
@@ -24,6 +25,28 @@ class WindowDataset(torch.utils.data.Dataset):
         return self.features[i]
 
 
+class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+    """``group_by_length`` order drawn from ``(seed, epoch)`` only, never from the global torch RNG.
+
+    HF's own sampler draws each epoch's permutation from the global RNG, whose state at an epoch
+    start is not in any checkpoint: a run resumed mid-epoch (after the first epoch) then replayed a
+    different order. The Trainer calls :meth:`set_epoch` before every epoch, resumed ones included.
+    """
+
+    def __init__(self, batch_size: int, dataset, seed: int, model_input_name: str = "input_ids"):
+        super().__init__(batch_size, dataset=dataset, model_input_name=model_input_name)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self):
+        gen = torch.Generator()
+        gen.manual_seed(self.seed + self.epoch)
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=gen))
+
+
 class DiplomatTrainer(Trainer):
     """Trainer with separate encoder/head learning rates and a dev scorer on whole documents."""
 
@@ -35,6 +58,14 @@ class DiplomatTrainer(Trainer):
         self.dev_docs = dev_docs or []
         self.eval_batch_size_docs = eval_batch_size
         self.dev_history: list[dict] = []
+
+    def _get_train_sampler(self, train_dataset=None):
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.train_sampling_strategy == "group_by_length" and dataset is not None and len(dataset):
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            return EpochSeededLengthGroupedSampler(
+                self.args.train_batch_size * self.args.gradient_accumulation_steps, dataset, seed)
+        return super()._get_train_sampler(train_dataset)
 
     def create_optimizer(self, model=None):
         if self.optimizer is not None:

@@ -1,0 +1,354 @@
+"""CPU benchmark of the Extractor backends against the HF token-classification pipeline and Natasha.
+
+One run measures, each system in its own subprocess (so peak RSS is per system): load time,
+throughput (docs/s, chars/s; documents in chunks of ``--docs-per-batch``), per-document latency
+p50/p95 (one document per call), peak RSS; quality (nested micro-F1, PER/ORG/LOC F1, e2e role F1)
+on NEREL test; agreement between backends and between our layer 0 and the HF pipeline built from
+the same encoder + layer-0 NER weights; and length scaling (one document of 1k .. 1M characters).
+
+    PYTHONPATH=src python scripts/benchmark.py --model models/default            # the full run
+    PYTHONPATH=src python scripts/benchmark.py --model DIR --max-docs 10 --skip natasha scaling
+
+Writes ``benchmarks/results.json`` and ``benchmarks/results.md``. A benchmark, not a test: the
+targets are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+OURS = ("torch", "onnx", "onnx-int8")
+SYSTEMS = (*OURS, "hf-pipeline", "natasha")
+SIZES = (1_000, 10_000, 100_000, 1_000_000)
+
+
+def load_texts(max_docs: int | None):
+    from diplomat_ie.data.corpora import load_split
+
+    docs = load_split("nerel", "test", lenient=True)
+    return docs[:max_docs] if max_docs else docs
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+# ---------------------------------------------------------------- systems (run inside a worker)
+
+def ours(model: str, backend: str, threads: int, batch_size: int):
+    """A callable texts -> list of per-document prediction dicts (entities, layer 0, roles)."""
+    from diplomat_ie.data.labels import bio_to_spans
+    from diplomat_ie.inference import Extractor
+    from diplomat_ie.inference.extractor import to_result
+
+    ex = Extractor.from_pretrained(model, backend=backend, threads=threads, batch_size=batch_size)
+
+    def run(texts):
+        out = []
+        for t, p in zip(texts, ex.predictor.predict(texts), strict=True):  # what Extractor.__call__ does
+            res = to_result(t, p)
+            words = p.enc.words
+            layer0 = [[words[lo].start, words[hi - 1].end, typ] for lo, hi, typ in bio_to_spans(p.layer_tags[0])]
+            roles = [[ev.trigger["start"], ev.trigger["end"], a.role, a.start, a.end]
+                     for ev in res.events for a in ev.arguments]
+            out.append({"entities": [[e.start, e.end, e.type] for e in res.entities], "layer0": layer0,
+                        "roles": roles})
+        return out
+
+    return run
+
+
+def hf_model(model_dir: str):
+    """``AutoModelForTokenClassification`` = our encoder + the layer-0 rows of our NER head."""
+    from safetensors import safe_open
+    from transformers import AutoModelForTokenClassification
+
+    from diplomat_ie.modeling.configuration import DiplomatConfig
+
+    cfg = DiplomatConfig.from_pretrained(model_dir)
+    labels = cfg.ner_labels
+    enc_cfg = cfg.encoder_config()
+    enc_cfg.num_labels, enc_cfg.id2label = len(labels), dict(enumerate(labels))
+    enc_cfg.label2id = {lab: i for i, lab in enumerate(labels)}
+    model = AutoModelForTokenClassification.from_config(enc_cfg)
+    prefix = model.base_model_prefix
+    state = {}
+    with safe_open(str(Path(model_dir) / "model.safetensors"), framework="pt") as f:
+        for k in f.keys():
+            if k.startswith("encoder."):
+                state[f"{prefix}.{k[len('encoder.'):]}"] = f.get_tensor(k)
+        state["classifier.weight"] = f.get_tensor("ner_head.weight")[: len(labels)]
+        state["classifier.bias"] = f.get_tensor("ner_head.bias")[: len(labels)]
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or [m for m in missing if "position_ids" not in m]:
+        raise RuntimeError(f"HF model weights do not match: missing {missing}, unexpected {unexpected}")
+    return model.eval(), cfg
+
+
+def hf_pipeline(model: str, threads: int, batch_size: int):
+    """The HF pipeline with our windowing: max length = our window, stride = our overlap."""
+    import torch
+    from transformers import pipeline
+
+    from diplomat_ie.modeling.io import load_tokenizer
+
+    torch.set_num_threads(threads)
+    net, cfg = hf_model(model)
+    tok = load_tokenizer(model)
+    tok.model_max_length = cfg.window_length
+    pipe = pipeline("token-classification", model=net, tokenizer=tok, aggregation_strategy="simple",
+                    stride=cfg.overlap, device=-1)
+
+    def run(texts):
+        with torch.inference_mode():
+            outs = pipe(texts, batch_size=batch_size)
+        outs = [outs] if isinstance(texts, list) and len(texts) == 1 and isinstance(outs[0], dict) else outs
+        return [{"layer0": [_strip(t, e["start"], e["end"], e["entity_group"]) for e in o]}
+                for t, o in zip(texts, outs, strict=True)]
+
+    return run
+
+
+def _strip(text: str, start: int, end: int, typ: str) -> list:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return [start, end, typ]
+
+
+def natasha(model: str, threads: int, batch_size: int):
+    from natasha import Doc, NewsEmbedding, NewsNERTagger, Segmenter
+
+    segmenter, tagger = Segmenter(), NewsNERTagger(NewsEmbedding())
+
+    def run(texts):
+        out = []
+        for t in texts:
+            doc = Doc(t)
+            doc.segment(segmenter)
+            doc.tag_ner(tagger)
+            out.append({"coarse": [[s.start, s.stop, s.type] for s in doc.spans]})
+        return out
+
+    return run
+
+
+def make_system(name: str, args):
+    factory = {"hf-pipeline": hf_pipeline, "natasha": natasha}.get(name)
+    if factory is None:
+        return ours(args.model, name, args.threads, args.batch_size)
+    return factory(args.model, args.threads, args.batch_size)
+
+
+# ---------------------------------------------------------------- workers
+
+def worker(args) -> dict:
+    """Measure one system (``--worker NAME``) or one scaling point (``--worker scale:BACKEND:SIZE``)."""
+    if args.worker.startswith("scale:"):
+        return scale_worker(args)
+    texts = [d.text for d in load_texts(args.max_docs)]
+    t0 = time.perf_counter()
+    run = make_system(args.worker, args)
+    load_s = time.perf_counter() - t0
+    run(texts[:2])  # warm-up
+    preds, t0 = [], time.perf_counter()
+    for i in range(0, len(texts), args.docs_per_batch):
+        preds += run(texts[i : i + args.docs_per_batch])
+    total = time.perf_counter() - t0
+    lat = []
+    for t in texts[: args.latency_docs]:
+        t1 = time.perf_counter()
+        run([t])
+        lat.append(time.perf_counter() - t1)
+    lat.sort()
+    pct = lambda q: 1000 * lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+    return {"system": args.worker, "docs": len(texts), "chars": sum(map(len, texts)), "load_s": load_s,
+            "seconds": total, "docs_per_s": len(texts) / total, "chars_per_s": sum(map(len, texts)) / total,
+            "latency_p50_ms": pct(0.5), "latency_p95_ms": pct(0.95), "latency_docs": len(lat),
+            "peak_rss_mb": peak_rss_mb(), "predictions": preds}
+
+
+def long_text(size: int) -> str:
+    """NEREL test texts joined by blank lines, repeated, cut to ``size`` characters at a space."""
+    texts = [d.text.strip() for d in load_texts(None)]
+    parts, n = [], 0
+    while n < size:
+        for t in texts:
+            parts.append(t)
+            n += len(t) + 2
+            if n >= size:
+                break
+    text = "\n\n".join(parts)[:size]
+    cut = text.rfind(" ", 0, size)
+    return text[:cut] if cut > size * 0.9 else text
+
+
+def scale_worker(args) -> dict:
+    _, backend, size = args.worker.split(":")
+    text = long_text(int(size))
+    run = make_system(backend, args)
+    run(["Прогрев модели перед замером."])
+    t0 = time.perf_counter()
+    pred = run([text])[0]
+    dt = time.perf_counter() - t0
+    return {"backend": backend, "chars": len(text), "seconds": dt, "chars_per_s": len(text) / dt,
+            "entities": len(pred["entities"]), "peak_rss_mb": peak_rss_mb()}
+
+
+def spawn(args, name: str) -> dict:
+    """Run one worker in a fresh interpreter; returns its JSON result (or an ``error``)."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        out = fh.name
+    cmd = [sys.executable, __file__, "--worker", name, "--result", out, "--model", args.model,
+           "--threads", str(args.threads), "--batch-size", str(args.batch_size),
+           "--docs-per-batch", str(args.docs_per_batch), "--latency-docs", str(args.latency_docs)]
+    if args.max_docs:
+        cmd += ["--max-docs", str(args.max_docs)]
+    print(f"[benchmark] {name} ...", file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        if proc.returncode:
+            return {"system": name, "error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
+        return json.loads(Path(out).read_text())
+    finally:
+        os.unlink(out)
+
+
+# ---------------------------------------------------------------- quality and agreement
+
+def _f1(gold: list[set], pred: list[set]) -> float:
+    from diplomat_ie.evaluation.metrics import score_sets
+
+    return round(score_sets(gold, pred)["micro"]["f1"], 2)
+
+
+def _sets(run: dict, key: str) -> list[set]:
+    return [{tuple(x) for x in p[key]} for p in run["predictions"]]
+
+
+def compare(runs: dict, docs) -> dict:
+    """F1 against gold, backend agreement, HF-vs-layer-0 agreement, speedups over the HF pipeline."""
+    from diplomat_ie.evaluation.evaluate import coarse, gold_role_set, outermost
+
+    gold = [{e.key() for e in d.entities} for d in docs]
+    gold_roles = [gold_role_set(d, ("EVENT",)) for d in docs]
+    ok = {k: r for k, r in runs.items() if "predictions" in r}
+    q: dict = {}
+    for name in (n for n in OURS if n in ok):
+        ents = _sets(ok[name], "entities")
+        q[name] = {"nested_f1": _f1(gold, ents), "per_org_loc_f1": _f1([coarse(g) for g in gold],
+                                                                        [coarse(p) for p in ents]),
+                   "roles_e2e_f1": _f1(gold_roles, _sets(ok[name], "roles")),
+                   "layer0_vs_gold_outermost_f1": _f1([outermost(g) for g in gold], _sets(ok[name], "layer0"))}
+    if "torch" in ok:
+        ref = _sets(ok["torch"], "entities")
+        for name in (n for n in ("onnx", "onnx-int8") if n in ok):
+            got = _sets(ok[name], "entities")
+            q[name]["agreement_with_torch_f1"] = _f1(ref, got)
+            q[name]["identical_docs_vs_torch"] = sum(a == b for a, b in zip(ref, got, strict=True))
+            q[name]["nested_f1_delta_vs_torch"] = round(q[name]["nested_f1"] - q["torch"]["nested_f1"], 2)
+    if "hf-pipeline" in ok:
+        hf = _sets(ok["hf-pipeline"], "layer0")
+        q["hf-pipeline"] = {"layer0_vs_gold_outermost_f1": _f1([outermost(g) for g in gold], hf)}
+        if "torch" in ok:
+            ref = _sets(ok["torch"], "layer0")
+            q["hf-pipeline"]["agreement_with_our_layer0_f1"] = _f1(ref, hf)
+            q["hf-pipeline"]["identical_docs_vs_our_layer0"] = sum(a == b for a, b in zip(ref, hf, strict=True))
+        for name in (n for n in OURS if n in ok):
+            q[name]["speedup_vs_hf"] = round(ok[name]["docs_per_s"] / ok["hf-pipeline"]["docs_per_s"], 2)
+    if "natasha" in ok:
+        q["natasha"] = {"per_org_loc_f1": _f1([coarse(g) for g in gold], _sets(ok["natasha"], "coarse"))}
+    return q
+
+
+def markdown(res: dict, command: str) -> str:
+    """The results as Markdown tables."""
+    q = res["quality"]
+    lines = [f"# Benchmark: `{res['model']}` on NEREL test", "",
+             f"Command: `{command}`  ", f"CPU: {res['cpu']}, threads {res['threads']}, windows per batch "
+             f"{res['batch_size']}, documents per call {res['docs_per_batch']}, Python {res['python']}", "",
+             "| system | docs/s | chars/s | p50 ms | p95 ms | peak RSS MB | load s | speedup vs HF | nested F1 "
+             "| PER/ORG/LOC F1 | layer-0 F1 |", "|" + "---|" * 11]
+    for name, r in res["systems"].items():
+        if "error" in r:
+            lines.append(f"| {name} | failed: {r['error']} |" + " |" * 9)
+            continue
+        m = q.get(name, {})
+        cells = [f"{r['docs_per_s']:.2f}", f"{r['chars_per_s']:,.0f}", f"{r['latency_p50_ms']:.0f}",
+                 f"{r['latency_p95_ms']:.0f}", f"{r['peak_rss_mb']:,.0f}", f"{r['load_s']:.1f}",
+                 str(m.get("speedup_vs_hf", "")), str(m.get("nested_f1", "")), str(m.get("per_org_loc_f1", "")),
+                 str(m.get("layer0_vs_gold_outermost_f1", ""))]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "Agreement and quality deltas:", "", "```json", json.dumps(q, indent=1), "```", ""]
+    if res["scaling"]:
+        lines += ["Length scaling (one document):", "", "| backend | chars | seconds | chars/s | peak RSS MB |",
+                  "|---|---|---|---|---|"]
+        for s in res["scaling"]:
+            if "error" in s:
+                lines.append(f"| {s['system']} | failed: {s['error']} | | | |")
+            else:
+                lines.append(f"| {s['backend']} | {s['chars']:,} | {s['seconds']:.1f} | {s['chars_per_s']:,.0f} "
+                             f"| {s['peak_rss_mb']:,.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="models/default", help="model directory")
+    p.add_argument("--max-docs", type=int, help="first N NEREL test documents (default: all)")
+    p.add_argument("--latency-docs", type=int, default=50, help="documents timed one by one for p50/p95")
+    p.add_argument("--skip", nargs="*", default=[], choices=[*SYSTEMS, "scaling"], help="parts to skip")
+    p.add_argument("--sizes", nargs="*", type=int, default=list(SIZES), help="scaling document sizes (chars)")
+    p.add_argument("--scaling-backends", nargs="*", default=["torch", "onnx-int8"], choices=OURS)
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for every system")
+    p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (ours and HF)")
+    p.add_argument("--docs-per-batch", type=int, default=64, help="documents per call in the throughput pass")
+    p.add_argument("--out", default="benchmarks", help="output folder")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--result", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        Path(args.result).write_text(json.dumps(worker(args), ensure_ascii=False))
+        return 0
+    if not {"onnx", "onnx-int8"} <= set(args.skip) and not Path(args.model, "onnx/model.int8.onnx").is_file():
+        subprocess.run([sys.executable, "-m", "diplomat_ie.cli", "export", "onnx", "--model", args.model, "--int8"],
+                       check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
+    runs = {name: spawn(args, name) for name in SYSTEMS if name not in args.skip}
+    scaling = [] if "scaling" in args.skip else [
+        spawn(args, f"scale:{b}:{n}") for b in args.scaling_backends for n in args.sizes]
+    gold = load_texts(args.max_docs)
+    results = {"model": args.model, "threads": args.threads, "batch_size": args.batch_size,
+               "docs_per_batch": args.docs_per_batch, "cpu": _cpu(), "python": sys.version.split()[0],
+               "systems": {k: {m: v for m, v in r.items() if m != "predictions"} for k, r in runs.items()},
+               "quality": compare(runs, gold), "scaling": scaling}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+    (out / "results.md").write_text(markdown(results, " ".join(["scripts/benchmark.py", *(argv or sys.argv[1:])])))
+    print((out / "results.md").read_text())
+    return 0
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+#!/usr/bin/env python
+"""Thin wrapper: `python scripts/evaluate.py ...` == `diplomat-ie evaluate ...` (see `--help`)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from diplomat_ie.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main(["evaluate", *sys.argv[1:]]))

@@ -1,0 +1,211 @@
+"""Evaluation: outermost/coarse spans, run_evaluation's files on the fixtures, error records, Natasha."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from diplomat_ie.cli import main
+from diplomat_ie.data import read_brat_dir
+from diplomat_ie.data.corpora import FACTRUEVAL_TO_COARSE, NEREL_TO_COARSE
+from diplomat_ie.data.subset import is_diplomatic
+from diplomat_ie.evaluation import baselines
+from diplomat_ie.evaluation.evaluate import coarse, gold_role_set, outermost
+from diplomat_ie.evaluation.run import CONTEXT_CHARS, _diagnose, corpus_scheme, run_evaluation
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------- outermost / coarse (table-driven)
+
+@pytest.mark.parametrize("items, expected", [
+    (set(), set()),
+    ({(0, 5, "A")}, {(0, 5, "A")}),
+    ({(0, 10, "A"), (2, 5, "B")}, {(0, 10, "A")}),  # strictly inside: dropped
+    ({(0, 10, "A"), (0, 5, "B")}, {(0, 10, "A")}),  # shares the start: still inside
+    ({(0, 10, "A"), (5, 10, "B")}, {(0, 10, "A")}),  # shares the end: still inside
+    ({(0, 5, "A"), (0, 5, "B")}, {(0, 5, "A"), (0, 5, "B")}),  # same span, two types: both kept
+    ({(0, 6, "A"), (4, 10, "B")}, {(0, 6, "A"), (4, 10, "B")}),  # crossing: both kept
+    ({(0, 20, "A"), (2, 10, "B"), (3, 5, "C")}, {(0, 20, "A")}),  # two levels deep
+    ({(0, 5, "A"), (6, 9, "B")}, {(0, 5, "A"), (6, 9, "B")}),  # disjoint
+])
+def test_outermost(items, expected):
+    assert outermost(items) == expected
+
+
+@pytest.mark.parametrize("items, mapping, expected", [
+    # "Премьер-министр Японии": an unmapped PROFESSION does not hide the COUNTRY inside it
+    ({(0, 22, "PROFESSION"), (16, 22, "COUNTRY")}, NEREL_TO_COARSE, {(16, 22, "LOC")}),
+    # "Правительство Москвы": the city inside an ORGANIZATION is not outermost
+    ({(0, 20, "ORGANIZATION"), (14, 20, "CITY")}, NEREL_TO_COARSE, {(0, 20, "ORG")}),
+    # "Саммит ЕС": an ORGANIZATION inside an EVENT is kept
+    ({(0, 9, "EVENT"), (7, 9, "ORGANIZATION")}, NEREL_TO_COARSE, {(7, 9, "ORG")}),
+    ({(0, 5, "PERSON"), (6, 9, "DATE")}, NEREL_TO_COARSE, {(0, 5, "PER")}),
+    ({(0, 5, "STATE_OR_PROVINCE"), (6, 9, "DISTRICT")}, NEREL_TO_COARSE, {(0, 5, "LOC"), (6, 9, "LOC")}),
+    ({(0, 10, "Org"), (5, 10, "Location"), (11, 15, "Person")}, FACTRUEVAL_TO_COARSE,
+     {(0, 10, "ORG"), (11, 15, "PER")}),
+    ({(0, 6, "LocOrg"), (7, 9, "Facility"), (10, 12, "Project")}, FACTRUEVAL_TO_COARSE, {(0, 6, "LOC")}),
+    ({(0, 5, "Person")}, NEREL_TO_COARSE, set()),  # nothing mapped
+])
+def test_coarse(items, mapping, expected):
+    assert coarse(items, mapping) == expected
+
+
+@pytest.mark.parametrize("item, others, missed, why", [
+    ((0, 5, "PER"), {(0, 5, "ORG")}, False, "wrong_type"),
+    ((0, 5, "PER"), {(0, 7, "PER")}, True, "boundary"),
+    ((0, 5, "PER"), {(3, 9, "ORG")}, False, "spurious"),
+    ((0, 5, "PER"), set(), True, "missed"),
+])
+def test_error_diagnosis(item, others, missed, why):
+    assert _diagnose(item, others, missed) == why
+
+
+def test_corpus_scheme(brat_dir):
+    assert corpus_scheme("factrueval", []) == "factrueval"
+    assert corpus_scheme("nerel", []) == "nerel"
+    assert corpus_scheme(str(brat_dir), read_brat_dir(brat_dir / "test")) == "nerel"
+
+
+# ---------------------------------------------------------------- run_evaluation on the fixtures
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, tiny_backbone, brat_dir):
+    from diplomat_ie.config import load_config
+    from diplomat_ie.training import train
+
+    tmp = tmp_path_factory.mktemp("evalmodel")
+    mp = pytest.MonkeyPatch()
+    mp.chdir(tmp)  # runs/ lands in tmp
+    try:
+        cfg = load_config(ROOT / "configs/default.yaml", {
+            "name": "tiny", "data.corpus": str(brat_dir), "model.backbone": str(tiny_backbone),
+            "model.max_length": "32", "model.overlap": "8", "training.epochs": "1",
+            "training.batch_size": "2", "training.output_dir": str(tmp / "model")})
+        train(cfg)
+    finally:
+        mp.undo()
+    return tmp / "model"
+
+
+def _walk_scores(obj, path=""):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k in ("precision", "recall", "f1") or k.endswith("_f1"):
+                yield f"{path}.{k}", v
+            else:
+                yield from _walk_scores(v, f"{path}.{k}")
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_model, brat_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("evalout") / "report"
+    result = run_evaluation(tiny_model, corpus=str(brat_dir), split="test", output=out, batch_size=4)
+    return result, out
+
+
+def test_run_evaluation_writes_files_with_expected_keys(evaluated):
+    result, out = evaluated
+    assert result["output"] == str(out)
+    assert {p.name for p in out.iterdir()} >= {"metrics.json", "report.md", "errors.jsonl"}
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert set(metrics) >= {"model", "corpus", "split", "scheme", "documents", "windows", "headline", "metrics",
+                            "diplomatic", "timings", "errors"}
+    assert metrics["scheme"] == "nerel" and metrics["documents"] == 2
+    assert set(metrics["headline"]) == {"nested_f1", "nested_macro_f1", "per_org_loc_f1", "roles_gold_f1",
+                                        "roles_e2e_f1"}
+    assert set(metrics["metrics"]) >= {"nested", "per_org_loc", "layers", "roles_gold_triggers",
+                                       "roles_end_to_end"}
+    assert set(metrics["diplomatic"]) == {"documents", "headline", "metrics"}
+    assert set(metrics["timings"]) >= {"load_model_s", "predict_s", "score_s", "total_s"}
+    scores = list(_walk_scores(metrics))
+    assert len(scores) > 20 and all(0.0 <= v <= 100.0 for _, v in scores), scores
+    report = (out / "report.md").read_text(encoding="utf-8")
+    for heading in ("## Headline", "Nested NER, per type", "PER/ORG/LOC", "gold triggers", "end to end",
+                    "Per-layer BIO", "diplomatic subset", "## Errors"):
+        assert heading in report
+
+
+def test_supports_equal_gold_counts(evaluated, brat_dir):
+    result, _ = evaluated
+    docs = read_brat_dir(brat_dir / "test")
+    m = result["metrics"]
+    gold = [{e.key() for e in d.entities} for d in docs]
+    per_type = Counter(t for g in gold for _, _, t in g)
+    assert m["nested"]["micro"]["support"] == sum(per_type.values())
+    assert {t: v["support"] for t, v in m["nested"]["per_type"].items() if v["support"]} == dict(per_type)
+    assert m["per_org_loc"]["micro"]["support"] == sum(len(coarse(g)) for g in gold)
+    roles = sum(len(gold_role_set(d, ["EVENT"])) for d in docs)
+    assert m["roles_gold_triggers"]["micro"]["support"] == m["roles_end_to_end"]["micro"]["support"] == roles
+    assert result["diplomatic"]["documents"] == sum(is_diplomatic(d) for d in docs)
+    layer0 = m["layers"]["layer_0"]["micro avg"]["support"]
+    assert 0 < layer0 <= m["nested"]["micro"]["support"]
+
+
+def test_errors_match_counts_and_carry_context(evaluated, brat_dir):
+    result, out = evaluated
+    docs = {d.id: d for d in read_brat_dir(brat_dir / "test")}
+    errors = [json.loads(line) for line in (out / "errors.jsonl").read_text(encoding="utf-8").splitlines()]
+    ents = [e for e in errors if e["kind"] == "entity"]
+    nested = result["metrics"]["nested"]["micro"]
+    assert sum(e["error"] == "fp" for e in ents) == nested["fp"]
+    assert sum(e["error"] == "fn" for e in ents) == nested["fn"]
+    e2e = result["metrics"]["roles_end_to_end"]["micro"]
+    roles = [e for e in errors if e["kind"] == "role" and e["setting"] == "end_to_end"]
+    assert sum(e["error"] == "fn" for e in roles) == e2e["fn"]
+    for e in errors:
+        text = docs[e["doc"]].text
+        assert text[e["start"]:e["end"]] == e["text"]
+        assert e["left"] == text[max(0, e["start"] - CONTEXT_CHARS):e["start"]]
+        assert e["right"] == text[e["end"]:e["end"] + CONTEXT_CHARS]
+    assert sum(result["errors"].values()) == len(errors)
+
+
+def test_max_docs_and_factrueval_scheme(tiny_model, tmp_path):
+    corpus = tmp_path / "fre"
+    (corpus / "test").mkdir(parents=True)
+    text = "Правительство Москвы и Иван Петров посетили Берлин."
+    (corpus / "test" / "a.txt").write_text(text, encoding="utf-8")
+    (corpus / "test" / "a.ann").write_text(
+        "T1\tOrg 0 20\tПравительство Москвы\nT2\tLocation 14 20\tМосквы\nT3\tPerson 23 34\tИван Петров\n"
+        "T4\tLocOrg 44 50\tБерлин\n", encoding="utf-8")
+    (corpus / "test" / "b.txt").write_text("Ничего.", encoding="utf-8")
+    (corpus / "test" / "b.ann").write_text("", encoding="utf-8")
+    result = run_evaluation(tiny_model, corpus=str(corpus), split="test", output=tmp_path / "out", max_docs=1)
+    assert result["scheme"] == "factrueval" and result["documents"] == 1
+    assert set(result["metrics"]) == {"documents", "per_org_loc"}
+    assert result["metrics"]["per_org_loc"]["micro"]["support"] == 3  # Москвы is inside the Org
+    assert set(result["headline"]) == {"per_org_loc_f1", "per_org_loc_macro_f1"}
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "PER/ORG/LOC" in report and "Nested NER" not in report
+
+
+def test_cli_evaluate(tiny_model, brat_dir, tmp_path, capsys):
+    rc = main(["evaluate", "--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test",
+               "--output", str(tmp_path / "cli")])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "nested_f1" in printed and str(tmp_path / "cli") in printed
+    assert (tmp_path / "cli" / "metrics.json").is_file()
+
+
+# ---------------------------------------------------------------- Natasha baseline
+
+def test_natasha_absent_returns_none(monkeypatch, brat_dir):
+    monkeypatch.setattr(baselines, "natasha_available", lambda: False)
+    assert baselines.natasha_scores(read_brat_dir(brat_dir / "test"), NEREL_TO_COARSE) is None
+
+
+@pytest.mark.skipif(not baselines.natasha_available(), reason="natasha not installed")
+def test_natasha_scores_with_the_same_scorer(brat_dir):
+    docs = read_brat_dir(brat_dir / "test")
+    out = baselines.natasha_scores(docs, NEREL_TO_COARSE)
+    gold = sum(len(coarse({e.key() for e in d.entities})) for d in docs)
+    assert out["documents"] == 2 and out["per_org_loc"]["micro"]["support"] == gold
+    assert 0 <= out["f1"] <= 100 and out["version"]
+    assert set(out["per_org_loc"]["per_type"]) <= {"PER", "ORG", "LOC"}
+    spans = baselines.natasha_spans(docs[1].text)
+    assert all(docs[1].text[a:b] for a, b, _ in spans)

@@ -1,0 +1,93 @@
+"""ONNX export and backends: fp32 parity with PyTorch, int8 loads and predicts, CLI (tiny model)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'diplomat-ie[onnx]')")
+pytest.importorskip("onnx", reason="onnx is not installed (pip install 'diplomat-ie[onnx]')")
+
+from test_batch_predict import TEXTS, predict, read_rows, train_tiny_model  # noqa: E402
+
+from diplomat_ie.cli import main  # noqa: E402
+from diplomat_ie.inference import Extractor  # noqa: E402
+from diplomat_ie.modeling.io import ModelLoadError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, tiny_backbone) -> Path:
+    tmp = tmp_path_factory.mktemp("onnx")
+    cwd = os.getcwd()
+    os.chdir(tmp)
+    try:
+        model = train_tiny_model(tmp, tiny_backbone)
+    finally:
+        os.chdir(cwd)
+    assert main(["export", "onnx", "--model", str(model), "--int8"]) == 0
+    return model
+
+
+def _entities(results):
+    return [[(e.start, e.end, e.type) for e in r.entities] for r in results]
+
+
+def _events(results):
+    return [[(ev.trigger["start"], ev.trigger["end"], [(a.role, a.start, a.end) for a in ev.arguments])
+             for ev in r.events] for r in results]
+
+
+def test_export_writes_both_files_and_a_record(exported):
+    record = json.loads((exported / "onnx/export.json").read_text())
+    assert (exported / "onnx/model.onnx").is_file() and (exported / "onnx/model.int8.onnx").is_file()
+    assert record["max_abs_diff_fp32"] < 1e-4
+    assert set(record["files"]) == {"onnx", "onnx-int8"}
+
+
+def test_onnx_fp32_matches_pytorch(exported):
+    ref = Extractor.from_pretrained(exported)(TEXTS)
+    got = Extractor.from_pretrained(exported, backend="onnx")(TEXTS)
+    assert sum(len(r.entities) for r in ref) > 0 and sum(len(r.events) for r in ref) > 0
+    assert _entities(got) == _entities(ref)
+    assert _events(got) == _events(ref)
+    for r, g in zip(ref, got, strict=True):
+        for a, b in zip(r.entities, g.entities, strict=True):
+            assert abs(a.score - b.score) < 1e-4
+
+
+def test_onnx_backend_never_builds_the_torch_encoder(exported):
+    ex = Extractor.from_pretrained(exported, backend="onnx", threads=1)
+    assert not hasattr(ex.model, "encoder") and ex.backend == "onnx"
+
+
+def test_int8_predicts_with_exact_offsets(exported):
+    results = Extractor.from_pretrained(exported, backend="onnx-int8")(TEXTS)
+    assert len(results) == len(TEXTS)
+    for r in results:
+        for e in r.entities:
+            assert r.text[e.start : e.end] == e.text
+
+
+def test_predict_cli_with_onnx_backend(exported, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
+                           for i, t in enumerate(TEXTS)), encoding="utf-8")
+    for backend in ("torch", "onnx"):
+        assert predict(exported, "--input", str(src), "--output", str(tmp_path / f"{backend}.jsonl"),
+                       "--backend", backend, "--threads", "1") == 0
+    strip = lambda rows: [{k: r[k] for k in ("id", "entities")} for r in rows]  # noqa: E731
+    torch_rows, onnx_rows = read_rows(tmp_path / "torch.jsonl"), read_rows(tmp_path / "onnx.jsonl")
+    assert [[(e["start"], e["end"], e["type"]) for e in r["entities"]] for r in strip(onnx_rows)] == \
+        [[(e["start"], e["end"], e["type"]) for e in r["entities"]] for r in strip(torch_rows)]
+
+
+def test_missing_export_is_a_clear_error(tmp_path, exported):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(exported, copy, ignore=shutil.ignore_patterns("onnx"))
+    with pytest.raises(ModelLoadError, match="export onnx"):
+        Extractor.from_pretrained(copy, backend="onnx-int8")
