@@ -177,7 +177,7 @@ def test_max_docs_and_factrueval_scheme(tiny_model, tmp_path):
     result = run_evaluation(tiny_model, corpus=str(corpus), split="test", output=tmp_path / "out", max_docs=1)
     assert result["scheme"] == "factrueval" and result["documents"] == 1
     assert set(result["metrics"]) == {"documents", "per_org_loc"}
-    assert result["metrics"]["per_org_loc"]["micro"]["support"] == 3  # Москвы is inside the Org
+    assert result["metrics"]["per_org_loc"]["micro"]["support"] == 4  # whole objects: nested Москвы counts
     assert set(result["headline"]) == {"per_org_loc_f1", "per_org_loc_macro_f1"}
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "PER/ORG/LOC" in report and "Nested NER" not in report
