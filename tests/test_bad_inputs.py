@@ -132,8 +132,12 @@ def fitted_model(tmp_path_factory, tiny_backbone) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ex(fitted_model) -> Extractor:
-    return Extractor.from_pretrained(fitted_model, batch_size=64)
+def ex(fitted_model):
+    import torch
+
+    threads = torch.get_num_threads()
+    yield Extractor.from_pretrained(fitted_model, batch_size=64, threads=1)  # tiny model: 1 thread is fastest
+    torch.set_num_threads(threads)
 
 
 def test_fitted_model_finds_the_fixture_entities(ex):
