@@ -144,6 +144,35 @@ def natasha(model: str, threads: int, batch_size: int):
     return run
 
 
+def hf_logit_check(args) -> dict:
+    """Max |HF classifier logits - our layer-0 NER logits| on identical windows (same network?)."""
+    import torch
+
+    from diplomat_ie.modeling.features import collate
+    from diplomat_ie.modeling.io import load_model_dir
+
+    ours_model, tok = load_model_dir(args.model)
+    net, cfg = hf_model(args.model)
+    n_labels, diff, windows = len(cfg.ner_labels), 0.0, 0
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    for doc in load_texts(args.max_docs)[:5]:
+        enc = ours_model_encode(ours_model, tok, doc.text)
+        batch = collate([{"input_ids": w.input_ids, "word_pos": w.word_pos} for w in enc.windows], pad)
+        with torch.inference_mode():
+            words = ours_model.word_vectors(batch["input_ids"], batch["attention_mask"], batch["word_pos"])
+            ref = ours_model.ner_head(words)[..., :n_labels]
+            hf = net(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            got = hf.gather(1, batch["word_pos"].unsqueeze(-1).expand(-1, -1, n_labels))
+        diff, windows = max(diff, float((ref - got).abs().max())), windows + len(enc.windows)
+    return {"system": "hf-logit-check", "windows": windows, "max_abs_logit_diff": diff}
+
+
+def ours_model_encode(model, tok, text: str):
+    from diplomat_ie.modeling.encoding import encode_document
+
+    return encode_document(text, tok, model.config.window_length, model.config.overlap)
+
+
 def make_system(name: str, args):
     factory = {"hf-pipeline": hf_pipeline, "natasha": natasha}.get(name)
     if factory is None:
@@ -157,6 +186,8 @@ def worker(args) -> dict:
     """Measure one system (``--worker NAME``) or one scaling point (``--worker scale:BACKEND:SIZE``)."""
     if args.worker.startswith("scale:"):
         return scale_worker(args)
+    if args.worker == "hf-logit-check":
+        return hf_logit_check(args)
     texts = [d.text for d in load_texts(args.max_docs)]
     t0 = time.perf_counter()
     run = make_system(args.worker, args)
@@ -290,6 +321,10 @@ def markdown(res: dict, command: str) -> str:
                  str(m.get("speedup_vs_hf", "")), str(m.get("nested_f1", "")), str(m.get("per_org_loc_f1", "")),
                  str(m.get("layer0_vs_gold_outermost_f1", ""))]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if res.get("hf_logit_check"):
+        c = res["hf_logit_check"]
+        lines += ["", f"HF model vs our layer 0 on identical windows: max |logit diff| = "
+                  f"{c.get('max_abs_logit_diff', c.get('error'))} over {c.get('windows', '?')} windows."]
     lines += ["", "Agreement and quality deltas:", "", "```json", json.dumps(q, indent=1), "```", ""]
     if res["scaling"]:
         lines += ["Length scaling (one document):", "", "| backend | chars | seconds | chars/s | peak RSS MB |",
@@ -325,13 +360,14 @@ def main(argv=None) -> int:
         subprocess.run([sys.executable, "-m", "diplomat_ie.cli", "export", "onnx", "--model", args.model, "--int8"],
                        check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
     runs = {name: spawn(args, name) for name in SYSTEMS if name not in args.skip}
+    logit_check = spawn(args, "hf-logit-check") if "hf-pipeline" not in args.skip else None
     scaling = [] if "scaling" in args.skip else [
         spawn(args, f"scale:{b}:{n}") for b in args.scaling_backends for n in args.sizes]
     gold = load_texts(args.max_docs)
     results = {"model": args.model, "threads": args.threads, "batch_size": args.batch_size,
                "docs_per_batch": args.docs_per_batch, "cpu": _cpu(), "python": sys.version.split()[0],
                "systems": {k: {m: v for m, v in r.items() if m != "predictions"} for k, r in runs.items()},
-               "quality": compare(runs, gold), "scaling": scaling}
+               "quality": compare(runs, gold), "hf_logit_check": logit_check, "scaling": scaling}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")

@@ -170,6 +170,16 @@ def test_html_output(model_dir, corpus):
     assert len(read_rows(corpus / "view.html.results.jsonl")) == 2
 
 
+def test_html_fallback_escapes_and_marks_outermost_entities():
+    from diplomat_ie.inference.batch import _fallback_html
+
+    row = {"id": "<x>", "text": "МИД <России>", "entities": [
+        {"type": "ORGANIZATION", "start": 0, "end": 12}, {"type": "COUNTRY", "start": 5, "end": 11}],
+        "events": []}
+    page = _fallback_html([row], "t")
+    assert "&lt;x&gt;" in page and "ORGANIZATION" in page and "COUNTRY" not in page
+
+
 def test_resume_after_a_crash_mid_line(model_dir, corpus):
     args = ["--input", str(corpus / "docs.jsonl"), "--text-field", "body", "--id-field", "doc_id",
             "--docs-per-batch", "2"]

@@ -26,7 +26,7 @@ def trained(tmp_path_factory, tiny_backbone, brat_dir, monkeypatch_module):
                "--data.dev_split", "train",  # best checkpoint = the one that fits the fixtures
                "--model.freeze_word_embeddings", "false",
                "--training.output_dir", str(tmp / "model"), "--training.patience", "50",
-               "--training.save_total_limit", "1"])
+               "--training.save_total_limit", "1", "--training.threads", "1"])
     assert rc == 0
     return tmp
 

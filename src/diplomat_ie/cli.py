@@ -79,6 +79,7 @@ def _add_export(sub) -> None:
     s.add_argument("--model", required=True, help="model directory")
     s.add_argument("--int8", action="store_true", help="also write dynamic-int8 DIR/onnx/model.int8.onnx")
     s.add_argument("--opset", type=int, default=17, help="ONNX opset")
+    s.add_argument("--no-fuse", action="store_true", help="skip onnxruntime's transformer fusion")
 
 
 def _add_data(sub) -> None:
@@ -162,7 +163,7 @@ def cmd_predict(args) -> int:
 def cmd_export(args) -> int:
     from .inference.onnx_backend import export_onnx
 
-    record = export_onnx(args.model, int8=args.int8, opset=args.opset)
+    record = export_onnx(args.model, int8=args.int8, opset=args.opset, fuse=not args.no_fuse)
     print(json.dumps(record, ensure_ascii=False, indent=2))
     return 0
 

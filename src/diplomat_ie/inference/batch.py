@@ -29,7 +29,7 @@ from ..data.brat import format_brat_ann
 from ..data.document import Document, Entity, Relation, Span
 from ..data.roles import RELATION_TO_ROLE
 from ..utils import atomic_write_text
-from .sources import Record, Shard, iter_records, parse_shard
+from .sources import Record, Shard, expand_inputs, iter_records, parse_shard
 
 log = logging.getLogger(__name__)
 
@@ -361,6 +361,7 @@ def run_predict(args) -> int:
         output, errors_path = output_paths(args.output, args.errors, shard)
         if args.format != "jsonl" and output == "-":
             raise ValueError(f"--format {args.format} needs --output (a {'folder' if args.format == 'brat' else 'file'})")
+        expand_inputs(args.input)  # a missing input fails here, before any output is touched
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     extractor = Extractor.from_pretrained(args.model, batch_size=args.batch_size, threads=args.threads,

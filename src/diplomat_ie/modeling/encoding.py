@@ -102,8 +102,10 @@ def pack_windows(sentences: list[tuple[int, int]], lengths: list[int], budget: i
         windows.append((units[i][0], units[j - 1][1]))
         if j >= len(units):
             break
-        k, carried = j, 0  # step back over whole units while they fit into the overlap
-        while k - 1 > i and carried + cost[k - 1] <= overlap:
+        # step back over whole units while they fit into the overlap and leave room for unit j: a next
+        # window holding only carried units would add no new word (a wasted, redundant window)
+        k, carried = j, 0
+        while k - 1 > i and carried + cost[k - 1] <= overlap and carried + cost[k - 1] + cost[j] <= budget:
             carried += cost[k - 1]
             k -= 1
         i = k

@@ -56,6 +56,8 @@ def run_paths(cfg: RunConfig) -> dict[str, Path]:
 def prepare_output(cfg: RunConfig, resume: bool) -> dict[str, Path]:
     """Refuse to clobber an earlier run, and fail early when the output is not writable."""
     paths = run_paths(cfg)
+    if paths["model"].exists() and not paths["model"].is_dir():
+        raise ConfigError(f"training.output_dir: {paths['model']} is a file, not a directory")
     if paths["model"].exists() and any(paths["model"].iterdir()) and not (cfg.training.overwrite or resume):
         raise ConfigError(f"training.output_dir: {paths['model']} already holds a run; pass "
                           f"--training.overwrite true to replace it, --resume to continue, or choose "
@@ -70,6 +72,17 @@ def prepare_output(cfg: RunConfig, resume: bool) -> dict[str, Path]:
             probe.unlink()
         except OSError as exc:
             raise ConfigError(f"cannot write to {p}: {exc}") from exc
+    stale = _checkpoint_dirs(paths["checkpoints"])
+    if stale and not resume:
+        # a fresh run must not share the folder: a later --resume could pick the older run's checkpoint
+        if not cfg.training.overwrite:
+            raise ConfigError(f"{paths['checkpoints']} holds checkpoints of an earlier (interrupted?) run "
+                              f"'{cfg.name}'; pass --resume to continue it, --training.overwrite true to discard "
+                              f"them, or choose another --name")
+        import shutil
+
+        for ck in stale:
+            shutil.rmtree(ck)
     return paths
 
 
@@ -158,6 +171,8 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
         encoder_lr=cfg.training.encoder_lr, head_lr=cfg.training.head_lr, dev_docs=dev_docs,
         eval_batch_size=cfg.training.eval_batch_size)
     last = _last_checkpoint(paths["checkpoints"]) if resume else None
+    if resume and last is None:
+        log.warning("--resume: no complete checkpoint in %s; training from the start", paths["checkpoints"])
     t0 = time.time()
     result = trainer.train(resume_from_checkpoint=str(last) if last else None)
     seconds = time.time() - t0
@@ -181,12 +196,16 @@ def _complete_checkpoint(path: Path) -> bool:
     return isinstance(state, dict) and "global_step" in state
 
 
+def _checkpoint_dirs(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    cks = [p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)]
+    return sorted(cks, key=lambda p: int(p.name.split("-")[-1]))
+
+
 def _last_checkpoint(folder: Path) -> Path | None:
     """The newest complete ``checkpoint-N`` in ``folder``; half-written ones (killed mid-save) are skipped."""
-    if not folder.is_dir():
-        return None
-    cks = [p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)]
-    for ck in sorted(cks, key=lambda p: int(p.name.split("-")[-1]), reverse=True):
+    for ck in reversed(_checkpoint_dirs(folder)):
         if _complete_checkpoint(ck):
             return ck
         log.warning("skipping incomplete checkpoint %s (interrupted while saving)", ck)
