@@ -82,3 +82,20 @@ def test_extractor_json_is_serialisable(trained):
     ex = Extractor.from_pretrained(trained / "model")
     out = json.dumps(ex("Посол Германии в Москве встретился с журналистами.").to_dict(), ensure_ascii=False)
     assert json.loads(out)["text"].startswith("Посол")
+
+
+def test_continue_training_from_a_saved_model(trained, brat_dir):
+    out = trained / "model2"
+    rc = main(["train", "--config", str(ROOT / "configs/default.yaml"), "--name", "tiny2",
+               "--data.corpus", str(brat_dir), "--model.init_from", str(trained / "model"),
+               "--training.epochs", "1", "--training.batch_size", "2", "--training.output_dir", str(out),
+               "--training.threads", "1", "--data.dev_split", "train"])
+    assert rc == 0
+    first = json.loads((trained / "model" / "config.json").read_text())
+    second = json.loads((out / "config.json").read_text())
+    assert first["entity_types"] == second["entity_types"] and first["roles"] == second["roles"]
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(trained / "model" / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert any(not (a[k] == b[k]).all() for k in a)  # training moved the weights

@@ -55,6 +55,9 @@ class ModelConfig:
     freeze_word_embeddings: bool = field(default=True, metadata={"help": "do not train the embedding matrix"})
     entity_types: list[str] | None = field(default=None, metadata={"help": "entity types; default: all "
                                                                           "types seen in training data"})
+    init_from: str | None = field(default=None, metadata={"help": "continue from a trained diplomat-ie model "
+                                                                  "directory (its labels and weights) "
+                                                                  "instead of a fresh head on the backbone"})
 
     def __post_init__(self) -> None:
         _check(self.max_length >= 16, "model.max_length", f"must be >= 16, got {self.max_length}")

@@ -108,6 +108,8 @@ def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 1
                            + ("; retry with --no-fuse" if fuse else ""))
     if int8:
         record["files"]["onnx-int8"] = str(quantize_int8(fp32, out / FILES["onnx-int8"]))
+    elif (out / FILES["onnx-int8"]).exists():
+        (out / FILES["onnx-int8"]).unlink()  # it was quantised from the previous export
     record["sizes_mb"] = {k: round(sum(f.stat().st_size for f in (Path(p), Path(p + ".data")) if f.exists())
                                    / 2**20, 1) for k, p in record["files"].items()}
     (out / "export.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

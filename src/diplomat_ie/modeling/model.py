@@ -37,6 +37,20 @@ def distance_buckets(word_idx: torch.Tensor, trig_lo: torch.Tensor, trig_hi: tor
     return torch.where(dist < 0, bucket + exact + 8, bucket)
 
 
+def layered_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Sum over nesting layers of each layer's mean token cross-entropy.
+
+    A single mean over all layers would divide the outermost layer's signal by K, since the deeper
+    layers are almost all ``O``; summing per-layer means keeps every layer at full strength.
+    """
+    total = logits.new_zeros(())
+    for k in range(logits.size(1)):
+        lab = labels[:, k].reshape(-1)
+        if (lab != -100).any():
+            total = total + F.cross_entropy(logits[:, k].reshape(-1, logits.size(-1)), lab, ignore_index=-100)
+    return total
+
+
 class RoleHead(nn.Module):
     def __init__(self, hidden: int, inner: int, n_labels: int, max_distance: int, dropout: float):
         super().__init__()
@@ -112,8 +126,7 @@ class DiplomatModel(PreTrainedModel):
         out = {"ner_logits": ner_logits}
         loss = None
         if ner_labels is not None:
-            loss = F.cross_entropy(ner_logits.reshape(-1, self.n_ner), ner_labels.reshape(-1),
-                                   ignore_index=-100)
+            loss = layered_loss(ner_logits, ner_labels)
         if self.role_head is not None and trig_spans is not None and trig_spans.size(1) > 0:
             role_logits = self.role_head(words, trig_spans)
             out["role_logits"] = role_logits

@@ -156,11 +156,14 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     train_docs, dev_docs = load_training_docs(cfg)
     types = cfg.model.entity_types or sorted({e.type for d in train_docs for e in d.entities})
     m = cfg.model
-    model, tokenizer = build_model(
-        m.backbone, types, ROLES if cfg.roles.enabled else [], cfg.roles.trigger_types, num_layers=m.num_layers,
-        max_length=m.max_length, overlap=m.overlap, dropout=m.dropout, role_hidden_size=cfg.roles.hidden_size,
-        max_distance=cfg.roles.max_distance, role_loss_weight=cfg.roles.loss_weight,
-        freeze_word_embeddings=m.freeze_word_embeddings)
+    if m.init_from:
+        model, tokenizer = _init_from(m.init_from, types, freeze=m.freeze_word_embeddings)
+    else:
+        model, tokenizer = build_model(
+            m.backbone, types, ROLES if cfg.roles.enabled else [], cfg.roles.trigger_types,
+            num_layers=m.num_layers, max_length=m.max_length, overlap=m.overlap, dropout=m.dropout,
+            role_hidden_size=cfg.roles.hidden_size, max_distance=cfg.roles.max_distance,
+            role_loss_weight=cfg.roles.loss_weight, freeze_word_embeddings=m.freeze_word_embeddings)
     feats, fstats = make_features(train_docs, model, tokenizer, "encoding train")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     trainer = DiplomatTrainer(
@@ -201,6 +204,20 @@ def _checkpoint_dirs(folder: Path) -> list[Path]:
         return []
     cks = [p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)]
     return sorted(cks, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def _init_from(path: str, types: list[str], freeze: bool):
+    """Continue training a saved model; its label schema must cover the training data's types."""
+    from ..modeling.io import load_model_dir
+
+    model, tokenizer = load_model_dir(path)
+    missing = sorted(set(types) - set(model.config.entity_types))
+    if missing:
+        raise ConfigError(f"model.init_from: {path} does not know the entity types {missing}")
+    model.train()
+    if freeze:
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    return model, tokenizer
 
 
 def _last_checkpoint(folder: Path) -> Path | None:
