@@ -1,7 +1,8 @@
 """CPU benchmark of the Extractor backends against the HF token-classification pipeline and Natasha.
 
 One run measures, each system in its own subprocess (so peak RSS is per system): load time,
-throughput (docs/s, chars/s; documents in chunks of ``--docs-per-batch``), per-document latency
+throughput (docs/s, chars/s; documents in chunks of ``--docs-per-batch``; also docs per CPU-second, which
+stays comparable when other processes share the CPU), per-document latency
 p50/p95 (one document per call), peak RSS; quality (nested micro-F1, PER/ORG/LOC F1, e2e role F1)
 on NEREL test; agreement between backends and between our layer 0 and the HF pipeline built from
 the same encoder + layer-0 NER weights; and length scaling (one document of 1k .. 1M characters).
@@ -193,10 +194,10 @@ def worker(args) -> dict:
     run = make_system(args.worker, args)
     load_s = time.perf_counter() - t0
     run(texts[:2])  # warm-up
-    preds, t0 = [], time.perf_counter()
+    preds, t0, c0 = [], time.perf_counter(), time.process_time()
     for i in range(0, len(texts), args.docs_per_batch):
         preds += run(texts[i : i + args.docs_per_batch])
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
     lat = []
     for t in texts[: args.latency_docs]:
         t1 = time.perf_counter()
@@ -206,6 +207,7 @@ def worker(args) -> dict:
     pct = lambda q: 1000 * lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
     return {"system": args.worker, "docs": len(texts), "chars": sum(map(len, texts)), "load_s": load_s,
             "seconds": total, "docs_per_s": len(texts) / total, "chars_per_s": sum(map(len, texts)) / total,
+            "cpu_seconds": cpu, "docs_per_cpu_s": len(texts) / cpu, "load_avg_1m": os.getloadavg()[0],
             "latency_p50_ms": pct(0.5), "latency_p95_ms": pct(0.95), "latency_docs": len(lat),
             "peak_rss_mb": peak_rss_mb(), "predictions": preds}
 
@@ -230,10 +232,11 @@ def scale_worker(args) -> dict:
     text = long_text(int(size))
     run = make_system(backend, args)
     run(["Прогрев модели перед замером."])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     pred = run([text])[0]
     dt = time.perf_counter() - t0
     return {"backend": backend, "chars": len(text), "seconds": dt, "chars_per_s": len(text) / dt,
+            "cpu_seconds": time.process_time() - c0, "load_avg_1m": os.getloadavg()[0],
             "entities": len(pred["entities"]), "peak_rss_mb": peak_rss_mb()}
 
 
@@ -298,6 +301,7 @@ def compare(runs: dict, docs) -> dict:
             q["hf-pipeline"]["identical_docs_vs_our_layer0"] = sum(a == b for a, b in zip(ref, hf, strict=True))
         for name in (n for n in OURS if n in ok):
             q[name]["speedup_vs_hf"] = round(ok[name]["docs_per_s"] / ok["hf-pipeline"]["docs_per_s"], 2)
+            q[name]["cpu_speedup_vs_hf"] = round(ok[name]["docs_per_cpu_s"] / ok["hf-pipeline"]["docs_per_cpu_s"], 2)
     if "natasha" in ok:
         q["natasha"] = {"per_org_loc_f1": _f1([coarse(g) for g in gold], _sets(ok["natasha"], "coarse"))}
     return q
@@ -309,17 +313,18 @@ def markdown(res: dict, command: str) -> str:
     lines = [f"# Benchmark: `{res['model']}` on NEREL test", "",
              f"Command: `{command}`  ", f"CPU: {res['cpu']}, threads {res['threads']}, windows per batch "
              f"{res['batch_size']}, documents per call {res['docs_per_batch']}, Python {res['python']}", "",
-             "| system | docs/s | chars/s | p50 ms | p95 ms | peak RSS MB | load s | speedup vs HF | nested F1 "
-             "| PER/ORG/LOC F1 | layer-0 F1 |", "|" + "---|" * 11]
+             "| system | docs/s | chars/s | docs/CPU-s | p50 ms | p95 ms | peak RSS MB | load s | speedup vs HF "
+             "(wall / CPU) | nested F1 | PER/ORG/LOC F1 | layer-0 F1 | load avg |", "|" + "---|" * 13]
     for name, r in res["systems"].items():
         if "error" in r:
-            lines.append(f"| {name} | failed: {r['error']} |" + " |" * 9)
+            lines.append(f"| {name} | failed: {r['error']} |" + " |" * 11)
             continue
         m = q.get(name, {})
-        cells = [f"{r['docs_per_s']:.2f}", f"{r['chars_per_s']:,.0f}", f"{r['latency_p50_ms']:.0f}",
-                 f"{r['latency_p95_ms']:.0f}", f"{r['peak_rss_mb']:,.0f}", f"{r['load_s']:.1f}",
-                 str(m.get("speedup_vs_hf", "")), str(m.get("nested_f1", "")), str(m.get("per_org_loc_f1", "")),
-                 str(m.get("layer0_vs_gold_outermost_f1", ""))]
+        speed = f"{m['speedup_vs_hf']} / {m['cpu_speedup_vs_hf']}" if "speedup_vs_hf" in m else ""
+        cells = [f"{r['docs_per_s']:.2f}", f"{r['chars_per_s']:,.0f}", f"{r['docs_per_cpu_s']:.2f}",
+                 f"{r['latency_p50_ms']:.0f}", f"{r['latency_p95_ms']:.0f}", f"{r['peak_rss_mb']:,.0f}",
+                 f"{r['load_s']:.1f}", speed, str(m.get("nested_f1", "")), str(m.get("per_org_loc_f1", "")),
+                 str(m.get("layer0_vs_gold_outermost_f1", "")), f"{r['load_avg_1m']:.1f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if res.get("hf_logit_check"):
         c = res["hf_logit_check"]
@@ -327,14 +332,14 @@ def markdown(res: dict, command: str) -> str:
                   f"{c.get('max_abs_logit_diff', c.get('error'))} over {c.get('windows', '?')} windows."]
     lines += ["", "Agreement and quality deltas:", "", "```json", json.dumps(q, indent=1), "```", ""]
     if res["scaling"]:
-        lines += ["Length scaling (one document):", "", "| backend | chars | seconds | chars/s | peak RSS MB |",
-                  "|---|---|---|---|---|"]
+        lines += ["Length scaling (one document):", "", "| backend | chars | seconds | CPU s | chars/s | peak RSS MB "
+                  "| load avg |", "|---|---|---|---|---|---|---|"]
         for s in res["scaling"]:
             if "error" in s:
-                lines.append(f"| {s['system']} | failed: {s['error']} | | | |")
+                lines.append(f"| {s['system']} | failed: {s['error']} | | | | | |")
             else:
-                lines.append(f"| {s['backend']} | {s['chars']:,} | {s['seconds']:.1f} | {s['chars_per_s']:,.0f} "
-                             f"| {s['peak_rss_mb']:,.0f} |")
+                lines.append(f"| {s['backend']} | {s['chars']:,} | {s['seconds']:.1f} | {s['cpu_seconds']:.1f} "
+                             f"| {s['chars_per_s']:,.0f} | {s['peak_rss_mb']:,.0f} | {s['load_avg_1m']:.1f} |")
     return "\n".join(lines) + "\n"
 
 

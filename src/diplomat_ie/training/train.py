@@ -158,6 +158,7 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     m = cfg.model
     if m.init_from:
         model, tokenizer = _init_from(m.init_from, types, freeze=m.freeze_word_embeddings)
+        model.config.role_loss_weight = cfg.roles.loss_weight
     else:
         model, tokenizer = build_model(
             m.backbone, types, ROLES if cfg.roles.enabled else [], cfg.roles.trigger_types,
