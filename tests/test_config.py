@@ -176,11 +176,11 @@ def test_overrides_win_over_yaml(tmp_path):
     assert cfg.training.batch_size == 32 and cfg.training.epochs == 2.0
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
+RUN_CONFIGS = sorted(p.name for p in (ROOT / "configs").glob("*.yaml") if p.name != "diplomatic_keywords.yaml")
+
+
+@pytest.mark.parametrize("name", RUN_CONFIGS)
 def test_shipped_run_configs_load(name):
-    text = (ROOT / "configs" / name).read_text(encoding="utf-8")
-    if not any(line.startswith(("training:", "model:", "data:")) for line in text.splitlines()):
-        pytest.skip(f"{name} is not a run config")
     cfg = load_config(ROOT / "configs" / name)
     assert cfg.to_dict()["training"]["batch_size"] > 0
 
