@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 OURS = ("torch", "onnx", "onnx-int8")
-SYSTEMS = (*OURS, "hf-pipeline", "natasha")
+SYSTEMS = (*OURS, "hf-pipeline", "hf-pipeline-first", "natasha")
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 
 
@@ -96,8 +96,12 @@ def hf_model(model_dir: str):
     return model.eval(), cfg
 
 
-def hf_pipeline(model: str, threads: int, batch_size: int):
-    """The HF pipeline with our windowing: max length = our window, stride = our overlap."""
+def hf_pipeline(model: str, threads: int, batch_size: int, strategy: str = "simple"):
+    """The HF pipeline with our windowing: max length = our window, stride = our overlap.
+
+    ``simple`` aggregation decodes every subword's label; our head was trained on first subwords
+    only, so ``first`` (a word's label = its first subword's) is the fairer quality comparison.
+    """
     import torch
     from transformers import pipeline
 
@@ -107,7 +111,7 @@ def hf_pipeline(model: str, threads: int, batch_size: int):
     net, cfg = hf_model(model)
     tok = load_tokenizer(model)
     tok.model_max_length = cfg.window_length
-    pipe = pipeline("token-classification", model=net, tokenizer=tok, aggregation_strategy="simple",
+    pipe = pipeline("token-classification", model=net, tokenizer=tok, aggregation_strategy=strategy,
                     stride=cfg.overlap, device=-1)
 
     def run(texts):
@@ -149,6 +153,7 @@ def hf_logit_check(args) -> dict:
     """Max |HF classifier logits - our layer-0 NER logits| on identical windows (same network?)."""
     import torch
 
+    from diplomat_ie.modeling.encoding import encode_document
     from diplomat_ie.modeling.features import collate
     from diplomat_ie.modeling.io import load_model_dir
 
@@ -157,7 +162,7 @@ def hf_logit_check(args) -> dict:
     n_labels, diff, windows = len(cfg.ner_labels), 0.0, 0
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     for doc in load_texts(args.max_docs)[:5]:
-        enc = ours_model_encode(ours_model, tok, doc.text)
+        enc = encode_document(doc.text, tok, cfg.window_length, cfg.overlap)
         batch = collate([{"input_ids": w.input_ids, "word_pos": w.word_pos} for w in enc.windows], pad)
         with torch.inference_mode():
             words = ours_model.word_vectors(batch["input_ids"], batch["attention_mask"], batch["word_pos"])
@@ -168,13 +173,9 @@ def hf_logit_check(args) -> dict:
     return {"system": "hf-logit-check", "windows": windows, "max_abs_logit_diff": diff}
 
 
-def ours_model_encode(model, tok, text: str):
-    from diplomat_ie.modeling.encoding import encode_document
-
-    return encode_document(text, tok, model.config.window_length, model.config.overlap)
-
-
 def make_system(name: str, args):
+    if name == "hf-pipeline-first":
+        return hf_pipeline(args.model, args.threads, args.batch_size, strategy="first")
     factory = {"hf-pipeline": hf_pipeline, "natasha": natasha}.get(name)
     if factory is None:
         return ours(args.model, name, args.threads, args.batch_size)
@@ -194,10 +195,13 @@ def worker(args) -> dict:
     run = make_system(args.worker, args)
     load_s = time.perf_counter() - t0
     run(texts[:2])  # warm-up
-    preds, t0, c0 = [], time.perf_counter(), time.process_time()
-    for i in range(0, len(texts), args.docs_per_batch):
-        preds += run(texts[i : i + args.docs_per_batch])
-    total, cpu = time.perf_counter() - t0, time.process_time() - c0
+    total = cpu = float("inf")
+    for _ in range(args.repeats):  # best of N: other processes on the machine only ever slow a pass
+        preds, t0, c0 = [], time.perf_counter(), time.process_time()
+        for i in range(0, len(texts), args.docs_per_batch):
+            preds += run(texts[i : i + args.docs_per_batch])
+        if time.perf_counter() - t0 < total:
+            total, cpu = time.perf_counter() - t0, time.process_time() - c0
     lat = []
     for t in texts[: args.latency_docs]:
         t1 = time.perf_counter()
@@ -246,7 +250,8 @@ def spawn(args, name: str) -> dict:
         out = fh.name
     cmd = [sys.executable, __file__, "--worker", name, "--result", out, "--model", args.model,
            "--threads", str(args.threads), "--batch-size", str(args.batch_size),
-           "--docs-per-batch", str(args.docs_per_batch), "--latency-docs", str(args.latency_docs)]
+           "--docs-per-batch", str(args.docs_per_batch), "--latency-docs", str(args.latency_docs),
+           "--repeats", str(args.repeats)]
     if args.max_docs:
         cmd += ["--max-docs", str(args.max_docs)]
     print(f"[benchmark] {name} ...", file=sys.stderr, flush=True)
@@ -292,19 +297,33 @@ def compare(runs: dict, docs) -> dict:
             q[name]["agreement_with_torch_f1"] = _f1(ref, got)
             q[name]["identical_docs_vs_torch"] = sum(a == b for a, b in zip(ref, got, strict=True))
             q[name]["nested_f1_delta_vs_torch"] = round(q[name]["nested_f1"] - q["torch"]["nested_f1"], 2)
-    if "hf-pipeline" in ok:
-        hf = _sets(ok["hf-pipeline"], "layer0")
-        q["hf-pipeline"] = {"layer0_vs_gold_outermost_f1": _f1([outermost(g) for g in gold], hf)}
+    for hf_name in (n for n in ("hf-pipeline", "hf-pipeline-first") if n in ok):
+        hf = _sets(ok[hf_name], "layer0")
+        q[hf_name] = {"layer0_vs_gold_outermost_f1": _f1([outermost(g) for g in gold], hf)}
         if "torch" in ok:
             ref = _sets(ok["torch"], "layer0")
-            q["hf-pipeline"]["agreement_with_our_layer0_f1"] = _f1(ref, hf)
-            q["hf-pipeline"]["identical_docs_vs_our_layer0"] = sum(a == b for a, b in zip(ref, hf, strict=True))
+            q[hf_name]["agreement_with_our_layer0_f1"] = _f1(ref, hf)
+            q[hf_name]["identical_docs_vs_our_layer0"] = sum(a == b for a, b in zip(ref, hf, strict=True))
+    if "hf-pipeline" in ok:
         for name in (n for n in OURS if n in ok):
             q[name]["speedup_vs_hf"] = round(ok[name]["docs_per_s"] / ok["hf-pipeline"]["docs_per_s"], 2)
             q[name]["cpu_speedup_vs_hf"] = round(ok[name]["docs_per_cpu_s"] / ok["hf-pipeline"]["docs_per_cpu_s"], 2)
     if "natasha" in ok:
         q["natasha"] = {"per_org_loc_f1": _f1([coarse(g) for g in gold], _sets(ok["natasha"], "coarse"))}
     return q
+
+
+def _targets(q: dict) -> str:
+    fp32 = max((q[n].get("speedup_vs_hf", 0), n) for n in ("torch", "onnx") if n in q) if "torch" in q else None
+    i8 = q.get("onnx-int8", {})
+    out = []
+    if fp32 and fp32[0]:
+        out.append(f"fp32 >= 2x HF: {'met' if fp32[0] >= 2 else 'NOT met'} ({fp32[1]} {fp32[0]}x)")
+    if "speedup_vs_hf" in i8:
+        ok = i8["speedup_vs_hf"] >= 3 and i8.get("nested_f1_delta_vs_torch", -99) >= -0.5
+        out.append(f"int8 >= 3x HF at <= 0.5 F1 lost: {'met' if ok else 'NOT met'} ({i8['speedup_vs_hf']}x, "
+                   f"{i8.get('nested_f1_delta_vs_torch')} F1)")
+    return "; ".join(out) or "n/a"
 
 
 def markdown(res: dict, command: str) -> str:
@@ -326,6 +345,8 @@ def markdown(res: dict, command: str) -> str:
                  f"{r['load_s']:.1f}", speed, str(m.get("nested_f1", "")), str(m.get("per_org_loc_f1", "")),
                  str(m.get("layer0_vs_gold_outermost_f1", "")), f"{r['load_avg_1m']:.1f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "Layer-0 F1 = outermost entities (NER layer 0, or the pipeline's output) against gold outermost "
+              "entities. Targets: " + _targets(q)]
     if res.get("hf_logit_check"):
         c = res["hf_logit_check"]
         lines += ["", f"HF model vs our layer 0 on identical windows: max |logit diff| = "
@@ -354,6 +375,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for every system")
     p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (ours and HF)")
     p.add_argument("--docs-per-batch", type=int, default=64, help="documents per call in the throughput pass")
+    p.add_argument("--repeats", type=int, default=2, help="throughput passes per system (the fastest counts)")
     p.add_argument("--out", default="benchmarks", help="output folder")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
@@ -365,7 +387,7 @@ def main(argv=None) -> int:
         subprocess.run([sys.executable, "-m", "diplomat_ie.cli", "export", "onnx", "--model", args.model, "--int8"],
                        check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
     runs = {name: spawn(args, name) for name in SYSTEMS if name not in args.skip}
-    logit_check = spawn(args, "hf-logit-check") if "hf-pipeline" not in args.skip else None
+    logit_check = spawn(args, "hf-logit-check") if "hf-pipeline" in runs else None
     scaling = [] if "scaling" in args.skip else [
         spawn(args, f"scale:{b}:{n}") for b in args.scaling_backends for n in args.sizes]
     gold = load_texts(args.max_docs)
@@ -382,13 +404,9 @@ def main(argv=None) -> int:
 
 
 def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs"
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    names = [ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")]
+    return f"{names[0] if names else 'CPU'} x{os.cpu_count()}"
 
 
 if __name__ == "__main__":

@@ -132,6 +132,7 @@ def test_brat_output_reads_back_with_exact_offsets(model_dir, corpus):
     assert predict(model_dir, "--input", str(corpus / "docs.jsonl"), "--text-field", "body",
                    "--id-field", "doc_id", "--format", "brat", "--output", str(out)) == 0
     assert (out / "annotation.conf").is_file()
+    assert all(p.stat().st_mode & 0o044 == 0o044 for p in out.iterdir())  # brat's web server can read them
     n_rel = n_args = 0
     for row in read_rows(corpus / "ref.jsonl"):
         n_args += len({(ev["trigger"]["start"], ev["trigger"]["end"], a["role"], a["start"], a["end"])
