@@ -158,12 +158,6 @@ def annotation_conf(entity_types: list[str]) -> str:
     return "\n".join(["[entities]", *ents, "", "[relations]", *rels, "", "[events]", "", "[attributes]", ""])
 
 
-def _write_public(path: Path, text: str) -> None:
-    """Atomic write, readable by others (``atomic_write_text``'s temp file is created 0600)."""
-    atomic_write_text(path, text)
-    path.chmod(0o644)
-
-
 class BratSink:
     """One ``<name>.txt`` + ``<name>.ann`` pair per document in a folder (see :func:`brat_name`)."""
 
@@ -173,7 +167,7 @@ class BratSink:
         self.resume = resume
         conf = self.folder / "annotation.conf"
         if not conf.exists():
-            _write_public(conf, annotation_conf(entity_types))
+            atomic_write_text(conf, annotation_conf(entity_types))
 
     def is_done(self, doc_id: str) -> bool:
         return self.resume and (self.folder / f"{brat_name(doc_id)}.ann").exists()
@@ -182,8 +176,8 @@ class BratSink:
         for row in rows:
             name = brat_name(str(row["id"]))
             doc = result_to_document(row)
-            _write_public(self.folder / f"{name}.txt", doc.text)
-            _write_public(self.folder / f"{name}.ann", format_brat_ann(doc))
+            atomic_write_text(self.folder / f"{name}.txt", doc.text)
+            atomic_write_text(self.folder / f"{name}.ann", format_brat_ann(doc))
 
     def close(self, complete: bool = True) -> None:
         pass
@@ -203,7 +197,7 @@ class HtmlSink(JsonlSink):
         if complete:
             with open(self.path, encoding="utf-8") as fh:
                 rows = [json.loads(line) for line in fh]
-            _write_public(Path(self.html_path), render_html(rows, self.title))
+            atomic_write_text(Path(self.html_path), render_html(rows, self.title))
 
 
 def render_html(rows: list[dict], title: str) -> str:
