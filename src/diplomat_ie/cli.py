@@ -70,6 +70,10 @@ def _add_predict(sub) -> None:
     p.add_argument("--shard-by", choices=["index", "id"], default="index",
                    help="--shard key: position in the input stream, or a hash of the document id")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--trigger-lexicon", help="YAML of extra trigger words, e.g. configs/trigger_lexicon.yaml "
+                                             "(visits, meetings, talks the model did not tag)")
+    p.add_argument("--no-snap", action="store_true", help="keep the role head's raw argument spans "
+                                                          "(default: snap them onto predicted entities)")
 
 
 def _add_export(sub) -> None:

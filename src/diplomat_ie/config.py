@@ -76,12 +76,17 @@ class RolesConfig:
     loss_weight: float = field(default=1.0, metadata={"help": "weight of the role loss next to NER's"})
     max_distance: int = field(default=64, metadata={"help": "word distances to the trigger are bucketed "
                                                              "up to this"})
+    marker_layer: int | None = field(default=None, metadata={
+        "help": "null: one shared encoder pass labels all triggers of a window; L: re-run encoder layers "
+                "L.. once per trigger with a learned trigger marker (0 = classic marker-per-trigger)"})
 
     def __post_init__(self) -> None:
         _check(len(self.trigger_types) > 0, "roles.trigger_types", "needs at least one type")
         _check(self.hidden_size > 0, "roles.hidden_size", "must be positive")
         _check(self.loss_weight >= 0, "roles.loss_weight", "must be >= 0")
         _check(self.max_distance >= 2, "roles.max_distance", "must be >= 2")
+        _check(self.marker_layer is None or self.marker_layer >= 0, "roles.marker_layer",
+               f"must be null or >= 0, got {self.marker_layer}")
 
 
 @dataclass

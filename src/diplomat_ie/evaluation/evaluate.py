@@ -93,9 +93,11 @@ def gold_role_set(doc: Document, trigger_types) -> set[tuple]:
             for ev in document_events(doc, tuple(trigger_types)) for a in ev.arguments}
 
 
-def pred_role_set(pred: DocPred) -> set[tuple]:
+def pred_role_set(pred: DocPred, trigger_types=None) -> set[tuple]:
     out = set()
     for ev in pred.events:
+        if trigger_types is not None and ev.trigger.type not in trigger_types:
+            continue
         ts, te = pred.char_span(ev.trigger)
         for a in ev.arguments:
             out.add((ts, te, a.type, *pred.char_span(a)))
@@ -137,6 +139,13 @@ def score_predictions(p: Predictions, config, with_layers: bool = True) -> dict:
         gold_roles = [gold_role_set(d, config.trigger_types) for d in p.docs]
         out["roles_gold_triggers"] = score_sets(gold_roles, [pred_role_set(x) for x in p.gold_trig], type_of)
         out["roles_end_to_end"] = score_sets(gold_roles, [pred_role_set(x) for x in p.e2e], type_of)
+        if len(config.trigger_types) > 1:  # each trigger type alone, to compare with single-type models
+            out["roles_by_trigger_type"] = {}
+            for t in config.trigger_types:
+                gold_t = [gold_role_set(d, (t,)) for d in p.docs]
+                out["roles_by_trigger_type"][t] = {
+                    "gold_triggers": score_sets(gold_t, [pred_role_set(x, (t,)) for x in p.gold_trig], type_of),
+                    "end_to_end": score_sets(gold_t, [pred_role_set(x, (t,)) for x in p.e2e], type_of)}
     return out
 
 

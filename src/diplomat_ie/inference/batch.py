@@ -354,6 +354,7 @@ def run_predict(args) -> int:
     from tqdm import tqdm
 
     from ..config import ConfigError
+    from ..data.triggers import TriggerLexicon
     from .extractor import Extractor
 
     try:
@@ -362,10 +363,13 @@ def run_predict(args) -> int:
         if args.format != "jsonl" and output == "-":
             raise ValueError(f"--format {args.format} needs --output (a {'folder' if args.format == 'brat' else 'file'})")
         expand_inputs(args.input)  # a missing input fails here, before any output is touched
+        lexicon = getattr(args, "trigger_lexicon", None)
+        lexicon = TriggerLexicon.load(lexicon) if lexicon else None
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     extractor = Extractor.from_pretrained(args.model, batch_size=args.batch_size, threads=args.threads,
-                                          backend=args.backend)
+                                          backend=args.backend, trigger_lexicon=lexicon,
+                                          snap_arguments=not getattr(args, "no_snap", False))
     sink = make_sink(args.format, output, args.resume, list(extractor.model.config.entity_types))
     errors = JsonlSink(errors_path, resume=args.resume)
     records = iter_records(args.input, input_format=getattr(args, "input_format", "auto"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..data.triggers import TriggerLexicon
 from ..modeling.io import load_model_dir
 from ..modeling.predict import DocPred, Predictor
 
@@ -79,7 +80,8 @@ def to_result(text: str, pred: DocPred) -> ExtractionResult:
         by_span.setdefault((key[0], key[1]), eid)
     for ev in pred.events:
         ts, te = pred.char_span(ev.trigger)
-        trigger = {"start": ts, "end": te, "text": text[ts:te], "type": ev.trigger.type}
+        trigger = {"start": ts, "end": te, "text": text[ts:te], "type": ev.trigger.type,
+                   "origin": ev.trigger.source}
         if (ts, te, ev.trigger.type) in ids:
             trigger["entity_id"] = ids[(ts, te, ev.trigger.type)]
         args = []
@@ -99,17 +101,22 @@ class Extractor:
     """
 
     def __init__(self, model, tokenizer, batch_size: int = 32, threads: int | None = None,
-                 window_fn=None, backend: str = "torch"):
+                 window_fn=None, backend: str = "torch", snap_arguments: bool = True,
+                 trigger_lexicon=None):
         self.model = model
         self.tokenizer = tokenizer
         self.backend = backend
         if threads:
             torch.set_num_threads(threads)
-        self.predictor = Predictor(model, tokenizer, batch_size=batch_size, window_fn=window_fn)
+        if isinstance(trigger_lexicon, (str, os.PathLike)):
+            trigger_lexicon = TriggerLexicon.load(trigger_lexicon)
+        self.predictor = Predictor(model, tokenizer, batch_size=batch_size, window_fn=window_fn,
+                                   snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, batch_size: int = 32,
-                        threads: int | None = None, backend: str = "torch") -> Extractor:
+                        threads: int | None = None, backend: str = "torch",
+                        snap_arguments: bool = True, trigger_lexicon=None) -> Extractor:
         """Load a model directory written by ``diplomat-ie train``.
 
         Args:
@@ -118,6 +125,11 @@ class Extractor:
             threads: CPU threads for torch (and for onnxruntime; default: the runtime's own choice).
             backend: ``"torch"``, ``"onnx"`` (``DIR/onnx/model.onnx``) or ``"onnx-int8"``
                 (``DIR/onnx/model.int8.onnx``); the ONNX files come from ``diplomat-ie export onnx``.
+            snap_arguments: move role arguments onto the predicted entities they overlap
+                (:func:`~diplomat_ie.modeling.predict.snap_arguments`); ``False`` gives the role head's raw spans.
+            trigger_lexicon: a YAML path or :class:`~diplomat_ie.data.triggers.TriggerLexicon`: its words
+                become extra triggers (``"origin": "lexicon"``) where the model found none, e.g.
+                ``configs/trigger_lexicon.yaml`` (visits, meetings, talks, summits, arrivals).
 
         Returns:
             A ready :class:`Extractor`.
@@ -127,9 +139,10 @@ class Extractor:
 
             model, tokenizer, window_fn = load_onnx(path, backend=backend, threads=threads)
             return cls(model, tokenizer, batch_size=batch_size, threads=threads, window_fn=window_fn,
-                       backend=backend)
+                       backend=backend, snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon)
         model, tokenizer = load_model_dir(path)
-        return cls(model, tokenizer, batch_size=batch_size, threads=threads)
+        return cls(model, tokenizer, batch_size=batch_size, threads=threads, snap_arguments=snap_arguments,
+                   trigger_lexicon=trigger_lexicon)
 
     def __call__(self, texts: str | list[str], progress=None):
         """Extract from one text (returns one result) or a list of texts (returns a list)."""

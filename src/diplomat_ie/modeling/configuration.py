@@ -19,6 +19,9 @@ class DiplomatConfig(PretrainedConfig):
         roles: event roles; the role head tags ``O``/``B-R``/``I-R``.
         trigger_types: entity types that are event triggers.
         window_length, overlap: windowing in subwords (special tokens included).
+        role_marker_layer: None = the role head reads the shared encoder pass only (all triggers of a
+            window in one pass); ``L`` = re-run encoder layers ``L..`` once per trigger with a learned
+            marker added to the trigger's subwords (``0`` is the classic marker-per-trigger model).
     """
 
     model_type = "diplomat_ie"
@@ -27,6 +30,7 @@ class DiplomatConfig(PretrainedConfig):
                  num_layers: int = 4, roles: list[str] | None = None,
                  trigger_types: list[str] | None = None, window_length: int = 160, overlap: int = 32,
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
+                 role_marker_layer: int | None = None,
                  format_version: int = FORMAT_VERSION, backbone_name: str | None = None,
                  training_summary: dict | None = None, **kwargs):
         self.encoder = encoder or {}
@@ -40,6 +44,7 @@ class DiplomatConfig(PretrainedConfig):
         self.role_hidden_size = role_hidden_size
         self.max_distance = max_distance
         self.role_loss_weight = role_loss_weight
+        self.role_marker_layer = role_marker_layer
         self.format_version = format_version
         self.backbone_name = backbone_name
         self.training_summary = training_summary or {}

@@ -114,6 +114,19 @@ def _window_roles(events, spans, win, role_ids, stats: FeatureStats):
     return trig_spans, rows
 
 
+def subword_span(word_pos: list[int], n_sub: int, lo: int, hi: int) -> tuple[int, int]:
+    """Subword positions ``[start, end)`` of window words ``[lo, hi)``; ``(0, 0)`` if they have none.
+
+    ``word_pos`` holds each word's first subword (-1: none); a word's subwords run up to the next word's
+    first subword, and the last word's up to the final special token (``n_sub - 1``).
+    """
+    first = next((p for p in word_pos[lo:hi] if p >= 0), None)
+    if first is None:
+        return 0, 0
+    end = next((p for p in word_pos[hi:] if p >= 0), n_sub - 1)
+    return first, max(end, first + 1)
+
+
 def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     """Pad a list of window features into tensors (used by the Trainer and by inference)."""
     b = len(batch)
@@ -137,12 +150,16 @@ def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     if "trig_spans" in batch[0]:
         nt = max(len(f["trig_spans"]) for f in batch)
         trig = torch.zeros((b, nt, 2), dtype=torch.long)
+        sub = torch.zeros((b, nt, 2), dtype=torch.long)
         roles = torch.full((b, nt, nw), IGNORE, dtype=torch.long)
         for i, f in enumerate(batch):
-            for j, (span, row) in enumerate(zip(f["trig_spans"], f.get("role_labels") or [], strict=False)):
+            for j, span in enumerate(f["trig_spans"]):
                 trig[i, j] = torch.tensor(span)
+                sub[i, j] = torch.tensor(subword_span(f["word_pos"], len(f["input_ids"]), *span))
+            for j, row in enumerate(f.get("role_labels") or []):
                 roles[i, j, : len(row)] = torch.tensor(row)
         out["trig_spans"] = trig
+        out["trig_sub"] = sub
         if "role_labels" in batch[0]:
             out["role_labels"] = roles
     return out

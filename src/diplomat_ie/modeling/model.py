@@ -3,6 +3,12 @@
 Role head (all triggers of a window in one encoder pass): for every trigger t and word w,
 ``z = gelu(A w + B t + (C w) * (D t) + E[dist(w, t)])`` and a linear layer tags ``w`` with the
 BIO role it plays for ``t``. The trigger vector is the mean of its words' vectors.
+
+Marker mode (``config.role_marker_layer = L``): the encoder's layers ``L..`` run again once per trigger
+on the hidden states entering layer ``L``, with a learned marker vector added to the trigger's subwords,
+and the role head reads those trigger-aware word vectors. ``L = 0`` is the classic marker-per-trigger
+(BERT SRL) model, one full encoder pass per trigger; larger ``L`` shares more of the pass. The marker
+starts at zero, so switching a trained model to marker mode starts from its exact predictions.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
+from transformers.masking_utils import create_bidirectional_mask
 
 from .configuration import DiplomatConfig
 
@@ -64,16 +71,36 @@ class RoleHead(nn.Module):
         self.out = nn.Linear(inner, n_labels)
 
     def forward(self, words: torch.Tensor, trig_spans: torch.Tensor) -> torch.Tensor:
-        """words ``[B, W, H]``, trig_spans ``[B, T, 2]`` (word lo, hi) -> logits ``[B, T, W, L]``."""
-        b, w, _ = words.shape
-        idx = torch.arange(w, device=words.device)
-        lo, hi = trig_spans[..., :1], trig_spans[..., 1:]
-        inside = ((idx >= lo) & (idx < hi)).float()  # [B, T, W]
-        trig_vec = inside @ words / inside.sum(-1, keepdim=True).clamp(min=1)  # [B, T, H]
-        z = (self.word(words)[:, None] + self.trig(trig_vec)[:, :, None]
-             + self.word_m(words)[:, None] * self.trig_m(trig_vec)[:, :, None]
+        """words ``[B, W, H]``, trig_spans ``[B, T, 2]`` (word lo, hi) -> logits ``[B, T, W, L]``.
+
+        Only real triggers (``hi > lo``) are computed; padding triggers get zero logits.
+        """
+        b, t = trig_spans.shape[:2]
+        out = words.new_zeros((b, t, words.size(1), self.out.out_features))
+        bi, ti = (trig_spans[..., 1] > trig_spans[..., 0]).nonzero(as_tuple=True)
+        if len(bi):
+            out[bi, ti] = self.pair_logits(words, bi, trig_spans[bi, ti])
+        return out
+
+    def pair_logits(self, words: torch.Tensor, b_idx: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+        """Logits ``[N, W, L]`` for N triggers: ``spans`` ``[N, 2]`` in the windows ``words[b_idx]``."""
+        idx = torch.arange(words.size(1), device=words.device)
+        lo, hi = spans[:, :1], spans[:, 1:]
+        inside = ((idx >= lo) & (idx < hi)).to(words.dtype)  # [N, W]
+        trig_vec = (inside.unsqueeze(1) @ words[b_idx]).squeeze(1) / inside.sum(-1, keepdim=True).clamp(min=1)
+        z = (self.word(words)[b_idx] + self.trig(trig_vec)[:, None]
+             + self.word_m(words)[b_idx] * self.trig_m(trig_vec)[:, None]
              + self.dist(distance_buckets(idx, lo, hi, self.max_distance)))
         return self.out(self.drop(F.gelu(z)))
+
+
+def _check_marker_layer(encoder: nn.Module, layer: int) -> None:
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if layers is None or not hasattr(encoder, "embeddings"):
+        raise ValueError(f"roles.marker_layer needs a BERT-like encoder (embeddings + encoder.layer); "
+                         f"{type(encoder).__name__} has none")
+    if not 0 <= layer < len(layers):
+        raise ValueError(f"roles.marker_layer must be in 0..{len(layers) - 1}, got {layer}")
 
 
 def _encoder_from_config(config: DiplomatConfig) -> nn.Module:
@@ -100,7 +127,21 @@ class DiplomatModel(PreTrainedModel):
         self.ner_head = nn.Linear(hidden, config.num_layers * self.n_ner)
         self.role_head = (RoleHead(hidden, config.role_hidden_size, len(config.role_labels),
                                    config.max_distance, config.dropout) if config.roles else None)
+        if config.role_marker_layer is not None and self.role_head is not None:
+            _check_marker_layer(self.encoder, config.role_marker_layer)
+            self.role_marker = nn.Parameter(torch.zeros(hidden))
         self.post_init()
+
+    def enable_role_marker(self, layer: int) -> None:
+        """Switch the role head to marker mode at encoder layer ``layer`` (the marker starts at zero)."""
+        if self.role_head is None:
+            raise ValueError("roles.marker_layer needs the role head (roles.enabled: true)")
+        _check_marker_layer(self.encoder, layer)
+        self.config.role_marker_layer = layer
+        if getattr(self, "role_marker", None) is None:
+            p = next(self.role_head.parameters())
+            self.role_marker = nn.Parameter(torch.zeros(self.encoder.config.hidden_size, dtype=p.dtype,
+                                                         device=p.device))
 
     def _init_weights(self, module: nn.Module) -> None:
         # Only the heads are new; the encoder keeps its (pretrained or its own) initialisation.
@@ -113,14 +154,61 @@ class DiplomatModel(PreTrainedModel):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, std=0.02)
 
-    def word_vectors(self, input_ids, attention_mask, word_pos):
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def _mask(self, hidden, attention_mask):
+        return create_bidirectional_mask(config=self.encoder.config, inputs_embeds=hidden,
+                                         attention_mask=attention_mask)
+
+    def _gather_words(self, hidden, word_pos):
         idx = word_pos.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
         return self.dropout(hidden.gather(1, idx))
 
+    def window_states(self, input_ids, attention_mask, word_pos):
+        """First-subword vectors ``[B, W, H]`` and, in marker mode, the hidden states entering layer L."""
+        layer_l = self.config.role_marker_layer if self.role_head is not None else None
+        if layer_l is None:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            return self._gather_words(hidden, word_pos), None
+        h = self.encoder.embeddings(input_ids=input_ids)
+        mask = self._mask(h, attention_mask)
+        layers = self.encoder.encoder.layer
+        for layer in layers[:layer_l]:
+            h = layer(h, mask)
+        hidden_l = h
+        for layer in layers[layer_l:]:
+            h = layer(h, mask)
+        return self._gather_words(h, word_pos), hidden_l
+
+    def word_vectors(self, input_ids, attention_mask, word_pos):
+        return self.window_states(input_ids, attention_mask, word_pos)[0]
+
+    def role_logits(self, words, trig_spans, hidden_l=None, attention_mask=None, word_pos=None,
+                    trig_sub=None, chunk: int = 64):
+        """Role logits ``[B, T, W, L]`` for triggers ``trig_spans`` ``[B, T, 2]`` (window word spans).
+
+        Marker mode also needs ``hidden_l`` (from :meth:`window_states`), the attention mask, ``word_pos``
+        and ``trig_sub`` (the triggers' subword spans, ``[B, T, 2]``; empty spans are padding).
+        """
+        layer_l = self.config.role_marker_layer
+        if layer_l is None:
+            return self.role_head(words, trig_spans)
+        b, t = trig_spans.shape[:2]
+        out = words.new_zeros((b, t, words.size(1), self.role_head.out.out_features))
+        bi, ti = (trig_sub[..., 1] > trig_sub[..., 0]).nonzero(as_tuple=True)
+        pos = torch.arange(hidden_l.size(1), device=hidden_l.device)
+        for s in range(0, len(bi), chunk):
+            bb, tt = bi[s : s + chunk], ti[s : s + chunk]
+            sub = trig_sub[bb, tt]
+            marked = ((pos >= sub[:, :1]) & (pos < sub[:, 1:])).unsqueeze(-1).to(hidden_l.dtype)
+            h = hidden_l[bb] + marked * self.role_marker
+            mask = self._mask(h, attention_mask[bb])
+            for layer in self.encoder.encoder.layer[layer_l:]:
+                h = layer(h, mask)
+            out[bb, tt] = self.role_head(self._gather_words(h, word_pos[bb]), trig_spans[bb, tt].unsqueeze(1))[:, 0]
+        return out
+
     def forward(self, input_ids, attention_mask, word_pos, ner_labels=None, trig_spans=None,
-                role_labels=None, **_):
-        words = self.word_vectors(input_ids, attention_mask, word_pos)
+                role_labels=None, trig_sub=None, **_):
+        words, hidden_l = self.window_states(input_ids, attention_mask, word_pos)
         b, w, _ = words.shape
         ner_logits = self.ner_head(words).view(b, w, self.config.num_layers, self.n_ner).transpose(1, 2)
         out = {"ner_logits": ner_logits}
@@ -128,7 +216,7 @@ class DiplomatModel(PreTrainedModel):
         if ner_labels is not None:
             loss = layered_loss(ner_logits, ner_labels)
         if self.role_head is not None and trig_spans is not None and trig_spans.size(1) > 0:
-            role_logits = self.role_head(words, trig_spans)
+            role_logits = self.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub)
             out["role_logits"] = role_logits
             if role_labels is not None and (role_labels != -100).any():
                 role_loss = F.cross_entropy(role_logits.reshape(-1, role_logits.size(-1)),

@@ -159,12 +159,17 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     if m.init_from:
         model, tokenizer = _init_from(m.init_from, types, freeze=m.freeze_word_embeddings)
         model.config.role_loss_weight = cfg.roles.loss_weight
+        model.config.trigger_types = list(cfg.roles.trigger_types)
+        if cfg.roles.marker_layer is not None:
+            _enable_marker(model, cfg.roles.marker_layer)
     else:
         model, tokenizer = build_model(
             m.backbone, types, ROLES if cfg.roles.enabled else [], cfg.roles.trigger_types,
             num_layers=m.num_layers, max_length=m.max_length, overlap=m.overlap, dropout=m.dropout,
             role_hidden_size=cfg.roles.hidden_size, max_distance=cfg.roles.max_distance,
             role_loss_weight=cfg.roles.loss_weight, freeze_word_embeddings=m.freeze_word_embeddings)
+        if cfg.roles.enabled and cfg.roles.marker_layer is not None:
+            _enable_marker(model, cfg.roles.marker_layer)
     feats, fstats = make_features(train_docs, model, tokenizer, "encoding train")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     trainer = DiplomatTrainer(
@@ -219,6 +224,13 @@ def _init_from(path: str, types: list[str], freeze: bool):
     if freeze:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     return model, tokenizer
+
+
+def _enable_marker(model, layer: int) -> None:
+    try:
+        model.enable_role_marker(layer)
+    except ValueError as exc:
+        raise ConfigError(f"roles.marker_layer: {exc}") from exc
 
 
 def _last_checkpoint(folder: Path) -> Path | None:
