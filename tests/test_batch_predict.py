@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "tests/fixtures/brat").glob("*/*.txt"))]
 
 
-def train_tiny_model(out: Path, backbone: Path) -> Path:
+def train_tiny_model(out: Path, backbone: Path, **overrides: str) -> Path:
     """A tiny joint model trained for a few steps on the fixtures (seconds on CPU)."""
     from diplomat_ie.config import load_config
     from diplomat_ie.training import train
@@ -36,7 +36,7 @@ def train_tiny_model(out: Path, backbone: Path) -> Path:
         "data.corpus": str(ROOT / "tests/fixtures/brat"), "model.backbone": str(backbone),
         "training.output_dir": str(out / "model"), "training.epochs": "3", "training.batch_size": "2",
         "model.max_length": "32", "model.overlap": "8", "training.report_dir": str(out / "report"),
-        "name": "tiny-batch"})
+        "name": "tiny-batch", "training.threads": "1", **overrides})
     train(cfg)
     _force_some_arguments(out / "model")
     return out / "model"

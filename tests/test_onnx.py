@@ -91,3 +91,43 @@ def test_missing_export_is_a_clear_error(tmp_path, exported):
     shutil.copytree(exported, copy, ignore=shutil.ignore_patterns("onnx"))
     with pytest.raises(ModelLoadError, match="export onnx"):
         Extractor.from_pretrained(copy, backend="onnx-int8")
+
+
+@pytest.fixture(scope="module")
+def exported_marker(tmp_path_factory, tiny_backbone) -> Path:
+    tmp = tmp_path_factory.mktemp("onnx_marker")
+    cwd = os.getcwd()
+    os.chdir(tmp)
+    try:
+        model = train_tiny_model(tmp, tiny_backbone, **{"roles.marker_layer": "1"})
+    finally:
+        os.chdir(cwd)
+    assert main(["export", "onnx", "--model", str(model), "--int8"]) == 0
+    return model
+
+
+def test_role_marker_model_onnx_matches_pytorch(exported_marker):
+    import onnx
+
+    outputs = [o.name for o in onnx.load(str(exported_marker / "onnx/model.onnx"), load_external_data=False).graph.output]
+    assert outputs == ["words", "ner_logits", "hidden_l"]
+    ref = Extractor.from_pretrained(exported_marker)(TEXTS)
+    got = Extractor.from_pretrained(exported_marker, backend="onnx")(TEXTS)
+    assert ref[0].to_dict()["events"] and sum(len(ev.arguments) for r in ref for ev in r.events) > 0
+    assert _entities(got) == _entities(ref) and _events(got) == _events(ref)
+    ex = Extractor.from_pretrained(exported_marker, backend="onnx-int8")
+    assert not hasattr(ex.model, "encoder") and len(ex.model.top) == 1  # only layer 1 of the 2 stays in torch
+    for r in ex(TEXTS):
+        for ev in r.events:
+            assert all(r.text[a.start:a.end] == a.text for a in ev.arguments)
+
+
+def test_old_export_of_a_marker_model_is_a_clear_error(exported_marker, tmp_path):
+    from diplomat_ie.inference.onnx_backend import load_heads
+
+    ex = Extractor.from_pretrained(exported_marker, backend="onnx")
+    runner = ex.predictor.window_fn
+    ex.predictor.window_fn = lambda *a: runner(*a)[:2]  # what an export without hidden_l returns
+    with pytest.raises(RuntimeError, match="re-run `diplomat-ie export onnx`"):
+        ex(TEXTS)
+    assert load_heads(exported_marker).role_marker.abs().sum() > 0

@@ -12,6 +12,10 @@ Files: ``DIR/onnx/model.onnx`` + ``model.onnx.data`` (fp32; the weights are stor
 that onnxruntime memory-maps them), ``DIR/onnx/model.int8.onnx`` (dynamic int8 weights, via
 ``onnxruntime.quantization.quantize_dynamic``) and ``DIR/onnx/export.json`` (what was exported from
 what, and the measured fp32 difference to torch).
+
+Role-marker models (``role_marker_layer = L``) export a third output, ``hidden_l`` (the hidden states
+entering encoder layer L); the torch side then holds encoder layers ``L..`` too and re-runs them once
+per trigger with the marker (:func:`~diplomat_ie.modeling.model.marked_role_logits`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ ONNX_DIR = "onnx"
 FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
 INPUTS = ("input_ids", "attention_mask", "word_pos")
 OUTPUTS = ("words", "ner_logits")
+MARKER_OUTPUT = "hidden_l"
 FUSABLE = ("bert", "roberta", "xlm-roberta")  # encoders onnxruntime's "bert" optimizer knows
 
 
@@ -45,8 +50,10 @@ class WindowGraph(nn.Module):
         self.model = model
 
     def forward(self, input_ids, attention_mask, word_pos):
-        words = self.model.word_vectors(input_ids, attention_mask, word_pos)
-        return words, self.model.ner_head(words)
+        words, hidden_l = self.model.window_states(input_ids, attention_mask, word_pos)
+        if hidden_l is None:
+            return words, self.model.ner_head(words)
+        return words, self.model.ner_head(words), hidden_l
 
 
 def _example_inputs(vocab_size: int, seq: int = 24, n_words: int = 10):
@@ -82,6 +89,8 @@ def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 1
     if fuse:
         model.encoder.set_attn_implementation("eager")  # the pattern the fusion recognises
     graph = WindowGraph(model).eval()
+    marker = model.role_head is not None and model.config.role_marker_layer is not None
+    outputs = [*OUTPUTS, MARKER_OUTPUT] if marker else list(OUTPUTS)
     out = model_dir / ONNX_DIR
     out.mkdir(exist_ok=True)
     fp32 = out / FILES["onnx"]
@@ -90,12 +99,13 @@ def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 1
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer / legacy-exporter deprecation chatter
         torch.onnx.export(graph, _example_inputs(model.config.encoder.get("vocab_size", 100)), str(tmp),
-                          input_names=list(INPUTS), output_names=list(OUTPUTS), opset_version=opset,
+                          input_names=list(INPUTS), output_names=outputs, opset_version=opset,
                           dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
                                         "attention_mask": {0: "batch", 1: "seq"},
                                         "word_pos": {0: "batch", 1: "words"},
                                         "words": {0: "batch", 1: "words"},
-                                        "ner_logits": {0: "batch", 1: "words"}},
+                                        "ner_logits": {0: "batch", 1: "words"},
+                                        MARKER_OUTPUT: {0: "batch", 1: "seq"}},
                           dynamo=False)
     if fuse:
         _fuse(tmp, enc["num_attention_heads"], enc["hidden_size"])
@@ -166,7 +176,7 @@ def _check(graph: nn.Module, path: Path, vocab_size: int) -> float:
     mask[2, 30:] = 0
     with torch.inference_mode():
         ref = graph(ids, mask, word_pos)
-    got = OnnxWindowRunner(path)(ids, mask, word_pos)
+    got = OnnxWindowRunner(path).raw(ids, mask, word_pos)
     return max(float((a - b).abs().max()) for a, b in zip(ref, got, strict=True))
 
 
@@ -187,16 +197,26 @@ class OnnxWindowRunner:
             opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        names = [o.name for o in self.session.get_outputs()]
+        self.outputs = [*OUTPUTS, MARKER_OUTPUT] if MARKER_OUTPUT in names else list(OUTPUTS)
 
-    def __call__(self, input_ids, attention_mask, word_pos):
+    def raw(self, input_ids, attention_mask, word_pos) -> list[torch.Tensor]:
         feeds = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy(),
                  "word_pos": word_pos.numpy()}
-        words, logits = self.session.run(list(OUTPUTS), feeds)
-        return torch.from_numpy(words), torch.from_numpy(logits)
+        return [torch.from_numpy(x) for x in self.session.run(self.outputs, feeds)]
+
+    def __call__(self, input_ids, attention_mask, word_pos):
+        out = self.raw(input_ids, attention_mask, word_pos)
+        if len(out) == 3:  # role-marker model: hidden states for the per-trigger pass
+            return out[0], out[1], (out[2], attention_mask)
+        return out[0], out[1]
 
 
 class HeadsModel(nn.Module):
-    """The parts of a :class:`DiplomatModel` that stay in torch with the ONNX backend."""
+    """The parts of a :class:`DiplomatModel` that stay in torch with the ONNX backend.
+
+    For a role-marker model also encoder layers ``L..`` (``top``) and the marker vector.
+    """
 
     def __init__(self, config):
         from ..modeling.model import RoleHead
@@ -204,21 +224,64 @@ class HeadsModel(nn.Module):
         super().__init__()
         self.config = config
         hidden = config.encoder["hidden_size"]
+        self.dropout = nn.Dropout(config.dropout)
         self.ner_head = nn.Linear(hidden, config.num_layers * len(config.ner_labels))
         self.role_head = (RoleHead(hidden, config.role_hidden_size, len(config.role_labels),
                                    config.max_distance, config.dropout) if config.roles else None)
+        self.top, self._enc_config = None, None
+        if self.role_head is not None and config.role_marker_layer is not None:
+            from transformers import AutoModel
+
+            enc_cfg = config.encoder_config()
+            enc_cfg.vocab_size = 8  # only the layers are kept; do not allocate the embedding matrix
+            encoder = AutoModel.from_config(enc_cfg)
+            self.top = nn.ModuleList(encoder.encoder.layer[config.role_marker_layer :])
+            self._enc_config = encoder.config
+            self.role_marker = nn.Parameter(torch.zeros(hidden))
+
+    def state_prefixes(self) -> dict[str, str]:
+        """``model.safetensors`` key prefix -> this module's key prefix."""
+        out = {"ner_head.": "ner_head.", "role_head.": "role_head.", "role_marker": "role_marker"}
+        if self.top is not None:
+            first = self.config.role_marker_layer
+            out.update({f"encoder.encoder.layer.{first + j}.": f"top.{j}." for j in range(len(self.top))})
+        return out
+
+    def _mask(self, hidden, attention_mask):
+        from transformers.masking_utils import create_bidirectional_mask
+
+        return create_bidirectional_mask(config=self._enc_config, inputs_embeds=hidden,
+                                         attention_mask=attention_mask)
+
+    def _gather_words(self, hidden, word_pos):
+        idx = word_pos.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
+        return self.dropout(hidden.gather(1, idx))
+
+    def role_logits(self, words, trig_spans, hidden_l=None, attention_mask=None, word_pos=None,
+                    trig_sub=None, chunk: int = 64):
+        from ..modeling.model import marked_role_logits
+
+        if self.top is None:
+            return self.role_head(words, trig_spans)
+        return marked_role_logits(self, self.top, words, trig_spans, hidden_l, attention_mask, word_pos,
+                                  trig_sub, chunk)
 
 
 def load_heads(model_dir: str | os.PathLike) -> HeadsModel:
-    """Config + NER/role head weights only, read from ``model.safetensors`` (no encoder)."""
+    """Config + head weights (and a marker model's top encoder layers) from ``model.safetensors``."""
     from safetensors import safe_open
 
     from ..modeling.configuration import DiplomatConfig
 
     config = DiplomatConfig.from_pretrained(str(model_dir))
     heads = HeadsModel(config)
+    prefixes = heads.state_prefixes()
+    state = {}
     with safe_open(str(Path(model_dir) / "model.safetensors"), framework="pt") as f:
-        state = {k: f.get_tensor(k) for k in f.keys() if k.startswith(("ner_head.", "role_head."))}
+        for k in f.keys():
+            src = next((p for p in prefixes if k.startswith(p)), None)
+            if src is not None:
+                state[prefixes[src] + k[len(src):]] = f.get_tensor(k)
     heads.load_state_dict(state, strict=True)
     return heads.eval()
 

@@ -94,6 +94,31 @@ class RoleHead(nn.Module):
         return self.out(self.drop(F.gelu(z)))
 
 
+def marked_role_logits(owner, top_layers, words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub,
+                       chunk: int = 64) -> torch.Tensor:
+    """Marker-mode role logits ``[B, T, W, L]``: run ``top_layers`` once per trigger on ``hidden_l`` with
+    ``owner.role_marker`` added to the trigger's subwords, then ``owner.role_head`` on the words.
+
+    ``owner`` provides ``role_marker``, ``role_head``, ``_mask`` and ``_gather_words`` (a
+    :class:`DiplomatModel`, or the ONNX backend's torch heads).
+    """
+    b, t = trig_spans.shape[:2]
+    out = words.new_zeros((b, t, words.size(1), owner.role_head.out.out_features))
+    bi, ti = (trig_sub[..., 1] > trig_sub[..., 0]).nonzero(as_tuple=True)
+    pos = torch.arange(hidden_l.size(1), device=hidden_l.device)
+    for s in range(0, len(bi), chunk):
+        bb, tt = bi[s : s + chunk], ti[s : s + chunk]
+        sub = trig_sub[bb, tt]
+        marked = ((pos >= sub[:, :1]) & (pos < sub[:, 1:])).unsqueeze(-1).to(hidden_l.dtype)
+        h = hidden_l[bb] + marked * owner.role_marker
+        mask = owner._mask(h, attention_mask[bb])
+        for layer in top_layers:
+            h = layer(h, mask)
+        out[bb, tt] = owner.role_head.pair_logits(owner._gather_words(h, word_pos[bb]),
+                                                  torch.arange(len(bb), device=h.device), trig_spans[bb, tt])
+    return out
+
+
 def _check_marker_layer(encoder: nn.Module, layer: int) -> None:
     layers = getattr(getattr(encoder, "encoder", None), "layer", None)
     if layers is None or not hasattr(encoder, "embeddings"):
@@ -191,20 +216,8 @@ class DiplomatModel(PreTrainedModel):
         layer_l = self.config.role_marker_layer
         if layer_l is None:
             return self.role_head(words, trig_spans)
-        b, t = trig_spans.shape[:2]
-        out = words.new_zeros((b, t, words.size(1), self.role_head.out.out_features))
-        bi, ti = (trig_sub[..., 1] > trig_sub[..., 0]).nonzero(as_tuple=True)
-        pos = torch.arange(hidden_l.size(1), device=hidden_l.device)
-        for s in range(0, len(bi), chunk):
-            bb, tt = bi[s : s + chunk], ti[s : s + chunk]
-            sub = trig_sub[bb, tt]
-            marked = ((pos >= sub[:, :1]) & (pos < sub[:, 1:])).unsqueeze(-1).to(hidden_l.dtype)
-            h = hidden_l[bb] + marked * self.role_marker
-            mask = self._mask(h, attention_mask[bb])
-            for layer in self.encoder.encoder.layer[layer_l:]:
-                h = layer(h, mask)
-            out[bb, tt] = self.role_head(self._gather_words(h, word_pos[bb]), trig_spans[bb, tt].unsqueeze(1))[:, 0]
-        return out
+        return marked_role_logits(self, self.encoder.encoder.layer[layer_l:], words, trig_spans, hidden_l,
+                                  attention_mask, word_pos, trig_sub, chunk)
 
     def forward(self, input_ids, attention_mask, word_pos, ner_labels=None, trig_spans=None,
                 role_labels=None, trig_sub=None, **_):

@@ -224,6 +224,10 @@ class Predictor:
                 spans[j, t, 0], spans[j, t, 1] = s.lo, s.hi
                 sub[j, t] = torch.tensor(subword_span(win.word_pos, len(win.input_ids), s.lo, s.hi))
         if marker is None:
+            if getattr(self.model.config, "role_marker_layer", None) is not None:
+                raise RuntimeError("this role-marker model needs the hidden states of encoder layer "
+                                   f"{self.model.config.role_marker_layer}, which the window runner does not "
+                                   "return; re-run `diplomat-ie export onnx` for this model")
             logits = self.model.role_head(words, spans)
         else:
             logits = self.model.role_logits(words, spans, marker[0], marker[1], word_pos, sub)
