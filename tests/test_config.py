@@ -176,7 +176,8 @@ def test_overrides_win_over_yaml(tmp_path):
     assert cfg.training.batch_size == 32 and cfg.training.epochs == 2.0
 
 
-RUN_CONFIGS = sorted(p.name for p in (ROOT / "configs").glob("*.yaml") if p.name != "diplomatic_keywords.yaml")
+NOT_RUN_CONFIGS = {"diplomatic_keywords.yaml", "trigger_lexicon.yaml"}  # word lists, tested where used
+RUN_CONFIGS = sorted(p.name for p in (ROOT / "configs").glob("*.yaml") if p.name not in NOT_RUN_CONFIGS)
 
 
 @pytest.mark.parametrize("name", RUN_CONFIGS)
