@@ -115,8 +115,11 @@ def test_role_marker_model_onnx_matches_pytorch(exported_marker):
     got = Extractor.from_pretrained(exported_marker, backend="onnx")(TEXTS)
     assert ref[0].to_dict()["events"] and sum(len(ev.arguments) for r in ref for ev in r.events) > 0
     assert _entities(got) == _entities(ref) and _events(got) == _events(ref)
+    assert Extractor.from_pretrained(exported_marker, backend="onnx").model.role_runner is not None
+    record = json.loads((exported_marker / "onnx/export.json").read_text())
+    assert record["role_pass"]["max_abs_diff_fp32"] < 1e-4 and set(record["role_pass"]["files"]) == {"onnx", "onnx-int8"}
     ex = Extractor.from_pretrained(exported_marker, backend="onnx-int8")
-    assert not hasattr(ex.model, "encoder") and len(ex.model.top) == 1  # only layer 1 of the 2 stays in torch
+    assert not hasattr(ex.model, "encoder") and ex.model.role_runner is not None
     for r in ex(TEXTS):
         for ev in r.events:
             assert all(r.text[a.start:a.end] == a.text for a in ev.arguments)
@@ -130,4 +133,17 @@ def test_old_export_of_a_marker_model_is_a_clear_error(exported_marker, tmp_path
     ex.predictor.window_fn = lambda *a: runner(*a)[:2]  # what an export without hidden_l returns
     with pytest.raises(RuntimeError, match="re-run `diplomat-ie export onnx`"):
         ex(TEXTS)
-    assert load_heads(exported_marker).role_marker.abs().sum() > 0
+    heads = load_heads(exported_marker)
+    assert heads.role_marker.abs().sum() > 0 and len(heads.top) == 1  # layer 1 of 2: the torch fallback
+
+
+def test_marker_model_without_role_graph_falls_back_to_torch(exported_marker, tmp_path):
+    import shutil
+
+    copy = tmp_path / "m"
+    shutil.copytree(exported_marker, copy)
+    ref = _events(Extractor.from_pretrained(copy, backend="onnx")(TEXTS))
+    (copy / "onnx/role.onnx").unlink()
+    ex = Extractor.from_pretrained(copy, backend="onnx")
+    assert ex.model.role_runner is None
+    assert _events(ex(TEXTS)) == ref

@@ -39,6 +39,8 @@ FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
 INPUTS = ("input_ids", "attention_mask", "word_pos")
 OUTPUTS = ("words", "ner_logits")
 MARKER_OUTPUT = "hidden_l"
+ROLE_FILES = {"onnx": "role.onnx", "onnx-int8": "role.int8.onnx"}  # role-marker models only
+ROLE_INPUTS = ("hidden_l", "attention_mask", "trig_sub", "word_pos")
 FUSABLE = ("bert", "roberta", "xlm-roberta")  # encoders onnxruntime's "bert" optimizer knows
 
 
@@ -54,6 +56,54 @@ class WindowGraph(nn.Module):
         if hidden_l is None:
             return words, self.model.ner_head(words)
         return words, self.model.ner_head(words), hidden_l
+
+
+class MarkedGraph(nn.Module):
+    """A role-marker model's per-trigger pass: encoder layers ``L..`` on marked hidden states -> words."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, hidden_l, attention_mask, trig_sub, word_pos):
+        return self.model.marked_words(hidden_l, attention_mask, trig_sub, word_pos)
+
+
+def _marked_example(hidden: int, seq: int = 24, n_words: int = 10):
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randn(2, seq, hidden, generator=gen)
+    mask = torch.ones((2, seq), dtype=torch.long)
+    mask[1, seq // 2 :] = 0
+    sub = torch.tensor([[2, 4], [1, 2]])
+    return h, mask, sub, torch.arange(1, n_words + 1).repeat(2, 1)
+
+
+def _export_marked(model, out: Path, int8: bool, opset: int) -> dict:
+    """Export the per-trigger pass to ``role.onnx`` (and ``role.int8.onnx``); returns its record."""
+    graph = MarkedGraph(model).eval()
+    dst = out / ROLE_FILES["onnx"]
+    tmp = out / f".{dst.name}.tmp"
+    example = _marked_example(model.config.encoder["hidden_size"])
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(graph, example, str(tmp), input_names=list(ROLE_INPUTS), output_names=["words"],
+                          opset_version=opset, dynamo=False,
+                          dynamic_axes={"hidden_l": {0: "n", 1: "seq"}, "attention_mask": {0: "n", 1: "seq"},
+                                        "trig_sub": {0: "n"}, "word_pos": {0: "n", 1: "words"},
+                                        "words": {0: "n", 1: "words"}})
+    os.replace(tmp, dst)
+    h, mask, sub, wp = _marked_example(model.config.encoder["hidden_size"], seq=31, n_words=13)
+    with torch.inference_mode():
+        ref = graph(h, mask, sub, wp)
+    diff = float((RoleRunner(dst)(h, mask, sub, wp) - ref).abs().max())
+    if diff > 1e-3:
+        raise RuntimeError(f"{dst}: ONNX role pass differs from torch by {diff:.2g}")
+    files = {"onnx": str(dst)}
+    if int8:
+        files["onnx-int8"] = str(quantize_int8(dst, out / ROLE_FILES["onnx-int8"]))
+    elif (out / ROLE_FILES["onnx-int8"]).exists():
+        (out / ROLE_FILES["onnx-int8"]).unlink()
+    return {"files": files, "max_abs_diff_fp32": diff}
 
 
 def _example_inputs(vocab_size: int, seq: int = 24, n_words: int = 10):
@@ -116,6 +166,11 @@ def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 1
     if record["max_abs_diff_fp32"] > 1e-3:
         raise RuntimeError(f"{fp32}: ONNX output differs from torch by {record['max_abs_diff_fp32']:.2g}"
                            + ("; retry with --no-fuse" if fuse else ""))
+    if marker:
+        record["role_pass"] = _export_marked(model, out, int8, opset)
+    else:
+        for name in ROLE_FILES.values():  # left from an earlier export of another model
+            (out / name).unlink(missing_ok=True)
     if int8:
         record["files"]["onnx-int8"] = str(quantize_int8(fp32, out / FILES["onnx-int8"]))
     elif (out / FILES["onnx-int8"]).exists():
@@ -212,6 +267,25 @@ class OnnxWindowRunner:
         return out[0], out[1]
 
 
+class RoleRunner:
+    """Callable like :meth:`DiplomatModel.marked_words`, backed by an ORT session (``role.onnx``)."""
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+    def __call__(self, hidden_l, attention_mask, trig_sub, word_pos) -> torch.Tensor:
+        feeds = {"hidden_l": hidden_l.float().numpy(), "attention_mask": attention_mask.numpy(),
+                 "trig_sub": trig_sub.numpy(), "word_pos": word_pos.numpy()}
+        return torch.from_numpy(self.session.run(["words"], feeds)[0])
+
+
 class HeadsModel(nn.Module):
     """The parts of a :class:`DiplomatModel` that stay in torch with the ONNX backend.
 
@@ -228,7 +302,7 @@ class HeadsModel(nn.Module):
         self.ner_head = nn.Linear(hidden, config.num_layers * len(config.ner_labels))
         self.role_head = (RoleHead(hidden, config.role_hidden_size, len(config.role_labels),
                                    config.max_distance, config.dropout) if config.roles else None)
-        self.top, self._enc_config = None, None
+        self.top, self._enc_config, self.role_runner = None, None, None
         if self.role_head is not None and config.role_marker_layer is not None:
             from transformers import AutoModel
 
@@ -263,8 +337,14 @@ class HeadsModel(nn.Module):
 
         if self.top is None:
             return self.role_head(words, trig_spans)
-        return marked_role_logits(self, self.top, words, trig_spans, hidden_l, attention_mask, word_pos,
-                                  trig_sub, chunk)
+        return marked_role_logits(self, words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub, chunk)
+
+    def marked_words(self, hidden_l, attention_mask, trig_sub, word_pos):
+        from ..modeling.model import run_marked_layers
+
+        if self.role_runner is not None:
+            return self.role_runner(hidden_l, attention_mask, trig_sub, word_pos)
+        return run_marked_layers(self, self.top, hidden_l, attention_mask, trig_sub, word_pos)
 
 
 def load_heads(model_dir: str | os.PathLike) -> HeadsModel:
@@ -310,4 +390,12 @@ def load_onnx(model_dir: str | os.PathLike, backend: str = "onnx", threads: int 
         source = json.loads(meta.read_text(encoding="utf-8")).get("source", {})
         if source and source.get("size") != _source_stamp(model_dir)["size"]:
             log.warning("%s: model.safetensors changed since the ONNX export; re-run the export", model_dir)
-    return load_heads(model_dir), load_tokenizer(model_dir), OnnxWindowRunner(path, threads=threads)
+    heads = load_heads(model_dir)
+    if heads.top is not None:
+        role_path = model_dir / ONNX_DIR / ROLE_FILES[backend]
+        if role_path.is_file():
+            heads.role_runner = RoleRunner(role_path, threads=threads)
+        else:
+            log.warning("%s not found: the per-trigger role pass runs in torch (re-export to speed it up)",
+                        role_path)
+    return heads, load_tokenizer(model_dir), OnnxWindowRunner(path, threads=threads)

@@ -94,29 +94,33 @@ class RoleHead(nn.Module):
         return self.out(self.drop(F.gelu(z)))
 
 
-def marked_role_logits(owner, top_layers, words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub,
+def marked_role_logits(owner, words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub,
                        chunk: int = 64) -> torch.Tensor:
-    """Marker-mode role logits ``[B, T, W, L]``: run ``top_layers`` once per trigger on ``hidden_l`` with
-    ``owner.role_marker`` added to the trigger's subwords, then ``owner.role_head`` on the words.
+    """Marker-mode role logits ``[B, T, W, L]``: trigger-aware word vectors from
+    ``owner.marked_words`` (one sequence per trigger), then ``owner.role_head`` on them.
 
-    ``owner`` provides ``role_marker``, ``role_head``, ``_mask`` and ``_gather_words`` (a
-    :class:`DiplomatModel`, or the ONNX backend's torch heads).
+    ``owner`` is a :class:`DiplomatModel` or the ONNX backend's torch heads.
     """
     b, t = trig_spans.shape[:2]
     out = words.new_zeros((b, t, words.size(1), owner.role_head.out.out_features))
     bi, ti = (trig_sub[..., 1] > trig_sub[..., 0]).nonzero(as_tuple=True)
-    pos = torch.arange(hidden_l.size(1), device=hidden_l.device)
     for s in range(0, len(bi), chunk):
         bb, tt = bi[s : s + chunk], ti[s : s + chunk]
-        sub = trig_sub[bb, tt]
-        marked = ((pos >= sub[:, :1]) & (pos < sub[:, 1:])).unsqueeze(-1).to(hidden_l.dtype)
-        h = hidden_l[bb] + marked * owner.role_marker
-        mask = owner._mask(h, attention_mask[bb])
-        for layer in top_layers:
-            h = layer(h, mask)
-        out[bb, tt] = owner.role_head.pair_logits(owner._gather_words(h, word_pos[bb]),
-                                                  torch.arange(len(bb), device=h.device), trig_spans[bb, tt])
+        vec = owner.marked_words(hidden_l[bb], attention_mask[bb], trig_sub[bb, tt], word_pos[bb])
+        out[bb, tt] = owner.role_head.pair_logits(vec, torch.arange(len(bb), device=vec.device), trig_spans[bb, tt])
     return out
+
+
+def run_marked_layers(owner, layers, hidden_l, attention_mask, trig_sub, word_pos) -> torch.Tensor:
+    """Add ``owner.role_marker`` to each sequence's trigger subwords ``trig_sub`` ``[N, 2]``, run ``layers``
+    and return the first-subword vectors ``[N, W, H]`` (the part a role-marker ONNX graph exports)."""
+    pos = torch.arange(hidden_l.size(1), device=hidden_l.device)
+    marked = ((pos >= trig_sub[:, :1]) & (pos < trig_sub[:, 1:])).unsqueeze(-1).to(hidden_l.dtype)
+    h = hidden_l + marked * owner.role_marker
+    mask = owner._mask(h, attention_mask)
+    for layer in layers:
+        h = layer(h, mask)
+    return owner._gather_words(h, word_pos)
 
 
 def _check_marker_layer(encoder: nn.Module, layer: int) -> None:
@@ -216,8 +220,12 @@ class DiplomatModel(PreTrainedModel):
         layer_l = self.config.role_marker_layer
         if layer_l is None:
             return self.role_head(words, trig_spans)
-        return marked_role_logits(self, self.encoder.encoder.layer[layer_l:], words, trig_spans, hidden_l,
-                                  attention_mask, word_pos, trig_sub, chunk)
+        return marked_role_logits(self, words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub, chunk)
+
+    def marked_words(self, hidden_l, attention_mask, trig_sub, word_pos):
+        """Trigger-aware word vectors ``[N, W, H]``, one sequence per trigger (see :func:`run_marked_layers`)."""
+        layers = self.encoder.encoder.layer[self.config.role_marker_layer :]
+        return run_marked_layers(self, layers, hidden_l, attention_mask, trig_sub, word_pos)
 
     def forward(self, input_ids, attention_mask, word_pos, ner_labels=None, trig_spans=None,
                 role_labels=None, trig_sub=None, **_):
