@@ -209,3 +209,31 @@ def test_natasha_scores_with_the_same_scorer(brat_dir):
     assert set(out["per_org_loc"]["per_type"]) <= {"PER", "ORG", "LOC"}
     spans = baselines.natasha_spans(docs[1].text)
     assert all(docs[1].text[a:b] for a, b, _ in spans)
+
+
+def test_roles_are_also_scored_per_trigger_type():
+    from types import SimpleNamespace
+
+    from diplomat_ie.data.document import Document, Entity, Relation, Span
+    from diplomat_ie.evaluation.evaluate import Predictions, score_predictions
+    from diplomat_ie.modeling.predict import EventPred, SpanPred
+
+    def ent(i, typ, lo, hi):
+        return Entity(id=i, type=typ, spans=[Span(lo, hi)], text="x" * (hi - lo))
+
+    doc = Document(id="d", text="x" * 40, entities=[ent("T1", "EVENT", 10, 15), ent("T2", "CRIME", 20, 25),
+                                                     ent("T3", "PERSON", 0, 5)],
+                   relations=[Relation("R1", "AGENT", "T3", "T1"), Relation("R2", "AGENT", "T3", "T2")])
+    events = [EventPred(SpanPred(10, 15, "EVENT", 1.0), [SpanPred(0, 5, "agent", 0.9)]),  # right
+              EventPred(SpanPred(20, 25, "CRIME", 1.0), [SpanPred(0, 4, "agent", 0.9)])]  # wrong span
+    pred = SimpleNamespace(entities=[], events=events, char_span=lambda s: (s.lo, s.hi))
+    config = SimpleNamespace(trigger_types=["EVENT", "CRIME"])
+    out = score_predictions(Predictions(docs=[doc], e2e=[pred], gold_trig=[pred]), config, with_layers=False)
+    assert out["roles_gold_triggers"]["micro"]["f1"] == 50.0
+    by_type = out["roles_by_trigger_type"]
+    assert by_type["EVENT"]["gold_triggers"]["micro"]["f1"] == 100.0
+    assert by_type["CRIME"]["end_to_end"]["micro"]["f1"] == 0.0
+    single = score_predictions(Predictions(docs=[doc], e2e=[pred], gold_trig=[pred]),
+                               SimpleNamespace(trigger_types=["EVENT"]), with_layers=False)
+    assert "roles_by_trigger_type" not in single
+    assert single["roles_gold_triggers"]["micro"]["precision"] == 50.0  # the CRIME event's argument is a false positive
