@@ -279,3 +279,20 @@ def test_shard_cli_and_accelerate_ranks(model_dir, corpus, monkeypatch):
     assert predict(model_dir, *args, "--output", str(corpus / "r.jsonl")) == 0
     assert [r["id"] for r in read_rows(corpus / "r.jsonl.rank1")] == [f"d{i}" for i in range(1, len(TEXTS), 2)]
     assert (corpus / "r.jsonl.rank1.errors.jsonl").exists()
+
+
+def test_predict_cli_role_options(model_dir, tmp_path, capsys):
+    src = tmp_path / "visit.txt"
+    src.write_text("Министр заявил о намерении посетить Казахстан в 2026 году.", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert predict(model_dir, "--input", str(src), "--output", str(out), "--no-snap", "--role-o-bias", "0.5",
+                   "--trigger-lexicon", str(ROOT / "configs/trigger_lexicon.yaml")) == 0
+    (row,) = read_rows(out)
+    visit = [ev["trigger"] for ev in row["events"] if ev["trigger"]["text"] == "посетить"]
+    assert len(visit) == 1 and visit[0]["start"] == 27 and visit[0]["origin"] in ("model", "lexicon")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("patterns: ['(']", encoding="utf-8")
+    assert predict(model_dir, "--input", str(src), "--output", str(tmp_path / "o2.jsonl"),
+                   "--trigger-lexicon", str(bad)) != 0
+    assert "bad.yaml: pattern 1 '(' is not a regular expression" in capsys.readouterr().err
+    assert not (tmp_path / "o2.jsonl").exists()

@@ -138,3 +138,21 @@ def test_role_head_padding_triggers_change_nothing():
         alone = head(words[b : b + 1], spans[b : b + 1, t : t + 1])[0, 0]
         assert torch.allclose(batched[b, t], alone, atol=1e-6)
     assert (batched[0, 2] == 0).all() and (batched[1, 1:] == 0).all()
+
+
+def test_role_o_bias_trades_precision_for_recall(tiny_backbone):
+    torch.manual_seed(0)
+    model, tok = build_model(str(tiny_backbone), ["PERSON", "EVENT"], ROLES, ["EVENT"], max_length=64)
+    with torch.no_grad():  # a role head that says O with ~0.9 everywhere
+        model.role_head.out.weight.zero_()
+        model.role_head.out.bias.zero_()
+        model.role_head.out.bias[0] = 5.0
+    text = "Президент прибыл в Москву на переговоры с министром."
+    gold = [[(10, 16, "EVENT")]]
+
+    def n_args(bias):
+        pred = Predictor(model, tok, snap_arguments=False, role_o_bias=bias).predict([text], gold_triggers=gold)[0]
+        return len(pred.events[0].arguments)
+
+    assert n_args(None) == 0 and n_args(0.0) == 0 and n_args(3.0) == 0
+    assert n_args(8.0) > 0  # exp(5 - 8) < the 20 other labels' share: every word gets a role

@@ -74,6 +74,8 @@ def _add_predict(sub) -> None:
                                              "(visits, meetings, talks the model did not tag)")
     p.add_argument("--no-snap", action="store_true", help="keep the role head's raw argument spans "
                                                           "(default: snap them onto predicted entities)")
+    p.add_argument("--role-o-bias", type=float, help="lower the role head's O logit by this much "
+                                                     "(more arguments, less precision; default 0)")
 
 
 def _add_export(sub) -> None:

@@ -369,7 +369,8 @@ def run_predict(args) -> int:
         raise ConfigError(str(exc)) from exc
     extractor = Extractor.from_pretrained(args.model, batch_size=args.batch_size, threads=args.threads,
                                           backend=args.backend, trigger_lexicon=lexicon,
-                                          snap_arguments=not getattr(args, "no_snap", False))
+                                          snap_arguments=not getattr(args, "no_snap", False),
+                                          role_o_bias=getattr(args, "role_o_bias", None))
     sink = make_sink(args.format, output, args.resume, list(extractor.model.config.entity_types))
     errors = JsonlSink(errors_path, resume=args.resume)
     records = iter_records(args.input, input_format=getattr(args, "input_format", "auto"),

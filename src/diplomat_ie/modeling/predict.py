@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -126,12 +127,14 @@ class Predictor:
     ``snap_arguments`` moves role arguments onto overlapping predicted entities (:func:`snap_arguments`;
     on NEREL dev it lifts the continued model's gold-trigger role F1 from 36.5 to 43.3).
     ``trigger_lexicon`` (a :class:`~diplomat_ie.data.triggers.TriggerLexicon`) adds its words as triggers
-    where the model predicted none (end-to-end setting only).
+    where the model predicted none (end-to-end setting only). ``role_o_bias`` (default: the model
+    config's ``role_o_bias``, tuned on dev after training) lowers the role head's ``O`` logit by that much.
     """
 
     def __init__(self, model, tokenizer, batch_size: int = 32, window_fn=None, snap_arguments: bool = True,
-                 trigger_lexicon=None):
+                 trigger_lexicon=None, role_o_bias: float | None = None):
         self.model = model
+        self.role_o_bias = role_o_bias
         self.snap_arguments = snap_arguments
         self.trigger_lexicon = trigger_lexicon
         self.window_fn = window_fn or torch_window_outputs(model)
@@ -231,7 +234,12 @@ class Predictor:
             logits = self.model.role_head(words, spans)
         else:
             logits = self.model.role_logits(words, spans, marker[0], marker[1], word_pos, sub)
-        probs, ids = logits.softmax(-1).max(-1)
+        probs = logits.softmax(-1)
+        bias = self.role_o_bias if self.role_o_bias is not None else getattr(self.model.config, "role_o_bias", 0.0)
+        if bias:  # P(O) scaled by exp(-bias): more arguments, at the cost of precision
+            probs = torch.cat([probs[..., :1] * math.exp(-bias), probs[..., 1:]], -1)
+            probs = probs / probs.sum(-1, keepdim=True)
+        probs, ids = probs.max(-1)
         for j, ((d, _), win, trig) in enumerate(zip(chunk, wins, trig_batch, strict=True)):
             n = win.hi - win.lo
             for t, s in enumerate(trig):
