@@ -156,3 +156,17 @@ def test_role_o_bias_trades_precision_for_recall(tiny_backbone):
 
     assert n_args(None) == 0 and n_args(0.0) == 0 and n_args(3.0) == 0
     assert n_args(8.0) > 0  # exp(5 - 8) < the 20 other labels' share: every word gets a role
+
+
+def test_entity_index_finds_exactly_the_overlapping_entities():
+    import random
+
+    from diplomat_ie.modeling.predict import EntityIndex
+
+    rng = random.Random(0)
+    ents = [_s(lo, lo + rng.randint(1, 6), "X") for lo in (rng.randint(0, 60) for _ in range(80))]
+    index = EntityIndex(ents)
+    for lo in range(0, 66):
+        for hi in range(lo + 1, min(lo + 8, 70)):
+            want = sorted((e.lo, e.hi) for e in ents if min(hi, e.hi) > max(lo, e.lo))
+            assert sorted((e.lo, e.hi) for e in index.overlapping(lo, hi)) == want

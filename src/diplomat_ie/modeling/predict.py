@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -46,27 +47,41 @@ def _decode(tags_row: list[str], probs_row: list[float], offset: int) -> list[Sp
     return out
 
 
-def snap_arguments(args: list[SpanPred], entities: list[SpanPred], trigger: SpanPred | None = None,
+class EntityIndex:
+    """Predicted entities sorted by start, for overlap look-ups in O(log n + hits) per argument."""
+
+    def __init__(self, entities: list[SpanPred]):
+        self.items = sorted(entities, key=lambda s: (s.lo, -s.hi, s.type))
+        self.los = [e.lo for e in self.items]
+        self.max_len = max((e.hi - e.lo for e in self.items), default=0)
+        self.spans = {(e.lo, e.hi) for e in self.items}
+
+    def overlapping(self, lo: int, hi: int) -> list[SpanPred]:
+        start = bisect.bisect_left(self.los, lo - self.max_len + 1)
+        end = bisect.bisect_left(self.los, hi)
+        return [e for e in self.items[start:end] if e.hi > lo]
+
+
+def snap_arguments(args: list[SpanPred], entities: list[SpanPred] | EntityIndex, trigger: SpanPred | None = None,
                    min_overlap: float = 0.0) -> list[SpanPred]:
     """Move role arguments onto the predicted entities they overlap most.
 
     The role head tags words, so an argument can come out as fragments of one entity («Касым» | «-» |
     «Жомарт Токаев»). Each argument that is not itself an entity moves to the entity with the highest
-    word overlap (intersection over union, above ``min_overlap``; ties: the shorter entity; the trigger's
-    own span is never a target). Arguments that land on the same span merge: the role with the highest
-    summed score wins, with the best score among its fragments.
+    word overlap (intersection over union, above ``min_overlap``; ties: the shorter entity, then the
+    earlier one; the trigger's own span is never a target). Arguments that land on the same span merge:
+    the role with the highest summed score wins, with the best score among its fragments.
     """
-    exact = {(e.lo, e.hi) for e in entities}
+    index = entities if isinstance(entities, EntityIndex) else EntityIndex(entities)
     merged: dict[tuple[int, int], dict[str, list[float]]] = {}
     for a in args:
         lo, hi = a.lo, a.hi
-        if (lo, hi) not in exact:
+        if (lo, hi) not in index.spans:
             best, best_iou = None, min_overlap
-            for e in entities:
+            for e in index.overlapping(a.lo, a.hi):
                 if trigger is not None and (e.lo, e.hi) == (trigger.lo, trigger.hi):
                     continue
-                inter = min(a.hi, e.hi) - max(a.lo, e.lo)
-                iou = inter / (max(a.hi, e.hi) - min(a.lo, e.lo)) if inter > 0 else 0.0
+                iou = (min(a.hi, e.hi) - max(a.lo, e.lo)) / (max(a.hi, e.hi) - min(a.lo, e.lo))
                 if iou > best_iou or (best is not None and iou == best_iou and e.hi - e.lo < best.hi - best.lo):
                     best, best_iou = e, iou
             if best is not None:
@@ -174,9 +189,10 @@ class Predictor:
         for d, pred in enumerate(preds):
             pred.entities, pred.layer_tags = self._merge_entities(encs[d], d, layer_out)
             pred.events.sort(key=lambda ev: (ev.trigger.lo, ev.trigger.hi))
-            if self.snap_arguments:
+            if self.snap_arguments and pred.events:
+                index = EntityIndex(pred.entities)
                 for ev in pred.events:
-                    ev.arguments = snap_arguments(ev.arguments, pred.entities, ev.trigger)
+                    ev.arguments = snap_arguments(ev.arguments, index, ev.trigger)
         return preds
 
     def _gold_trigger_words(self, enc: EncodedDoc, triggers) -> list[SpanPred]:
