@@ -18,17 +18,20 @@ from diplomat_ie.inference import Extractor  # noqa: E402
 from diplomat_ie.modeling.io import ModelLoadError  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory, tiny_backbone) -> Path:
-    tmp = tmp_path_factory.mktemp("onnx")
+def _train_and_export(tmp: Path, backbone: Path, **overrides: str) -> Path:
     cwd = os.getcwd()
     os.chdir(tmp)
     try:
-        model = train_tiny_model(tmp, tiny_backbone)
+        model = train_tiny_model(tmp, backbone, **overrides)
     finally:
         os.chdir(cwd)
     assert main(["export", "onnx", "--model", str(model), "--int8"]) == 0
     return model
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, tiny_backbone) -> Path:
+    return _train_and_export(tmp_path_factory.mktemp("onnx"), tiny_backbone)
 
 
 def _entities(results):
@@ -95,15 +98,7 @@ def test_missing_export_is_a_clear_error(tmp_path, exported):
 
 @pytest.fixture(scope="module")
 def exported_marker(tmp_path_factory, tiny_backbone) -> Path:
-    tmp = tmp_path_factory.mktemp("onnx_marker")
-    cwd = os.getcwd()
-    os.chdir(tmp)
-    try:
-        model = train_tiny_model(tmp, tiny_backbone, **{"roles.marker_layer": "1"})
-    finally:
-        os.chdir(cwd)
-    assert main(["export", "onnx", "--model", str(model), "--int8"]) == 0
-    return model
+    return _train_and_export(tmp_path_factory.mktemp("onnx_marker"), tiny_backbone, **{"roles.marker_layer": "1"})
 
 
 def test_role_marker_model_onnx_matches_pytorch(exported_marker):

@@ -240,18 +240,22 @@ def _source_stamp(model_dir: Path) -> dict:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def _cpu_session(path: str | os.PathLike, threads: int | None):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
 class OnnxWindowRunner:
     """Callable like :func:`modeling.predict.torch_window_outputs`, backed by an ORT session."""
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.session = _cpu_session(path, threads)
         names = [o.name for o in self.session.get_outputs()]
         self.outputs = [*OUTPUTS, MARKER_OUTPUT] if MARKER_OUTPUT in names else list(OUTPUTS)
 
@@ -271,14 +275,7 @@ class RoleRunner:
     """Callable like :meth:`DiplomatModel.marked_words`, backed by an ORT session (``role.onnx``)."""
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.session = _cpu_session(path, threads)
 
     def __call__(self, hidden_l, attention_mask, trig_sub, word_pos) -> torch.Tensor:
         feeds = {"hidden_l": hidden_l.float().numpy(), "attention_mask": attention_mask.numpy(),
