@@ -81,7 +81,7 @@ def to_result(text: str, pred: DocPred) -> ExtractionResult:
     for ev in pred.events:
         ts, te = pred.char_span(ev.trigger)
         trigger = {"start": ts, "end": te, "text": text[ts:te], "type": ev.trigger.type,
-                   "origin": ev.trigger.source}
+                   "origin": ev.trigger.origin}
         if (ts, te, ev.trigger.type) in ids:
             trigger["entity_id"] = ids[(ts, te, ev.trigger.type)]
         args = []

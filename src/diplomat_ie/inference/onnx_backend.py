@@ -319,14 +319,14 @@ class HeadsModel(nn.Module):
         return out
 
     def _mask(self, hidden, attention_mask):
-        from transformers.masking_utils import create_bidirectional_mask
+        from ..modeling.model import encoder_attention_mask
 
-        return create_bidirectional_mask(config=self._enc_config, inputs_embeds=hidden,
-                                         attention_mask=attention_mask)
+        return encoder_attention_mask(self._enc_config, hidden, attention_mask)
 
     def _gather_words(self, hidden, word_pos):
-        idx = word_pos.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
-        return self.dropout(hidden.gather(1, idx))
+        from ..modeling.model import gather_first_subwords
+
+        return self.dropout(gather_first_subwords(hidden, word_pos))
 
     def role_logits(self, words, trig_spans, hidden_l=None, attention_mask=None, word_pos=None,
                     trig_sub=None, chunk: int = 64):

@@ -94,6 +94,16 @@ class RoleHead(nn.Module):
         return self.out(self.drop(F.gelu(z)))
 
 
+def encoder_attention_mask(encoder_config, hidden: torch.Tensor, attention_mask: torch.Tensor):
+    """The mask the encoder's layers expect, built the way the encoder builds it (eager or SDPA)."""
+    return create_bidirectional_mask(config=encoder_config, inputs_embeds=hidden, attention_mask=attention_mask)
+
+
+def gather_first_subwords(hidden: torch.Tensor, word_pos: torch.Tensor) -> torch.Tensor:
+    """``[B, S, H]`` subword states -> ``[B, W, H]`` vectors of each word's first subword."""
+    return hidden.gather(1, word_pos.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
+
+
 def marked_role_logits(owner, words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub,
                        chunk: int = 64) -> torch.Tensor:
     """Marker-mode role logits ``[B, T, W, L]``: trigger-aware word vectors from
@@ -184,12 +194,10 @@ class DiplomatModel(PreTrainedModel):
             nn.init.normal_(module.weight, std=0.02)
 
     def _mask(self, hidden, attention_mask):
-        return create_bidirectional_mask(config=self.encoder.config, inputs_embeds=hidden,
-                                         attention_mask=attention_mask)
+        return encoder_attention_mask(self.encoder.config, hidden, attention_mask)
 
     def _gather_words(self, hidden, word_pos):
-        idx = word_pos.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
-        return self.dropout(hidden.gather(1, idx))
+        return self.dropout(gather_first_subwords(hidden, word_pos))
 
     def window_states(self, input_ids, attention_mask, word_pos):
         """First-subword vectors ``[B, W, H]`` and, in marker mode, the hidden states entering layer L."""

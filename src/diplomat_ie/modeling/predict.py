@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -19,7 +18,7 @@ class SpanPred:
     hi: int
     type: str
     score: float
-    source: str = "model"  # triggers: "model" or "lexicon" (a trigger-lexicon word the model did not tag)
+    origin: str = "model"  # triggers: "model" or "lexicon" (a trigger-lexicon word the model did not tag)
 
 
 @dataclass
@@ -142,8 +141,8 @@ class Predictor:
     ``snap_arguments`` moves role arguments onto overlapping predicted entities (:func:`snap_arguments`;
     on NEREL dev it lifts the continued model's gold-trigger role F1 from 36.5 to 43.3).
     ``trigger_lexicon`` (a :class:`~diplomat_ie.data.triggers.TriggerLexicon`) adds its words as triggers
-    where the model predicted none (end-to-end setting only). ``role_o_bias`` (default: the model
-    config's ``role_o_bias``, tuned on dev after training) lowers the role head's ``O`` logit by that much.
+    where the model predicted none (end-to-end setting only). ``role_o_bias`` (default 0) lowers the role
+    head's ``O`` logit by that much: more arguments, less precision.
     """
 
     def __init__(self, model, tokenizer, batch_size: int = 32, window_fn=None, snap_arguments: bool = True,
@@ -237,32 +236,31 @@ class Predictor:
     def _run_roles(self, words, chunk, wins, trig_batch, preds, marker, word_pos) -> None:
         nt = max(len(t) for t in trig_batch)
         spans = torch.zeros((len(wins), nt, 2), dtype=torch.long)
-        sub = torch.zeros((len(wins), nt, 2), dtype=torch.long)
-        for j, (trig, win) in enumerate(zip(trig_batch, wins, strict=True)):
+        for j, trig in enumerate(trig_batch):
             for t, s in enumerate(trig):
                 spans[j, t, 0], spans[j, t, 1] = s.lo, s.hi
-                sub[j, t] = torch.tensor(subword_span(win.word_pos, len(win.input_ids), s.lo, s.hi))
-        if marker is None:
-            if getattr(self.model.config, "role_marker_layer", None) is not None:
-                raise RuntimeError("this role-marker model needs the hidden states of encoder layer "
-                                   f"{self.model.config.role_marker_layer}, which the window runner does not "
-                                   "return; re-run `diplomat-ie export onnx` for this model")
-            logits = self.model.role_head(words, spans)
-        else:
-            logits = self.model.role_logits(words, spans, marker[0], marker[1], word_pos, sub)
-        probs = logits.softmax(-1)
-        bias = self.role_o_bias if self.role_o_bias is not None else getattr(self.model.config, "role_o_bias", 0.0)
-        if bias:  # P(O) scaled by exp(-bias): more arguments, at the cost of precision
-            probs = torch.cat([probs[..., :1] * math.exp(-bias), probs[..., 1:]], -1)
-            probs = probs / probs.sum(-1, keepdim=True)
-        probs, ids = probs.max(-1)
+        layer_l = getattr(self.model.config, "role_marker_layer", None)
+        if layer_l is not None and marker is None:
+            raise RuntimeError(f"this role-marker model needs the hidden states of encoder layer {layer_l}, "
+                               "which the window runner does not return; re-run `diplomat-ie export onnx`")
+        hidden_l, mask, sub = None, None, None
+        if marker is not None:
+            hidden_l, mask = marker
+            sub = torch.tensor([[subword_span(win.word_pos, len(win.input_ids), s.lo, s.hi) for s in trig]
+                                + [(0, 0)] * (nt - len(trig)) for trig, win in zip(trig_batch, wins, strict=True)],
+                               dtype=torch.long)
+        logits = self.model.role_logits(words, spans, hidden_l, mask, word_pos, sub)
+        if self.role_o_bias:  # P(O) scaled by exp(-bias): more arguments, at the cost of precision
+            logits = logits.clone()
+            logits[..., 0] -= self.role_o_bias
+        probs, ids = logits.softmax(-1).max(-1)
         for j, ((d, _), win, trig) in enumerate(zip(chunk, wins, trig_batch, strict=True)):
             n = win.hi - win.lo
             for t, s in enumerate(trig):
                 tags = [self.role_labels[x] if win.word_pos[i] >= 0 else "O"
                         for i, x in enumerate(ids[j, t, :n].tolist())]
                 args = _decode(tags, probs[j, t, :n].tolist(), win.lo)
-                trigger = SpanPred(s.lo + win.lo, s.hi + win.lo, s.type, s.score, s.source)
+                trigger = SpanPred(s.lo + win.lo, s.hi + win.lo, s.type, s.score, s.origin)
                 preds[d].events.append(EventPred(trigger=trigger, arguments=args))
 
     def _merge_entities(self, enc: EncodedDoc, d: int, layer_out):
