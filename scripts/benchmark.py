@@ -17,9 +17,11 @@ targets are reported, never asserted.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-OURS = ("torch", "onnx", "onnx-int8")
+OURS = ("torch", "torch-bf16", "onnx", "onnx-int8", "onnx-int8-dynamic")
 SYSTEMS = (*OURS, "hf-pipeline", "hf-pipeline-first", "natasha")
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 
@@ -67,6 +69,59 @@ def ours(model: str, backend: str, threads: int, batch_size: int):
         return out
 
     return run
+
+
+def dynamic_int8_copy(model_dir: str, tmp: Path) -> dict:
+    """Copy ``model_dir`` into ``tmp`` with a ``dynamic``-scheme int8 graph (run in a worker: it peaks at GBs)."""
+    import shutil
+
+    from diplomat_ie.inference.quantize import quantize_int8
+
+    src = Path(model_dir)
+    (tmp / "onnx").mkdir(parents=True, exist_ok=True)
+    files = [f for f in src.iterdir() if f.is_file()] + list(src.glob("onnx/model.onnx*")) + [src / "onnx/export.json"]
+    for f in files:  # copies: onnx refuses external data behind a symlink or a hard link
+        shutil.copy2(f, tmp / f.relative_to(src))
+    return quantize_int8(tmp / "onnx/model.onnx", tmp / "onnx/model.int8.onnx", scheme="dynamic")
+
+
+def gemm_peak(args) -> dict:
+    """This machine's matmul rate (torch, 4096^3, ``--threads``) and the encoder FLOPs of the benchmark."""
+    import torch
+
+    from diplomat_ie.modeling.configuration import DiplomatConfig
+    from diplomat_ie.modeling.encoding import encode_document
+    from diplomat_ie.modeling.io import load_tokenizer
+
+    torch.set_num_threads(args.threads)
+    out = {"system": "gemm-peak"}
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = torch.randn(4096, 4096, dtype=dtype), torch.randn(4096, 4096, dtype=dtype)
+        a @ b
+        t0 = time.perf_counter()
+        for _ in range(3):
+            a @ b
+        out[f"{str(dtype).split('.')[1]}_gflops"] = round(3 * 2 * 4096**3 / (time.perf_counter() - t0) / 1e9, 1)
+    cfg = DiplomatConfig.from_pretrained(args.model)
+    h, i, n = (cfg.encoder[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers"))
+    tok = load_tokenizer(args.model)
+    lengths = [len(w.input_ids) for d in load_texts(args.max_docs)
+               for w in encode_document(d.text, tok, cfg.window_length, cfg.overlap).windows]
+    out["encoder_gflop"] = round(sum(n * (2 * s * (4 * h * h + 2 * h * i) + 4 * s * s * h) for s in lengths) / 1e9, 1)
+    out["windows"], out["tokens"] = len(lengths), sum(lengths)
+    return out
+
+
+def roofline(runs: dict, peak: dict | None) -> dict:
+    """Encoder GFLOP/s each of our systems reached (our windows, padding not counted) against the GEMM peak."""
+    if not peak or "encoder_gflop" not in peak:
+        return {}
+    out = {"peak": peak}
+    for name in (n for n in OURS if "seconds" in runs.get(n, {})):
+        out[name] = round(peak["encoder_gflop"] / runs[name]["seconds"], 1)
+    if "seconds" in runs.get("hf-pipeline", {}):
+        out["needed_for_2x_hf"] = round(2 * peak["encoder_gflop"] / runs["hf-pipeline"]["seconds"], 1)
+    return out
 
 
 def hf_model(model_dir: str):
@@ -177,6 +232,8 @@ def make_system(name: str, args):
     if name == "hf-pipeline-first":
         return hf_pipeline(args.model, args.threads, args.batch_size, strategy="first")
     factory = {"hf-pipeline": hf_pipeline, "natasha": natasha}.get(name)
+    if name == "onnx-int8-dynamic":  # the copy made by main() with the all-per-tensor int8 scheme
+        return ours(args.dynamic_model, "onnx-int8", args.threads, args.batch_size)
     if factory is None:
         return ours(args.model, name, args.threads, args.batch_size)
     return factory(args.model, args.threads, args.batch_size)
@@ -190,6 +247,10 @@ def worker(args) -> dict:
         return scale_worker(args)
     if args.worker == "hf-logit-check":
         return hf_logit_check(args)
+    if args.worker == "gemm-peak":
+        return gemm_peak(args)
+    if args.worker == "dynamic-int8":
+        return dynamic_int8_copy(args.model, Path(args.dynamic_model))
     texts = [d.text for d in load_texts(args.max_docs)]
     t0 = time.perf_counter()
     run = make_system(args.worker, args)
@@ -252,6 +313,8 @@ def spawn(args, name: str) -> dict:
            "--threads", str(args.threads), "--batch-size", str(args.batch_size),
            "--docs-per-batch", str(args.docs_per_batch), "--latency-docs", str(args.latency_docs),
            "--repeats", str(args.repeats)]
+    if args.dynamic_model:
+        cmd += ["--dynamic-model", args.dynamic_model]
     if args.max_docs:
         cmd += ["--max-docs", str(args.max_docs)]
     print(f"[benchmark] {name} ...", file=sys.stderr, flush=True)
@@ -292,7 +355,7 @@ def compare(runs: dict, docs) -> dict:
                    "layer0_vs_gold_outermost_f1": _f1([outermost(g) for g in gold], _sets(ok[name], "layer0"))}
     if "torch" in ok:
         ref = _sets(ok["torch"], "entities")
-        for name in (n for n in ("onnx", "onnx-int8") if n in ok):
+        for name in (n for n in OURS[1:] if n in ok):
             got = _sets(ok[name], "entities")
             q[name]["agreement_with_torch_f1"] = _f1(ref, got)
             q[name]["identical_docs_vs_torch"] = sum(a == b for a, b in zip(ref, got, strict=True))
@@ -315,14 +378,15 @@ def compare(runs: dict, docs) -> dict:
 
 def _targets(q: dict) -> str:
     fp32 = max((q[n].get("speedup_vs_hf", 0), n) for n in ("torch", "onnx") if n in q) if "torch" in q else None
-    i8 = q.get("onnx-int8", {})
     out = []
     if fp32 and fp32[0]:
         out.append(f"fp32 >= 2x HF: {'met' if fp32[0] >= 2 else 'NOT met'} ({fp32[1]} {fp32[0]}x)")
-    if "speedup_vs_hf" in i8:
-        ok = i8["speedup_vs_hf"] >= 3 and i8.get("nested_f1_delta_vs_torch", -99) >= -0.5
-        out.append(f"int8 >= 3x HF at <= 0.5 F1 lost: {'met' if ok else 'NOT met'} ({i8['speedup_vs_hf']}x, "
-                   f"{i8.get('nested_f1_delta_vs_torch')} F1)")
+    for name in ("onnx-int8", "onnx-int8-dynamic"):
+        i8 = q.get(name, {})
+        if "speedup_vs_hf" in i8:
+            ok = i8["speedup_vs_hf"] >= 3 and i8.get("nested_f1_delta_vs_torch", -99) >= -0.5
+            out.append(f"int8 >= 3x HF at <= 0.5 F1 lost: {'met' if ok else 'NOT met'} ({name} "
+                       f"{i8['speedup_vs_hf']}x, {i8.get('nested_f1_delta_vs_torch')} F1)")
     return "; ".join(out) or "n/a"
 
 
@@ -351,6 +415,13 @@ def markdown(res: dict, command: str) -> str:
         c = res["hf_logit_check"]
         lines += ["", f"HF model vs our layer 0 on identical windows: max |logit diff| = "
                   f"{c.get('max_abs_logit_diff', c.get('error'))} over {c.get('windows', '?')} windows."]
+    if res.get("roofline"):
+        r = res["roofline"]
+        lines += ["", f"Roofline: this CPU multiplies 4096x4096 matrices at {r['peak'].get('float32_gflops')} GFLOP/s "
+                  f"fp32 and {r['peak'].get('bfloat16_gflops')} bf16 (torch); the encoder needs "
+                  f"{r['peak']['encoder_gflop']} GFLOP for these documents ({r['peak']['tokens']:,} window tokens). "
+                  "Encoder GFLOP/s reached (int8: fp32-equivalent): " + ", ".join(f"{k} {v}" for k, v in r.items() if k in OURS)
+                  + (f"; 2x the HF pipeline needs {r['needed_for_2x_hf']}." if "needed_for_2x_hf" in r else ".")]
     lines += ["", "Agreement and quality deltas:", "", "```json", json.dumps(q, indent=1), "```", ""]
     if res["scaling"]:
         lines += ["Length scaling (one document):", "", "| backend | chars | seconds | CPU s | chars/s | peak RSS MB "
@@ -378,6 +449,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=2, help="throughput passes per system (the fastest counts)")
     p.add_argument("--out", default="benchmarks", help="output folder")
     p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--dynamic-model", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -386,15 +458,24 @@ def main(argv=None) -> int:
     if not {"onnx", "onnx-int8"} <= set(args.skip) and not Path(args.model, "onnx/model.int8.onnx").is_file():
         subprocess.run([sys.executable, "-m", "diplomat_ie.cli", "export", "onnx", "--model", args.model, "--int8"],
                        check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
+    if "onnx-int8-dynamic" not in args.skip or "onnx-int8-dynamic" in args.scaling_backends:
+        # quantised in a worker: Linux children inherit the parent's peak RSS (ru_maxrss) across fork + exec
+        args.dynamic_model = tempfile.mkdtemp(prefix="bench-int8-dynamic-")
+        atexit.register(shutil.rmtree, args.dynamic_model, ignore_errors=True)
+        made = spawn(args, "dynamic-int8")
+        if "error" in made:
+            raise SystemExit(f"dynamic int8 copy failed: {made['error']}")
     runs = {name: spawn(args, name) for name in SYSTEMS if name not in args.skip}
     logit_check = spawn(args, "hf-logit-check") if "hf-pipeline" in runs else None
+    peak = spawn(args, "gemm-peak")
     scaling = [] if "scaling" in args.skip else [
         spawn(args, f"scale:{b}:{n}") for b in args.scaling_backends for n in args.sizes]
     gold = load_texts(args.max_docs)
     results = {"model": args.model, "threads": args.threads, "batch_size": args.batch_size,
                "docs_per_batch": args.docs_per_batch, "cpu": _cpu(), "python": sys.version.split()[0],
                "systems": {k: {m: v for m, v in r.items() if m != "predictions"} for k, r in runs.items()},
-               "quality": compare(runs, gold), "hf_logit_check": logit_check, "scaling": scaling}
+               "quality": compare(runs, gold), "hf_logit_check": logit_check, "scaling": scaling,
+               "roofline": roofline(runs, peak)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")

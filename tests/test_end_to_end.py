@@ -99,3 +99,39 @@ def test_continue_training_from_a_saved_model(trained, brat_dir):
     a, b = load_file(str(trained / "model" / "model.safetensors")), load_file(str(out / "model.safetensors"))
     assert a.keys() == b.keys()
     assert any(not (a[k] == b[k]).all() for k in a)  # training moved the weights
+
+
+def test_predictions_do_not_depend_on_batching(trained):
+    from diplomat_ie.modeling.predict import Predictor
+
+    texts = ["Короткий текст о визите.", "Министр иностранных дел России Сергей Лавров прибыл в Минск. " * 12,
+             "Переговоры прошли в Пекине 3 марта 2024 года.", "Саммит ШОС. " * 40]
+    ex = Extractor.from_pretrained(trained / "model")
+
+    def run(**kw):
+        preds = Predictor(ex.model, ex.tokenizer, **kw).predict(texts)
+        return [[(s.lo, s.hi, s.type, round(s.score, 4)) for s in p.entities] for p in preds], \
+            [[(e.trigger.lo, [(a.lo, a.hi, a.type) for a in e.arguments]) for e in p.events] for p in preds]
+
+    ref = run(batch_size=1)
+    assert sum(len(e) for e in ref[0]) > 0
+    assert run(batch_size=32, max_padding=None) == ref
+    assert run(batch_size=32, max_padding=0.1) == ref
+    assert run(batch_size=3, max_padding=0.0) == ref
+
+
+def test_bf16_backend_predicts_close_to_fp32(trained, brat_dir):
+    texts = [d.text for d in read_brat_dir(brat_dir / "train")]
+    ref = Extractor.from_pretrained(trained / "model")(texts)
+    got = Extractor.from_pretrained(trained / "model", backend="torch-bf16")(texts)
+    assert got[0].to_dict().keys() == ref[0].to_dict().keys()
+    pairs = [(e.start, e.end, e.type) for r in ref for e in r.entities]
+    found = {(e.start, e.end, e.type) for r in got for e in r.entities}
+    assert pairs and sum(p in found for p in pairs) >= 0.8 * len(pairs)  # bfloat16 matmuls: close, not identical
+    for r in got:
+        assert all(r.text[e.start : e.end] == e.text for e in r.entities)
+
+
+def test_unknown_backend_is_a_clear_error(trained):
+    with pytest.raises(ValueError, match="unknown backend 'tensorrt'; choose from torch, torch-bf16, onnx"):
+        Extractor.from_pretrained(trained / "model", backend="tensorrt")

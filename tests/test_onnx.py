@@ -142,3 +142,62 @@ def test_marker_model_without_role_graph_falls_back_to_torch(exported_marker, tm
     ex = Extractor.from_pretrained(copy, backend="onnx")
     assert ex.model.role_runner is None
     assert _events(ex(TEXTS)) == ref
+
+
+def _op_counts(path: Path) -> dict[str, int]:
+    import collections
+
+    import onnx
+
+    return collections.Counter(n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node)
+
+
+def test_default_int8_scheme_gives_the_ffn_matmuls_per_row_blocks(exported):
+    record = json.loads((exported / "onnx/export.json").read_text())
+    layers = json.loads((exported / "config.json").read_text())["encoder"]["num_hidden_layers"]
+    assert record["int8"] == {"scheme": "ffn", "rowwise_matmuls": 2 * layers}
+    ops = _op_counts(exported / "onnx/model.int8.onnx")
+    assert ops["MatMulNBits"] == 2 * layers  # both feed-forward projections of every layer
+    assert ops["QAttention"] == layers  # attention stays per-tensor dynamic int8
+
+
+def test_dynamic_int8_scheme_from_the_cli(exported, tmp_path):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(exported, copy)
+    assert main(["export", "onnx", "--model", str(copy), "--int8", "--int8-scheme", "dynamic"]) == 0
+    assert json.loads((copy / "onnx/export.json").read_text())["int8"] == {"scheme": "dynamic", "rowwise_matmuls": 0}
+    assert "MatMulNBits" not in _op_counts(copy / "onnx/model.int8.onnx")
+    assert sorted(p.name for p in (copy / "onnx").iterdir() if p.name.startswith(".")) == []  # no temp files left
+    results = Extractor.from_pretrained(copy, backend="onnx-int8")(TEXTS)
+    assert all(r.text[e.start : e.end] == e.text for r in results for e in r.entities)
+
+
+@pytest.mark.parametrize(("scheme", "expected"), [
+    ("dynamic", []),
+    ("ffn2", ["/encoder/encoder/layer.0/output/dense/MatMul", "/encoder/encoder/layer.11/output/dense/MatMul"]),
+    ("ffn", ["/encoder/encoder/layer.0/intermediate/dense/MatMul", "/encoder/encoder/layer.0/output/dense/MatMul",
+             "/encoder/encoder/layer.11/output/dense/MatMul"]),
+])
+def test_rowwise_matmuls_by_scheme(scheme, expected):
+    from onnx import helper
+
+    from diplomat_ie.inference.quantize import rowwise_matmuls
+
+    names = ["/encoder/encoder/layer.0/attention/output/dense/MatMul",  # attention output: never per-row
+             "/encoder/encoder/layer.0/intermediate/dense/MatMul", "/encoder/encoder/layer.0/output/dense/MatMul",
+             "/encoder/encoder/layer.11/output/dense/MatMul", "/ner_head/MatMul"]
+    nodes = [helper.make_node("MatMul", ["x", f"w{i}"], [f"y{i}"], name=n) for i, n in enumerate(names)]
+    nodes.append(helper.make_node("Add", ["x", "x"], ["z"], name="/encoder/encoder/layer.0/output/dense/Add"))
+    graph = helper.make_graph(nodes, "g", [], [])
+    assert rowwise_matmuls(helper.make_model(graph), scheme) == expected
+
+
+def test_unknown_int8_scheme_is_a_clear_error():
+    from onnx import helper
+
+    from diplomat_ie.inference.quantize import rowwise_matmuls
+
+    with pytest.raises(ValueError, match="unknown int8 scheme 'int4'.*dynamic, ffn2, ffn"):
+        rowwise_matmuls(helper.make_model(helper.make_graph([], "g", [], [])), "int4")

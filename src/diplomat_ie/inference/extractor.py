@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 
@@ -9,7 +10,10 @@ import torch
 
 from ..data.triggers import TriggerLexicon
 from ..modeling.io import load_model_dir
-from ..modeling.predict import DocPred, Predictor
+from ..modeling.predict import DocPred, Predictor, bf16_window_outputs
+
+log = logging.getLogger(__name__)
+BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 
 
 @dataclass
@@ -125,8 +129,10 @@ class Extractor:
             path: the model directory (safetensors + config + tokenizer).
             batch_size: windows per forward pass.
             threads: CPU threads for torch (and for onnxruntime; default: the runtime's own choice).
-            backend: ``"torch"``, ``"onnx"`` (``DIR/onnx/model.onnx``) or ``"onnx-int8"``
-                (``DIR/onnx/model.int8.onnx``); the ONNX files come from ``diplomat-ie export onnx``.
+            backend: ``"torch"``, ``"torch-bf16"`` (bfloat16 autocast matmuls: fast on CPUs with
+                AVX512-BF16/AMX, not bit-identical to fp32), ``"onnx"`` (``DIR/onnx/model.onnx``) or
+                ``"onnx-int8"`` (``DIR/onnx/model.int8.onnx``); the ONNX files come from
+                ``diplomat-ie export onnx``.
             snap_arguments: move role arguments onto the predicted entities they overlap
                 (:func:`~diplomat_ie.modeling.predict.snap_arguments`); ``False`` gives the role head's raw spans.
             trigger_lexicon: a YAML path or :class:`~diplomat_ie.data.triggers.TriggerLexicon`: its words
@@ -138,7 +144,9 @@ class Extractor:
         Returns:
             A ready :class:`Extractor`.
         """
-        if backend != "torch":
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        if backend.startswith("onnx"):
             from .onnx_backend import load_onnx
 
             model, tokenizer, window_fn = load_onnx(path, backend=backend, threads=threads)
@@ -146,8 +154,13 @@ class Extractor:
                        backend=backend, snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon,
                        role_o_bias=role_o_bias)
         model, tokenizer = load_model_dir(path)
-        return cls(model, tokenizer, batch_size=batch_size, threads=threads, snap_arguments=snap_arguments,
-                   trigger_lexicon=trigger_lexicon, role_o_bias=role_o_bias)
+        window_fn = None
+        if backend == "torch-bf16":
+            if not torch.cpu._is_avx512_bf16_supported():
+                log.warning("backend torch-bf16: this CPU has no AVX512-BF16; expect it to be slower than fp32")
+            window_fn = bf16_window_outputs(model)
+        return cls(model, tokenizer, batch_size=batch_size, threads=threads, window_fn=window_fn, backend=backend,
+                   snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon, role_o_bias=role_o_bias)
 
     def __call__(self, texts: str | list[str], progress=None):
         """Extract from one text (returns one result) or a list of texts (returns a list)."""

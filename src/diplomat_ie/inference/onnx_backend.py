@@ -9,8 +9,8 @@ backend reads only the head weights from ``model.safetensors``, so the torch enc
 materialised (lower memory).
 
 Files: ``DIR/onnx/model.onnx`` + ``model.onnx.data`` (fp32; the weights are stored as external data so
-that onnxruntime memory-maps them), ``DIR/onnx/model.int8.onnx`` (dynamic int8 weights, via
-``onnxruntime.quantization.quantize_dynamic``) and ``DIR/onnx/export.json`` (what was exported from
+that onnxruntime memory-maps them), ``DIR/onnx/model.int8.onnx`` (int8 weights and activations, see
+:mod:`.quantize`) and ``DIR/onnx/export.json`` (what was exported from
 what, and the measured fp32 difference to torch).
 
 Role-marker models (``role_marker_layer = L``) export a third output, ``hidden_l`` (the hidden states
@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..modeling.io import ModelLoadError, check_model_dir, load_model_dir, load_tokenizer
+from .quantize import DEFAULT_INT8_SCHEME, quantize_int8
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def _marked_example(hidden: int, seq: int = 24, n_words: int = 10):
     return h, mask, sub, torch.arange(1, n_words + 1).repeat(2, 1)
 
 
-def _export_marked(model, out: Path, int8: bool, opset: int) -> dict:
+def _export_marked(model, out: Path, int8: bool, opset: int, scheme: str) -> dict:
     """Export the per-trigger pass to ``role.onnx`` (and ``role.int8.onnx``); returns its record."""
     graph = MarkedGraph(model).eval()
     dst = out / ROLE_FILES["onnx"]
@@ -100,7 +101,7 @@ def _export_marked(model, out: Path, int8: bool, opset: int) -> dict:
         raise RuntimeError(f"{dst}: ONNX role pass differs from torch by {diff:.2g}")
     files = {"onnx": str(dst)}
     if int8:
-        files["onnx-int8"] = str(quantize_int8(dst, out / ROLE_FILES["onnx-int8"]))
+        files["onnx-int8"] = quantize_int8(dst, out / ROLE_FILES["onnx-int8"], scheme)["path"]
     elif (out / ROLE_FILES["onnx-int8"]).exists():
         (out / ROLE_FILES["onnx-int8"]).unlink()
     return {"files": files, "max_abs_diff_fp32": diff}
@@ -116,7 +117,8 @@ def _example_inputs(vocab_size: int, seq: int = 24, n_words: int = 10):
     return ids, mask, word_pos
 
 
-def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 17, fuse: bool = True) -> dict:
+def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 17, fuse: bool = True,
+                int8_scheme: str = DEFAULT_INT8_SCHEME) -> dict:
     """Export ``model_dir`` to ``model_dir/onnx/model.onnx`` (and ``model.int8.onnx`` with ``int8``).
 
     Uses the TorchScript exporter (``dynamo=False``): it traces the HF encoder with dynamic batch,
@@ -124,7 +126,8 @@ def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 1
 
     Args:
         model_dir: a model directory written by ``diplomat-ie train``.
-        int8: also write a dynamically int8-quantised copy.
+        int8: also write an int8-quantised copy.
+        int8_scheme: which matmuls get per-row activation blocks (:data:`~.quantize.INT8_SCHEMES`).
         opset: ONNX opset.
         fuse: for BERT-like encoders, trace the eager attention and fuse it with onnxruntime's
             transformer optimizer (one ``Attention`` op per layer, ``SkipLayerNormalization``, ``BiasGelu``).
@@ -167,12 +170,14 @@ def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 1
         raise RuntimeError(f"{fp32}: ONNX output differs from torch by {record['max_abs_diff_fp32']:.2g}"
                            + ("; retry with --no-fuse" if fuse else ""))
     if marker:
-        record["role_pass"] = _export_marked(model, out, int8, opset)
+        record["role_pass"] = _export_marked(model, out, int8, opset, int8_scheme)
     else:
         for name in ROLE_FILES.values():  # left from an earlier export of another model
             (out / name).unlink(missing_ok=True)
     if int8:
-        record["files"]["onnx-int8"] = str(quantize_int8(fp32, out / FILES["onnx-int8"]))
+        q = quantize_int8(fp32, out / FILES["onnx-int8"], int8_scheme)
+        record["files"]["onnx-int8"] = q["path"]
+        record["int8"] = {"scheme": q["scheme"], "rowwise_matmuls": q["rowwise_matmuls"]}
     elif (out / FILES["onnx-int8"]).exists():
         (out / FILES["onnx-int8"]).unlink()  # it was quantised from the previous export
     record["sizes_mb"] = {k: round(sum(f.stat().st_size for f in (Path(p), Path(p + ".data")) if f.exists())
@@ -205,23 +210,6 @@ def _externalise(tmp: Path, dst: Path) -> None:
                     location=data.name, size_threshold=1024)
     data.chmod(0o644)
     os.replace(tmp, dst)
-
-
-def quantize_int8(src: Path, dst: Path) -> Path:
-    """Dynamic int8 quantisation of the weights (activations quantised at run time), atomically.
-
-    Per-channel weight scales: on NEREL test they lose 0.3 nested F1 against fp32 where per-tensor
-    scales lose 1.2 (and unsigned weights 1.2).
-    """
-    from onnx import TensorProto
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    # fused contrib ops (Attention, SkipLayerNormalization) defeat ONNX shape inference: they are float
-    quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                     extra_options={"DefaultTensorType": TensorProto.FLOAT})
-    os.replace(tmp, dst)
-    return dst
 
 
 def _check(graph: nn.Module, path: Path, vocab_size: int) -> float:
