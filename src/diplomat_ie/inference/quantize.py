@@ -78,6 +78,9 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, scheme: str = 
         log.warning("int8 scheme %r matched no MatMul in %s: every matmul is per-tensor dynamic", scheme, src)
     mid = dst.with_name(f".{dst.name}.rows.tmp")
     tmp = dst.with_name(f".{dst.name}.tmp")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))  # the quantizers log every tensor at INFO on the root logger
     try:
         if names:
             onnx.save_model(_blockwise(model, names, ROW_BLOCK), str(mid))
@@ -88,6 +91,7 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, scheme: str = 
                          extra_options={"DefaultTensorType": TensorProto.FLOAT})
         os.replace(tmp, dst)
     finally:
+        root.setLevel(level)
         for f in (mid, tmp):
             f.unlink(missing_ok=True)
     return {"path": str(dst), "scheme": scheme, "rowwise_matmuls": len(names)}

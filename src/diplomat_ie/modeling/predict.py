@@ -156,6 +156,7 @@ def torch_window_outputs(model, pad_multiple: int = 32):
         words, hidden_l = model.window_states(input_ids, attention_mask, word_pos)
         return words, model.ner_head(words), None if hidden_l is None else (hidden_l, attention_mask)
 
+    run.pad_multiple = pad_multiple  # the Predictor groups windows by padded length
     return run
 
 
@@ -174,6 +175,7 @@ def bf16_window_outputs(model, pad_multiple: int = 32):
             extra = (extra[0].float(), extra[1])
         return words.float(), logits.float(), extra
 
+    run.pad_multiple = pad_multiple
     return run
 
 
@@ -224,7 +226,8 @@ class Predictor:
         gold_words = [self._gold_trigger_words(e, g) for e, g in
                       zip(encs, gold_triggers, strict=True)] if gold_triggers is not None else None
         items = [(d, w) for d, e in enumerate(encs) for w in range(len(e.windows))]
-        lengths = [len(encs[d].windows[w].input_ids) for d, w in items]
+        m = getattr(self.window_fn, "pad_multiple", 1)  # a runner that pads to multiples: group by padded length
+        lengths = [-(-len(encs[d].windows[w].input_ids) // m) * m for d, w in items]
         layer_out = {}  # (doc, window) -> (tags, probs)
         for batch in length_batches(lengths, self.batch_size, self.max_padding):
             chunk = [items[i] for i in batch]
