@@ -296,3 +296,16 @@ def test_predict_cli_role_options(model_dir, tmp_path, capsys):
                    "--trigger-lexicon", str(bad)) != 0
     assert "bad.yaml: pattern 1 '(' is not a regular expression" in capsys.readouterr().err
     assert not (tmp_path / "o2.jsonl").exists()
+
+
+def test_predict_cli_with_the_bf16_backend(model_dir, corpus):
+    from diplomat_ie import Extractor
+
+    out = corpus / "bf16.jsonl"
+    assert predict(model_dir, "--input", str(corpus / "docs.jsonl"), "--text-field", "body", "--output", str(out),
+                   "--backend", "torch-bf16") == 0
+    rows = read_rows(out)
+    expected = Extractor.from_pretrained(model_dir, backend="torch-bf16")(TEXTS)
+    assert [{k: r[k] for k in ("text", "entities", "events")} for r in rows] == [e.to_dict() for e in expected]
+    for row in rows:
+        check_row(row)
