@@ -48,7 +48,8 @@ def _blockwise(model, names: list[str], block: int):
         MatMulNBitsQuantizer,
     )
 
-    others = [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name not in set(names)]
+    rowwise = set(names)
+    others = [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name not in rowwise]
     cfg = DefaultWeightOnlyQuantConfig(block_size=block, is_symmetric=False, accuracy_level=4, bits=8)
     quant = MatMulNBitsQuantizer(model, bits=8, block_size=block, is_symmetric=False, accuracy_level=4,
                                  nodes_to_exclude=others, algo_config=cfg)
