@@ -152,34 +152,77 @@ def _op_counts(path: Path) -> dict[str, int]:
     return collections.Counter(n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node)
 
 
-def test_default_int8_scheme_gives_the_ffn_matmuls_per_row_blocks(exported):
+def test_default_int8_scheme_gives_the_ffn_matmuls_per_row_scales(exported):
     record = json.loads((exported / "onnx/export.json").read_text())
     layers = json.loads((exported / "config.json").read_text())["encoder"]["num_hidden_layers"]
     assert record["int8"] == {"scheme": "ffn", "rowwise_matmuls": 2 * layers}
     ops = _op_counts(exported / "onnx/model.int8.onnx")
-    assert ops["MatMulNBits"] == 2 * layers  # both feed-forward projections of every layer
+    assert ops["MatMulIntegerToFloat"] == 2 * layers  # both feed-forward projections of every layer
+    assert ops["QuantizeLinear"] == 2 * layers and "MatMulNBits" not in ops
     assert ops["QAttention"] == layers  # attention stays per-tensor dynamic int8
 
 
-def test_dynamic_int8_scheme_from_the_cli(exported, tmp_path):
+@pytest.mark.parametrize(("scheme", "op", "count"), [("dynamic", "MatMulIntegerToFloat", 0),
+                                                     ("ffn-nbits", "MatMulNBits", 2)])
+def test_other_int8_schemes_from_the_cli(exported, tmp_path, scheme, op, count):
     import shutil
 
     copy = tmp_path / "model"
     shutil.copytree(exported, copy)
-    assert main(["export", "onnx", "--model", str(copy), "--int8", "--int8-scheme", "dynamic"]) == 0
-    assert json.loads((copy / "onnx/export.json").read_text())["int8"] == {"scheme": "dynamic", "rowwise_matmuls": 0}
-    assert "MatMulNBits" not in _op_counts(copy / "onnx/model.int8.onnx")
+    layers = json.loads((copy / "config.json").read_text())["encoder"]["num_hidden_layers"]
+    assert main(["export", "onnx", "--model", str(copy), "--int8", "--int8-scheme", scheme]) == 0
+    record = json.loads((copy / "onnx/export.json").read_text())["int8"]
+    assert record == {"scheme": scheme, "rowwise_matmuls": count * layers}
+    assert _op_counts(copy / "onnx/model.int8.onnx").get(op, 0) == count * layers
     assert sorted(p.name for p in (copy / "onnx").iterdir() if p.name.startswith(".")) == []  # no temp files left
     results = Extractor.from_pretrained(copy, backend="onnx-int8")(TEXTS)
     assert all(r.text[e.start : e.end] == e.text for r in results for e in r.entities)
 
 
-@pytest.mark.parametrize(("scheme", "expected"), [
-    ("dynamic", []),
-    ("ffn2", ["/encoder/encoder/layer.0/output/dense/MatMul", "/encoder/encoder/layer.11/output/dense/MatMul"]),
-    ("ffn", ["/encoder/encoder/layer.0/intermediate/dense/MatMul", "/encoder/encoder/layer.0/output/dense/MatMul",
-             "/encoder/encoder/layer.11/output/dense/MatMul"]),
-])
+def _run_rowwise(x, w, producer: str | None):
+    """Run ``[producer ->] MatMul(x, w)`` after :func:`rowwise_int8`; returns (int8 output, fp32 output)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from diplomat_ie.inference.quantize import rowwise_int8
+
+    nodes, inp = [], "x"
+    if producer:
+        nodes.append(helper.make_node(producer, ["x"], ["g"], domain="com.microsoft"))
+        inp = "g"
+    nodes.append(helper.make_node("MatMul", [inp, "w"], ["y"], name="/enc/layer.0/output/dense/MatMul"))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, None, x.shape[-1]])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              initializer=[numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert rowwise_int8(model, ["/enc/layer.0/output/dense/MatMul"]) == 1
+    assert "MatMul" not in [n.op_type for n in model.graph.node] and "w" not in [i.name for i in model.graph.initializer]
+    got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    return got, ref
+
+
+@pytest.mark.parametrize("producer", [None, "Gelu"])  # after a GELU only max(x) is taken: it is >= -0.17
+def test_rowwise_int8_keeps_every_row_precise_next_to_an_outlier_row(producer):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 7, 64)).astype(np.float32)
+    x[0, 0] *= 100.0  # an attention-sink row, 100x larger than the words
+    x[1, 3] = 0.0  # an all-zero row must not divide by zero
+    w = rng.normal(size=(64, 48)).astype(np.float32)
+    got, ref = _run_rowwise(x, w, producer)
+    assert got.shape == ref.shape == (2, 7, 48)
+    err = np.abs(got - ref).max(axis=-1) / (np.abs(ref).max(axis=-1) + 1e-6)
+    assert err.max() < 0.03, err  # per row: a per-tensor scale would leave the word rows ~1 int8 step
+    assert np.all(got[1, 3] == 0.0)
+
+
+FFN_NAMES = ["/encoder/encoder/layer.0/intermediate/dense/MatMul", "/encoder/encoder/layer.0/output/dense/MatMul",
+             "/encoder/encoder/layer.11/output/dense/MatMul"]
+
+
+@pytest.mark.parametrize(("scheme", "expected"), [("dynamic", []), ("ffn", FFN_NAMES), ("ffn-nbits", FFN_NAMES)])
 def test_rowwise_matmuls_by_scheme(scheme, expected):
     from onnx import helper
 
@@ -199,5 +242,12 @@ def test_unknown_int8_scheme_is_a_clear_error():
 
     from diplomat_ie.inference.quantize import rowwise_matmuls
 
-    with pytest.raises(ValueError, match="unknown int8 scheme 'int4'.*dynamic, ffn2, ffn"):
+    with pytest.raises(ValueError, match="unknown int8 scheme 'int4'.*ffn, ffn-nbits, dynamic"):
         rowwise_matmuls(helper.make_model(helper.make_graph([], "g", [], [])), "int4")
+
+
+def test_cli_int8_scheme_choices_match_the_quantiser():
+    from diplomat_ie.cli import INT8_SCHEME_CHOICES
+    from diplomat_ie.inference.quantize import DEFAULT_INT8_SCHEME, INT8_SCHEMES
+
+    assert INT8_SCHEME_CHOICES == list(INT8_SCHEMES) and INT8_SCHEME_CHOICES[0] == DEFAULT_INT8_SCHEME

@@ -127,7 +127,7 @@ def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 1
     Args:
         model_dir: a model directory written by ``diplomat-ie train``.
         int8: also write an int8-quantised copy.
-        int8_scheme: which matmuls get per-row activation blocks (:data:`~.quantize.INT8_SCHEMES`).
+        int8_scheme: which matmuls get per-row activation scales (:data:`~.quantize.INT8_SCHEMES`).
         opset: ONNX opset.
         fuse: for BERT-like encoders, trace the eager attention and fuse it with onnxruntime's
             transformer optimizer (one ``Attention`` op per layer, ``SkipLayerNormalization``, ``BiasGelu``).
