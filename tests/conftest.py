@@ -20,17 +20,45 @@ def fixture_texts() -> list[str]:
     return [p.read_text(encoding="utf-8") for p in sorted(BRAT.glob("*/*.txt"))]
 
 
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def fixture_vocab(size: int = 400) -> dict[str, int]:
+    """A WordPiece vocabulary from the fixture text, the same in every run.
+
+    ``tokenizers``' WordPiece trainer breaks ties through Rust hash maps seeded per process, so its
+    vocabulary (and every tiny model trained on top) changed from run to run; this one is built in
+    Python: the special tokens, every character alone and as ``##`` continuation, then whole words by
+    frequency (ties: alphabetical).
+    """
+    from collections import Counter
+
+    from tokenizers import normalizers, pre_tokenizers
+
+    norm, pre = normalizers.BertNormalizer(lowercase=False), pre_tokenizers.BertPreTokenizer()
+    words = Counter(w for t in fixture_texts() for w, _ in pre.pre_tokenize_str(norm.normalize_str(t)))
+    chars = sorted({c for w in words for c in w})
+    tokens = SPECIALS + chars + ["##" + c for c in chars]
+    tokens += [w for w, _ in sorted(words.items(), key=lambda x: (-x[1], x[0])) if len(w) > 1]
+    pieces = Counter()  # then word starts and inner pieces of 2-4 characters, by frequency
+    for w, n in words.items():
+        for k in range(2, min(4, len(w) - 1) + 1):
+            pieces[w[:k]] += n
+            for i in range(1, len(w) - k + 1):
+                pieces["##" + w[i : i + k]] += n
+    seen = set(tokens)
+    tokens += [t for t, _ in sorted(pieces.items(), key=lambda x: (-x[1], x[0])) if t not in seen]
+    return {t: i for i, t in enumerate(tokens[: max(size, 5 + 2 * len(chars))])}
+
+
 def make_tiny_backbone(out: Path, hidden: int = 32, layers: int = 2, max_pos: int = 128) -> Path:
-    """Save a random BertModel and a WordPiece tokenizer trained on the fixtures into ``out``."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    """Save a random BertModel and a WordPiece tokenizer built from the fixtures into ``out``."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok = Tokenizer(models.WordPiece(vocab=fixture_vocab(), unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=False)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=400, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]",
-                                                                        "[MASK]"])
-    tok.train_from_iterator(fixture_texts() * 3, trainer=trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
                                    cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
                                    model_max_length=max_pos)

@@ -288,8 +288,10 @@ def test_predict_cli_role_options(model_dir, tmp_path, capsys):
     assert predict(model_dir, "--input", str(src), "--output", str(out), "--no-snap", "--role-o-bias", "0.5",
                    "--trigger-lexicon", str(ROOT / "configs/trigger_lexicon.yaml")) == 0
     (row,) = read_rows(out)
-    visit = [ev["trigger"] for ev in row["events"] if ev["trigger"]["text"] == "посетить"]
-    assert len(visit) == 1 and visit[0]["start"] == 27 and visit[0]["origin"] in ("model", "lexicon")
+    # the lexicon guarantees a trigger on "посетить" (27-35): its own, or the model's if one covers the word
+    visit = [ev["trigger"] for ev in row["events"] if ev["trigger"]["start"] <= 27 and ev["trigger"]["end"] >= 35]
+    assert len(visit) == 1 and visit[0]["origin"] in ("model", "lexicon"), row["events"]
+    assert visit[0]["origin"] == "model" or visit[0]["text"] == "посетить"
     bad = tmp_path / "bad.yaml"
     bad.write_text("patterns: ['(']", encoding="utf-8")
     assert predict(model_dir, "--input", str(src), "--output", str(tmp_path / "o2.jsonl"),

@@ -61,13 +61,20 @@ def bio_to_spans(tags: Sequence[str]) -> list[WordSpan]:
     """Decode a BIO sequence; an ``I-T`` that does not continue a ``T`` span starts a new one."""
     spans: list[WordSpan] = []
     start, typ = None, None
-    for i, tag in enumerate(list(tags) + [OUTSIDE]):
+    for i, tag in enumerate(tags):
+        if tag == OUTSIDE:  # most tags: no string splitting
+            if start is not None:
+                spans.append((start, i, typ))
+                start = None
+            continue
         prefix, _, t = tag.partition("-")
         if start is not None and not (prefix == "I" and t == typ):
             spans.append((start, i, typ))
-            start, typ = None, None
+            start = None
         if prefix == "B" or (prefix == "I" and start is None):
             start, typ = i, t
+    if start is not None:
+        spans.append((start, len(tags), typ))
     return spans
 
 

@@ -305,10 +305,13 @@ class Predictor:
         probs, ids = logits.softmax(-1).max(-1)
         for j, ((d, _), win, trig) in enumerate(zip(chunk, wins, trig_batch, strict=True)):
             n = win.hi - win.lo
+            found = (ids[j, :, :n] != 0).any(-1).tolist()  # label 0 is "O": most triggers have few arguments
             for t, s in enumerate(trig):
-                tags = [self.role_labels[x] if win.word_pos[i] >= 0 else "O"
-                        for i, x in enumerate(ids[j, t, :n].tolist())]
-                args = _decode(tags, probs[j, t, :n].tolist(), win.lo)
+                args = []
+                if found[t]:
+                    tags = [self.role_labels[x] if win.word_pos[i] >= 0 else "O"
+                            for i, x in enumerate(ids[j, t, :n].tolist())]
+                    args = _decode(tags, probs[j, t, :n].tolist(), win.lo)
                 trigger = SpanPred(s.lo + win.lo, s.hi + win.lo, s.type, s.score, s.origin)
                 preds[d].events.append(EventPred(trigger=trigger, arguments=args))
 
