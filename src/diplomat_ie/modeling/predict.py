@@ -284,10 +284,8 @@ class Predictor:
 
     def _run_roles(self, words, chunk, wins, trig_batch, preds, marker, word_pos) -> None:
         nt = max(len(t) for t in trig_batch)
-        spans = torch.zeros((len(wins), nt, 2), dtype=torch.long)
-        for j, trig in enumerate(trig_batch):
-            for t, s in enumerate(trig):
-                spans[j, t, 0], spans[j, t, 1] = s.lo, s.hi
+        spans = torch.tensor([[(s.lo, s.hi) for s in trig] + [(0, 0)] * (nt - len(trig)) for trig in trig_batch],
+                             dtype=torch.long)
         layer_l = getattr(self.model.config, "role_marker_layer", None)
         if layer_l is not None and marker is None:
             raise RuntimeError(f"this role-marker model needs the hidden states of encoder layer {layer_l}, "
@@ -303,15 +301,16 @@ class Predictor:
             logits = logits.clone()
             logits[..., 0] -= self.role_o_bias
         probs, ids = logits.softmax(-1).max(-1)
+        found = (ids != 0).any(-1).tolist()  # label 0 is "O": rows without any argument are skipped
+        ids, probs = ids.tolist(), probs.tolist()  # one conversion, not one tensor slice per trigger
         for j, ((d, _), win, trig) in enumerate(zip(chunk, wins, trig_batch, strict=True)):
             n = win.hi - win.lo
-            found = (ids[j, :, :n] != 0).any(-1).tolist()  # label 0 is "O": most triggers have few arguments
             for t, s in enumerate(trig):
                 args = []
-                if found[t]:
+                if found[j][t]:
                     tags = [self.role_labels[x] if win.word_pos[i] >= 0 else "O"
-                            for i, x in enumerate(ids[j, t, :n].tolist())]
-                    args = _decode(tags, probs[j, t, :n].tolist(), win.lo)
+                            for i, x in enumerate(ids[j][t][:n])]
+                    args = _decode(tags, probs[j][t][:n], win.lo)
                 trigger = SpanPred(s.lo + win.lo, s.hi + win.lo, s.type, s.score, s.origin)
                 preds[d].events.append(EventPred(trigger=trigger, arguments=args))
 
