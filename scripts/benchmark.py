@@ -73,8 +73,6 @@ def ours(model: str, backend: str, threads: int, batch_size: int):
 
 def dynamic_int8_copy(model_dir: str, tmp: Path) -> dict:
     """Copy ``model_dir`` into ``tmp`` with a ``dynamic``-scheme int8 graph (run in a worker: it peaks at GBs)."""
-    import shutil
-
     from diplomat_ie.inference.quantize import quantize_int8
 
     src = Path(model_dir)

@@ -107,10 +107,12 @@ def rowwise_int8(model, names: list[str]):
         consts.append(numpy_helper.from_array(arr, name))
         return name
 
-    for name, arr in {"rows/inv127": np.float32(1 / 127), "rows/eps": np.float32(1e-8), "rows/flat": [-1],
-                      "rows/one": np.float32(1.0), "rows/zp": np.uint8(128), "rows/gelu_min": np.float32(GELU_MIN)
-                      }.items():
-        const(name, np.array(arr, dtype=np.int64 if name == "rows/flat" else None))
+    const("rows/inv127", np.array(1 / 127, np.float32))
+    const("rows/eps", np.array(1e-8, np.float32))
+    const("rows/gelu_min", np.array(GELU_MIN, np.float32))
+    const("rows/one", np.array(1.0, np.float32))
+    const("rows/zp", np.array(128, np.uint8))
+    const("rows/flat", np.array([-1], np.int64))
     for n in model.graph.node:
         if n.op_type != "MatMul" or n.name not in wanted or n.input[1] not in inits:
             nodes.append(n)
@@ -161,10 +163,11 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, scheme: str = 
     level = root.level
     root.setLevel(max(level, logging.ERROR))  # the quantizers log every tensor at INFO, and advice at WARNING
     try:
+        count = len(names)
         if names and method == "nbits":
             model = _blockwise(model, names, ROW_BLOCK)
         elif names:
-            rowwise_int8(model, names)
+            count = rowwise_int8(model, names)  # a MatMul without a constant weight stays as it was
         if names:
             onnx.save_model(model, str(mid))
             src = mid
@@ -177,4 +180,4 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, scheme: str = 
         root.setLevel(level)
         for f in (mid, tmp):
             f.unlink(missing_ok=True)
-    return {"path": str(dst), "scheme": scheme, "rowwise_matmuls": len(names)}
+    return {"path": str(dst), "scheme": scheme, "rowwise_matmuls": count}

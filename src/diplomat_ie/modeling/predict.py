@@ -264,12 +264,13 @@ class Predictor:
         k = self.model.config.num_layers
         logits = logits.view(b, nw, k, -1).transpose(1, 2)
         probs, ids = logits.softmax(-1).max(-1)
+        ids, probs = ids.tolist(), probs.tolist()  # one conversion, not one tensor slice per window and layer
         trig_batch = []
         for j, ((d, w), win) in enumerate(zip(chunk, wins, strict=True)):
             n = win.hi - win.lo
             tags = [[self.ner_labels[t] if win.word_pos[i] >= 0 else "O" for i, t in
-                     enumerate(ids[j, layer, :n].tolist())] for layer in range(k)]
-            pr = [probs[j, layer, :n].tolist() for layer in range(k)]
+                     enumerate(ids[j][layer][:n])] for layer in range(k)]
+            pr = [probs[j][layer][:n] for layer in range(k)]
             layer_out[(d, w)] = (tags, pr)
             if gold_words is not None:
                 trig = [s for s in gold_words[d] if win.own_lo <= s.lo < win.own_hi and s.hi <= win.hi]
