@@ -15,6 +15,9 @@ Schemes (:data:`INT8_SCHEMES`):
   scales per row in blocks of 128): as accurate, slower here.
 - ``dynamic``: every matmul per-tensor (fastest, least accurate).
 
+Weights are 7-bit in every scheme (:data:`W_MAX`, ``reduce_range``): 8-bit weights overflow the int8 GEMM
+on CPUs without VNNI.
+
 Attention (``QAttention``) and its output projection stay per-tensor dynamic in every scheme: quantising
 them alone moved NEREL dev F1 by -0.11 and -0.02.
 """
@@ -38,6 +41,10 @@ DEFAULT_INT8_SCHEME = "ffn"
 ROW_BLOCK = 128  # activation block along K for MatMulNBits (larger ran faster than 32 at equal F1 here)
 GELU_MIN = 0.17  # exact GELU is >= -0.16997: max|x| of a GELU output is max(max(x), 0.17)
 MS = "com.microsoft"
+# Weights in 7 bits (|q| <= 63): on x86 CPUs without VNNI, onnxruntime's u8s8 GEMM sums pairs of
+# uint8 x int8 products in int16 (VPMADDUBSW), which saturates for 8-bit weights (255 * 127 * 2 > 32767)
+# and wrecks whole rows; 255 * 63 * 2 fits. The same reason sets ``reduce_range`` for the other matmuls.
+W_MAX = 63
 
 
 def rowwise_matmuls(model, scheme: str) -> list[str]:
@@ -90,8 +97,8 @@ def _row_nodes(p: str, x: str, out: str, wq: str, ws: str, k: str, after_gelu: b
 def rowwise_int8(model, names: list[str]):
     """Rewrite the ``names`` MatMuls (constant weights) in place to per-row int8 activations.
 
-    Weights: symmetric int8 with one scale per output column. Activations: symmetric, one scale per
-    row (``max|x| / 127``), stored as uint8 around 128 for onnxruntime's u8s8 GEMM.
+    Weights: symmetric 7-bit (:data:`W_MAX`) with one scale per output column. Activations: symmetric, one
+    scale per row (``max|x| / 127``), stored as uint8 around 128 for onnxruntime's u8s8 GEMM.
 
     Returns:
         The number of MatMuls rewritten (those without a constant weight stay fp32).
@@ -118,8 +125,8 @@ def rowwise_int8(model, names: list[str]):
             nodes.append(n)
             continue
         w = numpy_helper.to_array(inits[n.input[1]]).astype(np.float32)
-        scale = (np.maximum(np.abs(w).max(axis=0), 1e-12) / 127).astype(np.float32)
-        wq = np.clip(np.rint(w / scale), -127, 127).astype(np.int8)
+        scale = (np.maximum(np.abs(w).max(axis=0), 1e-12) / W_MAX).astype(np.float32)
+        wq = np.clip(np.rint(w / scale), -W_MAX, W_MAX).astype(np.int8)
         p = f"rows{done}"
         nodes += _row_nodes(p, n.input[0], n.output[0], const(p + "/wq", wq), const(p + "/ws", scale),
                             const(p + "/k", np.array([-1, w.shape[0]], np.int64)),
@@ -173,7 +180,7 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, scheme: str = 
             src = mid
         # fused contrib ops (Attention, SkipLayerNormalization) defeat ONNX shape inference: they are float.
         # Per-channel weight scales: on NEREL test they lost 0.3 nested F1 where per-tensor scales lost 1.2.
-        quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+        quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
                          extra_options={"DefaultTensorType": TensorProto.FLOAT})
         os.replace(tmp, dst)
     finally:
