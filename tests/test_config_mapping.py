@@ -15,8 +15,14 @@ from pathlib import Path
 import pytest
 
 from diplomat_ie.cli import main
-from diplomat_ie.config import ConfigError, load_config
-from diplomat_ie.modeling.configuration import ARCHITECTURE, RUNTIME, SETTINGS, DiplomatConfig, usable_positions
+from diplomat_ie.config import ConfigError, RunConfig, load_config
+from diplomat_ie.modeling.configuration import (
+    ARCHITECTURE,
+    RUNTIME,
+    SETTINGS,
+    DiplomatConfig,
+    usable_positions,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BRAT = ROOT / "tests" / "fixtures" / "brat"
@@ -226,14 +232,10 @@ def test_given_keys_are_recorded_and_code_built_configs_count_every_key():
     cfg = load_config(CONTINUE, {"model.dropout": "0.3"})
     assert cfg.is_given("model.dropout") and cfg.is_given("roles.loss_weight")
     assert not cfg.is_given("model.max_length") and "given" not in cfg.to_dict()
-    from diplomat_ie.config import RunConfig
-
     assert RunConfig().is_given("model.max_length")
 
 
 def test_code_built_run_config_compares_every_architecture_setting():
-    from diplomat_ie.config import RunConfig
-
     saved = DiplomatConfig(entity_types=["EVENT"], roles=["agent"], window_length=96, backbone_name="b")
     cfg = RunConfig()
     cfg.model.backbone = "b"

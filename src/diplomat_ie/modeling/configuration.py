@@ -167,7 +167,7 @@ class DiplomatConfig(PretrainedConfig):
                 conflicts.append(f"{s.key}: {source} was trained with {_show(shown)}, the run asks for "
                                  f"{_show(asked)}")
         if conflicts:
-            problems.append("; ".join(conflicts) + "; architecture settings cannot change with "
+            problems.insert(0, "; ".join(conflicts) + "; architecture settings cannot change with "
                             "model.init_from (leave them out of the run config to keep the saved model's "
                             "values, or train a fresh model without model.init_from)")
         if problems:
@@ -185,7 +185,7 @@ class DiplomatConfig(PretrainedConfig):
         """Refuse a window longer than the encoder's usable positions (rather than clamping it silently)."""
         usable = usable_positions(self.encoder)
         if usable is not None and self.window_length > usable:
-            n = self.encoder.get("max_position_embeddings")
+            n = int(self.encoder["max_position_embeddings"])
             why = (f"{n} position embeddings, the first {n - usable} reserved by "
                    f"{self.encoder.get('model_type')}" if n != usable else f"{n} position embeddings")
             raise ConfigError(f"model.max_length: {self.window_length} subwords do not fit the backbone "

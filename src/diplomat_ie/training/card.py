@@ -54,7 +54,7 @@ def _settings_table(config) -> str:
     rows = []
     for s in SETTINGS:
         v = getattr(config, s.field, None)
-        if s.field == "entity_types":
+        if s.field == "entity_types" and isinstance(v, list):
             v = f"{len(v)}: {', '.join(v)}"
         elif isinstance(v, list):
             v = ", ".join(v) if v else "none"
