@@ -48,7 +48,8 @@ class DataConfig:
 class ModelConfig:
     backbone: str = field(default="models/backbones/multilingual-e5-small",
                           metadata={"help": "HF hub name or local path of the encoder"})
-    max_length: int = field(default=160, metadata={"help": "subwords per window, special tokens included"})
+    max_length: int = field(default=160, metadata={"help": "subwords per window, special tokens included; "
+                                                           "at most the backbone's usable positions"})
     overlap: int = field(default=32, metadata={"help": "subwords of context carried into the next window"})
     num_layers: int = field(default=4, metadata={"help": "nesting depth K: one BIO layer per depth"})
     dropout: float = field(default=0.1, metadata={"help": "dropout before the heads"})
