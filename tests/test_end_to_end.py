@@ -86,7 +86,7 @@ def test_extractor_json_is_serialisable(trained):
 
 def test_continue_training_from_a_saved_model(trained, brat_dir):
     out = trained / "model2"
-    rc = main(["train", "--config", str(ROOT / "configs/default.yaml"), "--name", "tiny2",
+    rc = main(["train", "--config", str(ROOT / "configs/continue.yaml"), "--name", "tiny2",
                "--data.corpus", str(brat_dir), "--model.init_from", str(trained / "model"),
                "--training.epochs", "1", "--training.batch_size", "2", "--training.output_dir", str(out),
                "--training.threads", "1", "--data.dev_split", "train"])

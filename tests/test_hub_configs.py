@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from diplomat_ie.config import load_config
+from diplomat_ie.modeling.configuration import DiplomatConfig
 from diplomat_ie.modeling.io import ModelLoadError, build_model
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
@@ -24,5 +25,5 @@ def test_config_parses(path):
 def test_hub_backbone_offline_gives_clear_error(name, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError, match="HuggingFace hub") as err:
-        build_model(name, ["PERSON"], [], ["EVENT"])
+        build_model(DiplomatConfig(backbone_name=name, entity_types=["PERSON"]))
     assert name in str(err.value) and "make backbone" in str(err.value)

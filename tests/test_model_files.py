@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from diplomat_ie.inference.extractor import Extractor
-from diplomat_ie.modeling.configuration import FORMAT_VERSION
+from diplomat_ie.modeling.configuration import FORMAT_VERSION, DiplomatConfig
 from diplomat_ie.modeling.io import (
     ModelLoadError,
     build_model,
@@ -29,8 +29,9 @@ def saved(tmp_path_factory, tiny_backbone) -> Path:
     import torch
 
     torch.manual_seed(0)
-    model, tok = build_model(str(tiny_backbone), ["PERSON", "COUNTRY", "EVENT"], ["agent", "place"], ["EVENT"],
-                             num_layers=2, max_length=32, overlap=8)
+    model, tok = build_model(DiplomatConfig(backbone_name=str(tiny_backbone), entity_types=["PERSON", "COUNTRY", "EVENT"],
+                                            roles=["agent", "place"], trigger_types=["EVENT"], num_layers=2,
+                                            window_length=32, overlap=8))
     return save_model_dir(model, tok, tmp_path_factory.mktemp("saved") / "model")
 
 

@@ -228,7 +228,7 @@ def test_metrics_for_card(evals: list[dict]) -> dict[str, float]:
 
 
 def rewrite_card(model_dir, summary: dict, test_metrics: dict) -> Path:
-    """Re-write ``<model_dir>/README.md`` with the test metrics (config and summary from the run).
+    """Re-write ``<model_dir>/README.md`` with the test metrics (the saved model's config, the run's summary).
 
     Args:
         model_dir: the model directory.
@@ -238,11 +238,12 @@ def rewrite_card(model_dir, summary: dict, test_metrics: dict) -> Path:
     Returns:
         The card's path.
     """
+    from ..modeling.configuration import DiplomatConfig
     from ..training.card import model_card
 
-    cfg = run_config_from_dict(summary.get("config") or {})
+    config = DiplomatConfig.from_pretrained(str(model_dir))
     path = Path(model_dir) / "README.md"
-    atomic_write_text(path, model_card(cfg, summary, test_metrics))
+    atomic_write_text(path, model_card(config, summary, test_metrics))
     return path
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
+from ..config import ConfigError
 from .configuration import FORMAT_VERSION, DiplomatConfig
 from .model import DiplomatModel
 
@@ -49,20 +50,21 @@ def _load_encoder(backbone: str):
         return AutoModel.from_pretrained(backbone, use_safetensors=True)
 
 
-def build_model(backbone: str, entity_types: list[str], roles: list[str], trigger_types: list[str],
-                num_layers: int = 4, max_length: int = 160, overlap: int = 32, dropout: float = 0.1,
-                role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
-                freeze_word_embeddings: bool = False):
-    """A new :class:`DiplomatModel` on a pretrained encoder, with its tokenizer.
+def build_model(config: DiplomatConfig, *, freeze_word_embeddings: bool = False):
+    """A new :class:`DiplomatModel` on the pretrained encoder ``config.backbone_name``, with its tokenizer.
 
     Args:
-        backbone: hub name or local directory of an encoder (``AutoModel``); never remote code.
-        entity_types, roles, trigger_types: the label schema stored in the config.
-        Other args: see :class:`DiplomatConfig`.
+        config: the model's settings, e.g. :meth:`DiplomatConfig.from_run_config`; its ``encoder`` is
+            filled in from the backbone (hub name or local directory, ``AutoModel``; never remote code).
+        freeze_word_embeddings: do not train the embedding matrix.
 
     Returns:
-        ``(model, tokenizer)``.
+        ``(model, tokenizer)``; :class:`ModelLoadError` when the backbone cannot be loaded,
+        :class:`ConfigError` when it cannot take the settings (window length, marker layer).
     """
+    backbone = config.backbone_name
+    if not backbone:
+        raise ConfigError("model.backbone: not set")
     tokenizer = load_tokenizer(backbone)
     try:
         encoder = _load_encoder(backbone)
@@ -70,13 +72,12 @@ def build_model(backbone: str, entity_types: list[str], roles: list[str], trigge
         raise ModelLoadError(_unreachable(backbone, exc)) from exc
     if tokenizer.pad_token_id is not None and getattr(encoder.config, "pad_token_id", None) is None:
         encoder.config.pad_token_id = tokenizer.pad_token_id
-    config = DiplomatConfig(encoder=encoder.config.to_dict(), entity_types=entity_types,
-                            num_layers=num_layers, roles=roles, trigger_types=trigger_types,
-                            window_length=min(max_length, encoder.config.max_position_embeddings),
-                            overlap=overlap, dropout=dropout, role_hidden_size=role_hidden_size,
-                            max_distance=max_distance, role_loss_weight=role_loss_weight,
-                            backbone_name=backbone)
-    model = DiplomatModel(config, encoder=encoder)
+    config.encoder = encoder.config.to_dict()
+    config.check_window()
+    try:
+        model = DiplomatModel(config, encoder=encoder)
+    except ValueError as exc:  # roles.marker_layer the encoder does not have
+        raise ConfigError(str(exc)) from exc
     if freeze_word_embeddings:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     return model, tokenizer

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments
 
 from ..config import ConfigError, RunConfig
-from ..data.roles import ROLES
+from ..modeling.configuration import DiplomatConfig
 from ..modeling.features import FeatureStats, collate, window_features
 from ..modeling.io import build_model, save_model_dir
 from ..utils import atomic_write_json, set_seed
@@ -155,21 +155,11 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(paths["run"] / "tensorboard"))
     train_docs, dev_docs = load_training_docs(cfg)
     types = cfg.model.entity_types or sorted({e.type for d in train_docs for e in d.entities})
-    m = cfg.model
-    if m.init_from:
-        model, tokenizer = _init_from(m.init_from, types, freeze=m.freeze_word_embeddings)
-        model.config.role_loss_weight = cfg.roles.loss_weight
-        model.config.trigger_types = list(cfg.roles.trigger_types)
-        if cfg.roles.marker_layer is not None:
-            _enable_marker(model, cfg.roles.marker_layer)
+    if cfg.model.init_from:
+        model, tokenizer = _init_from(cfg, types)
     else:
-        model, tokenizer = build_model(
-            m.backbone, types, ROLES if cfg.roles.enabled else [], cfg.roles.trigger_types,
-            num_layers=m.num_layers, max_length=m.max_length, overlap=m.overlap, dropout=m.dropout,
-            role_hidden_size=cfg.roles.hidden_size, max_distance=cfg.roles.max_distance,
-            role_loss_weight=cfg.roles.loss_weight, freeze_word_embeddings=m.freeze_word_embeddings)
-        if cfg.roles.enabled and cfg.roles.marker_layer is not None:
-            _enable_marker(model, cfg.roles.marker_layer)
+        model, tokenizer = build_model(DiplomatConfig.from_run_config(cfg, entity_types=types),
+                                       freeze_word_embeddings=cfg.model.freeze_word_embeddings)
     feats, fstats = make_features(train_docs, model, tokenizer, "encoding train")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     trainer = DiplomatTrainer(
@@ -188,7 +178,7 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     summary = _summary(cfg, trainer, result, seconds, len(train_docs), len(dev_docs), len(feats), fstats, last)
     model.config.training_summary = {k: summary[k] for k in ("train_docs", "train_windows", "seconds",
                                                               "best_dev", "epochs_run")}
-    save_model_dir(trainer.model, tokenizer, paths["model"], card=model_card(cfg, summary))
+    save_model_dir(trainer.model, tokenizer, paths["model"], card=model_card(trainer.model.config, summary))
     atomic_write_json(paths["run"] / "train_summary.json", summary)
     return summary
 
@@ -212,25 +202,44 @@ def _checkpoint_dirs(folder: Path) -> list[Path]:
     return sorted(cks, key=lambda p: int(p.name.split("-")[-1]))
 
 
-def _init_from(path: str, types: list[str], freeze: bool):
-    """Continue training a saved model; its label schema must cover the training data's types."""
+def _init_from(cfg: RunConfig, types: list[str]):
+    """Continue training a saved model: its label schema must cover the data's types, the run's
+    architecture settings must match it and its runtime settings are applied
+    (:meth:`DiplomatConfig.run_config_changes`)."""
     from ..modeling.io import load_model_dir
 
+    path = cfg.model.init_from
     model, tokenizer = load_model_dir(path)
     missing = sorted(set(types) - set(model.config.entity_types))
     if missing:
         raise ConfigError(f"model.init_from: {path} does not know the entity types {missing}")
+    apply_changes(model, model.config.run_config_changes(cfg, source=str(path)))
     model.train()
-    if freeze:
+    if cfg.model.freeze_word_embeddings:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     return model, tokenizer
 
 
-def _enable_marker(model, layer: int) -> None:
-    try:
-        model.enable_role_marker(layer)
-    except ValueError as exc:
-        raise ConfigError(f"roles.marker_layer: {exc}") from exc
+def apply_changes(model, changes: dict) -> None:
+    """Write ``{DiplomatConfig field: value}`` into ``model.config`` and into the live modules.
+
+    Dropout is set on every ``nn.Dropout`` outside the encoder (found by walking the modules, so it
+    holds whatever the heads look like); a marker layer switches the role head to marker mode.
+    """
+    changes = dict(changes)
+    layer = changes.pop("role_marker_layer", None)
+    if layer is not None:
+        try:
+            model.enable_role_marker(layer)
+        except ValueError as exc:
+            raise ConfigError(f"roles.marker_layer: {exc}") from exc
+    for name, value in changes.items():
+        setattr(model.config, name, value)
+    if "dropout" in changes:
+        inside = {id(m) for m in model.encoder.modules()}
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout) and id(module) not in inside:
+                module.p = changes["dropout"]
 
 
 def _last_checkpoint(folder: Path) -> Path | None:
