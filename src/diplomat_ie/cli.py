@@ -88,8 +88,8 @@ def _add_export(sub) -> None:
     s.add_argument("--int8", action="store_true", help="also write int8 DIR/onnx/model.int8.onnx")
     s.add_argument("--int8-scheme", choices=INT8_SCHEME_CHOICES, default=INT8_SCHEME_CHOICES[0],
                    help="which matmuls get per-row activation scales (the rest per-tensor): ffn = both feed-forward "
-                        "projections, int8 GEMM (default; NEREL test -0.10 F1), ffn-nbits = the same as MatMulNBits "
-                        "(slower), dynamic = none (fastest, -1.12 F1)")
+                        "projections, int8 GEMM (default), ffn-nbits = the same as MatMulNBits (slower), "
+                        "dynamic = none (fastest, least accurate; README has the measurements)")
     s.add_argument("--opset", type=int, default=17, help="ONNX opset")
     s.add_argument("--no-fuse", action="store_true", help="skip onnxruntime's transformer fusion")
 
