@@ -145,7 +145,7 @@ def cmd_train(args, extra: list[str]) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluation.run import run_evaluation
 
-    out = run_evaluation(args.model, corpus=args.corpus, split=args.split, root=args.data_root,
+    out = run_evaluation(model_dir=args.model, corpus=args.corpus, split=args.split, root=args.data_root,
                          output=args.output, max_docs=args.max_docs, lenient=args.lenient,
                          batch_size=args.batch_size)
     print(json.dumps(out["headline"], ensure_ascii=False, indent=2))
@@ -157,7 +157,7 @@ def cmd_report(args) -> int:
     from .evaluation.report import build_report
     from .evaluation.run import default_output
 
-    out = build_report(args.model, args.output or default_output(args.model), run_dir=args.run_dir,
+    out = build_report(model_dir=args.model, output=args.output or default_output(args.model), run_dir=args.run_dir,
                        seeds_dir=args.seeds, root=args.data_root, batch_size=args.batch_size,
                        max_docs=args.max_docs, corpus=args.corpus,
                        ood_corpus=None if args.no_factrueval else "factrueval", natasha=not args.no_natasha,
@@ -186,7 +186,7 @@ def cmd_predict(args) -> int:
 def cmd_export(args) -> int:
     from .inference.onnx_backend import export_onnx
 
-    record = export_onnx(args.model, int8=args.int8, opset=args.opset, fuse=not args.no_fuse,
+    record = export_onnx(model_dir=args.model, int8=args.int8, opset=args.opset, fuse=not args.no_fuse,
                          int8_scheme=args.int8_scheme)
     print(json.dumps(record, ensure_ascii=False, indent=2))
     return 0
