@@ -9,7 +9,7 @@ RUN    ?= default
 CONFIG ?= configs/$(RUN).yaml
 DIPLOMAT := $(VENV)/bin/diplomat-ie
 
-.PHONY: install backbone train train-quick test test-all lint data-stats report clean-venv
+.PHONY: install backbone train train-quick test lint data-stats report clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,9 +38,6 @@ data-stats: $(STAMP)
 	$(DIPLOMAT) data stats --lenient
 
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
-
-test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

@@ -249,6 +249,24 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict[str, str]
     return RunConfig(name=str(name), given=given, **sections)
 
 
+def run_config_from_dict(d: dict) -> RunConfig:
+    """Rebuild a :class:`RunConfig` from ``RunConfig.to_dict()`` (unknown keys are ignored).
+
+    Args:
+        d: e.g. ``train_summary.json["config"]``.
+
+    Returns:
+        The validated configuration.
+    """
+    overrides = {"name": str(d.get("name", "default"))}
+    for section, cls in SECTIONS.items():
+        known = {f.name for f in dataclasses.fields(cls)}
+        for k, v in (d.get(section) or {}).items():
+            if k in known:
+                overrides[f"{section}.{k}"] = v
+    return load_config(None, overrides)
+
+
 def parse_overrides(args: list[str]) -> dict[str, str]:
     """Turn ``["--training.batch_size", "8", "--model.dropout=0.2"]`` into a dict."""
     out: dict[str, str] = {}

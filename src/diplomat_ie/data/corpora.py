@@ -130,6 +130,24 @@ def load_split(corpus: str | os.PathLike, split: str | None = None, root: str | 
     return read_brat_dir(path, lenient=lenient, stats=stats)
 
 
+def load_docs(corpus: str | os.PathLike, split: str, root: str | os.PathLike | None = None,
+              lenient: bool = False) -> list[Document]:
+    """A named corpus split, or ``<folder>/<split>`` when ``corpus`` is a folder of split folders.
+
+    Args:
+        corpus: a corpus name, a folder of split folders, or a brat folder / JSONL file.
+        split: the split name.
+        root: the data root (named corpora only).
+        lenient: skip and count malformed annotation lines.
+
+    Returns:
+        The split's documents (see :func:`load_split`).
+    """
+    if Path(corpus, split).is_dir():
+        return load_split(str(Path(corpus, split)), root=root, lenient=lenient)
+    return load_split(corpus, split, root=root, lenient=lenient)
+
+
 def to_coarse(docs: list[Document], mapping: dict[str, str]) -> list[Document]:
     """Copies of ``docs`` whose entities are mapped to coarse types; unmapped entities are dropped.
 

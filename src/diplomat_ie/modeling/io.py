@@ -86,6 +86,7 @@ def build_model(config: DiplomatConfig, *, freeze_word_embeddings: bool = False)
 def check_model_dir(path: str | os.PathLike) -> dict:
     """Validate a saved model directory before loading; returns its config dict."""
     path = Path(path)
+    recover_interrupted_save(path)
     if not path.is_dir():
         raise ModelLoadError(f"{path}: model directory not found")
     if (path / "pytorch_model.bin").exists() and not (path / "model.safetensors").exists():
@@ -145,12 +146,54 @@ def _describe_key(item) -> str:
     return str(item)
 
 
+def _swap_dirs(path: Path) -> tuple[Path, Path]:
+    """The two sibling folders :func:`save_model_dir` swaps through: ``.NAME.saving`` and ``.NAME.old``."""
+    return path.with_name(f".{path.name}.saving"), path.with_name(f".{path.name}.old")
+
+
+def recover_interrupted_save(path: str | os.PathLike) -> bool:
+    """Finish (or undo) a :func:`save_model_dir` killed between its two renames.
+
+    Such a save leaves ``path`` missing, the previous model in ``.NAME.old`` and the new, complete one
+    in ``.NAME.saving`` (it is only renamed once complete): the new one is moved into place; if it is
+    not complete, the previous model is put back. Anything else is left alone.
+
+    Args:
+        path: the model directory.
+
+    Returns:
+        Whether a directory was moved into ``path``.
+    """
+    path = Path(path)
+    tmp, old = _swap_dirs(path)
+    if path.exists() or not old.is_dir():
+        return False
+    import shutil
+
+    try:
+        if tmp.is_dir() and all((tmp / name).is_file() for name in REQUIRED_FILES):
+            os.replace(tmp, path)
+            shutil.rmtree(old)
+        else:
+            os.replace(old, path)
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: a save was interrupted ({tmp.name}, {old.name} left); cannot finish "
+                             f"it: {exc}") from exc
+    return True
+
+
 def save_model_dir(model, tokenizer, path: str | os.PathLike, card: str | None = None) -> Path:
-    """Save weights (safetensors), config, tokenizer and a model card into ``path`` atomically."""
+    """Save weights (safetensors), config, tokenizer and a model card into ``path`` atomically.
+
+    The new model is written to ``.NAME.saving`` and swapped in with two renames (``path`` ->
+    ``.NAME.old``, ``.NAME.saving`` -> ``path``); a kill between them is repaired by the next save or
+    load (:func:`recover_interrupted_save`).
+    """
     from ..utils import atomic_write_text
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.saving")
+    recover_interrupted_save(path)
+    tmp, old = _swap_dirs(path)
     if tmp.exists():
         import shutil
 
@@ -162,7 +205,6 @@ def save_model_dir(model, tokenizer, path: str | os.PathLike, card: str | None =
     if path.exists():
         import shutil
 
-        old = path.with_name(f".{path.name}.old")
         if old.exists():
             shutil.rmtree(old)
         os.replace(path, old)

@@ -117,7 +117,7 @@ def length_batches(lengths: list[int], batch_size: int, max_padding: float | Non
     Items are sorted by length (stable) and a batch closes when it holds ``batch_size`` items or when
     padding every item to the batch's longest would add more than ``max_padding`` (a fraction of the
     batch's real tokens; ``None``: no limit). Padded positions cost a full encoder pass each and change
-    nothing in the output, so bounding them is free speed (16% of the tokens on NEREL test at 32 fixed).
+    nothing in the output, so bounding them is free speed.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -144,7 +144,7 @@ def torch_window_outputs(model, pad_multiple: int = 32):
     ``None`` or, in role-marker mode, ``(hidden_l, attention_mask)`` for :meth:`DiplomatModel.role_logits`.
     Another runtime (``inference.onnx_backend``) can replace it; the role head then runs on its ``words``.
     Sequences are right-padded (masked) to a multiple of ``pad_multiple``: windows vary in length and
-    torch's CPU kernels pay a large set-up cost for every new shape (2.5x single-document latency).
+    torch's CPU kernels pay a large set-up cost for every new shape.
     """
 
     def run(input_ids, attention_mask, word_pos):
@@ -185,7 +185,7 @@ class Predictor:
     ``window_fn`` (default :func:`torch_window_outputs`) computes word vectors and NER logits of a
     padded batch of windows; ``model`` then only needs ``config``, ``role_head`` and ``eval()``.
     ``snap_arguments`` moves role arguments onto overlapping predicted entities (:func:`snap_arguments`;
-    on NEREL dev it lifts the continued model's gold-trigger role F1 from 36.5 to 43.3).
+    the README has its effect on role F1).
     ``trigger_lexicon`` (a :class:`~diplomat_ie.data.triggers.TriggerLexicon`) adds its words as triggers
     where the model predicted none (end-to-end setting only). ``role_o_bias`` (default 0) lowers the role
     head's ``O`` logit by that much: more arguments, less precision. Windows are batched by length
