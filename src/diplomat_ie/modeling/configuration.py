@@ -6,7 +6,9 @@ from transformers import AutoConfig, PretrainedConfig
 
 from ..data.labels import bio_labels
 
-FORMAT_VERSION = 1
+# 1: head weights at the top level (ner_head.*, role_head.*, role_marker); 2: under heads.* (DiplomatHeads).
+# io.load_model_dir reads every version up to this one.
+FORMAT_VERSION = 2
 
 
 class DiplomatConfig(PretrainedConfig):
