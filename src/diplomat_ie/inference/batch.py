@@ -211,10 +211,10 @@ def render_html(rows: list[dict], title: str) -> str:
         The HTML page.
     """
     try:
-        from ..evaluation.html import render_html as render
+        from ..evaluation.html import render_html
     except ImportError:
-        render = _fallback_html
-    return render(rows, title)
+        return _fallback_html(rows, title)
+    return render_html(rows, title)
 
 
 def _fallback_html(rows: list[dict], title: str) -> str:

@@ -155,8 +155,8 @@ class Extractor:
         if backend.startswith("onnx"):
             from .onnx_backend import load_onnx
 
-            model, tokenizer, window_fn = load_onnx(path, backend=backend, threads=threads)
-            return cls(model, tokenizer, batch_size=batch_size, threads=threads, window_fn=window_fn,
+            heads, onnx_tokenizer, onnx_runner = load_onnx(path, backend=backend, threads=threads)
+            return cls(heads, onnx_tokenizer, batch_size=batch_size, threads=threads, window_fn=onnx_runner,
                        backend=backend, snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon,
                        role_o_bias=role_o_bias)
         model, tokenizer = load_model_dir(path)

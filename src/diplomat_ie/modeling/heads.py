@@ -18,7 +18,7 @@ starts at zero, so switching a trained model to marker mode starts from its exac
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Protocol
 
 import torch
@@ -151,14 +151,14 @@ class DiplomatHeads(nn.Module):
         """``L`` in marker mode, else None."""
         return self.config.role_marker_layer if self.role_head is not None else None
 
-    def enable_marker(self, layers: Sequence[nn.Module]) -> None:
+    def enable_marker(self, layers: Iterable[nn.Module]) -> None:
         """Marker mode on the encoder layers ``layers`` (``L..``, shared); a new marker starts at zero."""
         self.share_top_layers(layers)
         if self.role_marker is None:
             p = next(self.ner_head.parameters())
             self.role_marker = nn.Parameter(torch.zeros(self.ner_head.in_features, dtype=p.dtype, device=p.device))
 
-    def share_top_layers(self, layers: Sequence[nn.Module]) -> None:
+    def share_top_layers(self, layers: Iterable[nn.Module]) -> None:
         self.top = tuple(layers)  # a tuple registers nothing: the encoder owns (and saves) these layers
 
     def state_key_map(self) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
@@ -21,7 +22,7 @@ class ModelLoadError(RuntimeError):
     """A model directory or backbone cannot be loaded; the message says what is wrong and where."""
 
 
-def load_tokenizer(path: str | os.PathLike):
+def load_tokenizer(path: str | os.PathLike) -> PreTrainedTokenizerFast:
     """A fast tokenizer from a directory or hub name (fast is required: word alignment needs it)."""
     path = str(path)
     try:
@@ -128,11 +129,9 @@ def load_model_dir(path: str | os.PathLike) -> tuple[DiplomatModel, PreTrainedTo
             config = DiplomatConfig.from_pretrained(str(path))
             config.format_version = FORMAT_VERSION  # saved again, it is a current directory
             state = upgrade_state_dict(load_file(str(Path(path) / "model.safetensors")), version)
-            model, info = DiplomatModel.from_pretrained(None, config=config, state_dict=state,
-                                                        output_loading_info=True, ignore_mismatched_sizes=True)
+            model, info = _from_pretrained(None, config=config, state_dict=state)
         else:
-            model, info = DiplomatModel.from_pretrained(str(path), use_safetensors=True, output_loading_info=True,
-                                                        ignore_mismatched_sizes=True)  # reported below
+            model, info = _from_pretrained(str(path), use_safetensors=True)
     except Exception as exc:  # noqa: BLE001 - turn any loading failure into one clear message
         raise ModelLoadError(f"{path}: cannot load weights ({type(exc).__name__}: {exc})") from exc
     # from_pretrained only warns when config.json and the weights disagree (it would randomly initialise
@@ -147,6 +146,12 @@ def load_model_dir(path: str | os.PathLike) -> tuple[DiplomatModel, PreTrainedTo
         raise ModelLoadError(f"{path}: {exc} (tokenizer_config.json missing or incomplete?)") from exc
     model.eval()
     return model, tokenizer
+
+
+def _from_pretrained(path: str | None, **kwargs: Any) -> tuple[DiplomatModel, dict[str, Any]]:
+    # mismatched sizes are reported by the caller, not raised half-way by transformers
+    loaded = DiplomatModel.from_pretrained(path, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs)
+    return cast(tuple[DiplomatModel, dict[str, Any]], loaded)
 
 
 def upgrade_state_dict(state: dict[str, torch.Tensor], version: int) -> dict[str, torch.Tensor]:

@@ -3,7 +3,7 @@ and the event-role head (in marker mode also re-run encoder layers ``L..`` once 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -45,7 +45,7 @@ def _check_marker_layer(encoder: nn.Module, layer: int) -> nn.ModuleList:
     return layers
 
 
-def _encoder_from_config(config: DiplomatConfig) -> nn.Module:
+def _encoder_from_config(config: DiplomatConfig) -> PreTrainedModel:
     try:
         return AutoModel.from_config(config.encoder_config(), add_pooling_layer=False)
     except TypeError:
@@ -61,7 +61,7 @@ class DiplomatModel(PreTrainedModel):
     main_input_name = "input_ids"
     _no_split_modules: list[str] = []
 
-    def __init__(self, config: DiplomatConfig, encoder: nn.Module | None = None):
+    def __init__(self, config: DiplomatConfig, encoder: PreTrainedModel | None = None):
         super().__init__(config)
         self.encoder = encoder if encoder is not None else _encoder_from_config(config)
         self.heads = DiplomatHeads(config, self.encoder.config)
@@ -109,7 +109,7 @@ class DiplomatModel(PreTrainedModel):
         if layer_l is None:
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
             return self.heads.gather_words(hidden, word_pos), None
-        h = self.encoder.embeddings(input_ids=input_ids)
+        h = cast(nn.Module, self.encoder.embeddings)(input_ids=input_ids)
         mask = self.heads.mask(h, attention_mask)
         layers = _encoder_layers(self.encoder)
         for layer in layers[:layer_l]:

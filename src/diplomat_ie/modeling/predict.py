@@ -316,8 +316,8 @@ class Predictor:
         words = out.words
         k = self.model.config.num_layers
         logits = split_ner_layers(out.ner_logits, k)
-        probs, ids = logits.softmax(-1).max(-1)
-        ids, probs = ids.tolist(), probs.tolist()  # one conversion, not one tensor slice per window and layer
+        top_p, top_id = logits.softmax(-1).max(-1)
+        ids, probs = top_id.tolist(), top_p.tolist()  # one conversion, not one tensor slice per window and layer
         trig_batch = []
         for j, ((d, w), win) in enumerate(zip(chunk, wins, strict=True)):
             n = win.hi - win.lo
@@ -355,9 +355,9 @@ class Predictor:
         if self.role_o_bias:  # P(O) scaled by exp(-bias): more arguments, at the cost of precision
             logits = logits.clone()
             logits[..., 0] -= self.role_o_bias
-        probs, ids = logits.softmax(-1).max(-1)
-        found = (ids != 0).any(-1).tolist()  # label 0 is "O": rows without any argument are skipped
-        ids, probs = ids.tolist(), probs.tolist()  # one conversion, not one tensor slice per trigger
+        top_p, top_id = logits.softmax(-1).max(-1)
+        found = (top_id != 0).any(-1).tolist()  # label 0 is "O": rows without any argument are skipped
+        ids, probs = top_id.tolist(), top_p.tolist()  # one conversion, not one tensor slice per trigger
         for j, ((d, _), win, trig) in enumerate(zip(chunk, wins, trig_batch, strict=True)):
             n = win.hi - win.lo
             for t, s in enumerate(trig):
