@@ -42,6 +42,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/mypy  # [tool.mypy] in pyproject.toml: modeling/ and inference/
 
 clean-venv:
 	rm -rf $(VENV)

@@ -48,7 +48,7 @@ def _force_some_arguments(model: Path) -> None:
 
     labels = json.loads((model / "config.json").read_text())["roles"]
     state = load_file(str(model / "model.safetensors"))
-    state["role_head.out.bias"][1 + 2 * labels.index("agent")] += 4.0
+    state["heads.role_head.out.bias"][1 + 2 * labels.index("agent")] += 4.0
     save_file(state, str(model / "model.safetensors"), metadata={"format": "pt"})
 
 

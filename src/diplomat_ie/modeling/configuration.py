@@ -11,7 +11,9 @@ from ..config import ConfigError
 from ..data.labels import bio_labels
 from ..data.roles import ROLES
 
-FORMAT_VERSION = 1
+# 1: head weights at the top level (ner_head.*, role_head.*, role_marker); 2: under heads.* (DiplomatHeads).
+# io.load_model_dir reads every version up to this one.
+FORMAT_VERSION = 2
 
 ARCHITECTURE, RUNTIME = "architecture", "runtime"
 

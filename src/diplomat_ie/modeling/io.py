@@ -5,21 +5,25 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any, cast
 
+import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
 from ..config import ConfigError
 from .configuration import FORMAT_VERSION, DiplomatConfig
+from .heads import HEADS_PREFIX, DiplomatHeads
 from .model import DiplomatModel
 
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+V1_HEAD_KEYS = ("ner_head.", "role_head.", "role_marker")  # format 1 kept the heads at the top level
 
 
 class ModelLoadError(RuntimeError):
     """A model directory or backbone cannot be loaded; the message says what is wrong and where."""
 
 
-def load_tokenizer(path: str | os.PathLike):
+def load_tokenizer(path: str | os.PathLike) -> PreTrainedTokenizerFast:
     """A fast tokenizer from a directory or hub name (fast is required: word alignment needs it)."""
     path = str(path)
     try:
@@ -113,22 +117,28 @@ def check_model_dir(path: str | os.PathLike) -> dict:
     return cfg
 
 
-def load_model_dir(path: str | os.PathLike):
-    """Load ``(model, tokenizer)`` from a directory written by :func:`save_model_dir`."""
-    check_model_dir(path)
+def load_model_dir(path: str | os.PathLike) -> tuple[DiplomatModel, PreTrainedTokenizerFast]:
+    """Load ``(model, tokenizer)`` from a directory written by :func:`save_model_dir` (any format version).
+
+    Raises:
+        ModelLoadError: the directory is incomplete, or its weights do not match its ``config.json``.
+    """
+    version = check_model_dir(path)["format_version"]
     try:
-        model, info = DiplomatModel.from_pretrained(str(path), use_safetensors=True, output_loading_info=True,
-                                                    ignore_mismatched_sizes=True)  # reported below
+        if version < FORMAT_VERSION:  # an older layout: rename its keys, then load exactly like a current one
+            from safetensors.torch import load_file
+
+            config = DiplomatConfig.from_pretrained(str(path))
+            config.format_version = FORMAT_VERSION  # saved again, it is a current directory
+            state = upgrade_state_dict(load_file(str(Path(path) / "model.safetensors")), version)
+            model, info = _from_pretrained(None, config=config, state_dict=state)
+        else:
+            model, info = _from_pretrained(str(path), use_safetensors=True)
     except Exception as exc:  # noqa: BLE001 - turn any loading failure into one clear message
         raise ModelLoadError(f"{path}: cannot load weights ({type(exc).__name__}: {exc})") from exc
     # from_pretrained only warns when config.json and the weights disagree (it would randomly initialise
     # missing tensors, or drop a head): refuse instead.
-    bad = {k: sorted(_describe_key(x) for x in info.get(k) or ()) for k in ("missing_keys", "unexpected_keys",
-                                                                           "mismatched_keys")}
-    if any(bad.values()):
-        detail = "; ".join(f"{k.replace('_', ' ')}: {', '.join(v[:5])}{' ...' if len(v) > 5 else ''}"
-                           for k, v in bad.items() if v)
-        raise ModelLoadError(f"{path}: model.safetensors does not match config.json ({detail})")
+    _check_keys(path, {k: list(info.get(k) or ()) for k in ("missing_keys", "unexpected_keys", "mismatched_keys")})
     tokenizer = load_tokenizer(path)
     from .encoding import _special_ids
 
@@ -138,6 +148,76 @@ def load_model_dir(path: str | os.PathLike):
         raise ModelLoadError(f"{path}: {exc} (tokenizer_config.json missing or incomplete?)") from exc
     model.eval()
     return model, tokenizer
+
+
+def _from_pretrained(path: str | None, **kwargs: Any) -> tuple[DiplomatModel, dict[str, Any]]:
+    # mismatched sizes are reported by the caller, not raised half-way by transformers
+    loaded = DiplomatModel.from_pretrained(path, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs)
+    return cast(tuple[DiplomatModel, dict[str, Any]], loaded)
+
+
+def upgrade_state_dict(state: dict[str, torch.Tensor], version: int) -> dict[str, torch.Tensor]:
+    """The weights of a format-``version`` directory under the current format's key names."""
+    return {upgrade_key(k, version): v for k, v in state.items()}
+
+
+def upgrade_key(key: str, version: int) -> str:
+    """One weight name of a format-``version`` file in the current format."""
+    if version < 2 and key.startswith(V1_HEAD_KEYS):
+        return HEADS_PREFIX + key
+    return key
+
+
+def load_heads(path: str | os.PathLike) -> DiplomatHeads:
+    """Only the heads of a model directory (and a marker model's top encoder layers), no encoder.
+
+    For a runtime that runs the encoder itself (the ONNX backend): reads just these tensors from
+    ``model.safetensors``, any format version.
+
+    Raises:
+        ModelLoadError: as :func:`load_model_dir`.
+    """
+    from safetensors import safe_open
+
+    version = check_model_dir(path)["format_version"]
+    try:
+        config = DiplomatConfig.from_pretrained(str(path))
+        config.format_version = FORMAT_VERSION
+        heads = DiplomatHeads.standalone(config)
+        prefixes = heads.state_key_map()
+        state, unexpected = {}, []
+        with safe_open(str(Path(path) / "model.safetensors"), framework="pt") as f:
+            for k in f.keys():
+                name = upgrade_key(k, version)
+                src = next((p for p in prefixes if name.startswith(p)), None)
+                if src is not None:
+                    state[prefixes[src] + name[len(src):]] = f.get_tensor(k)
+                elif not name.startswith("encoder."):
+                    unexpected.append(name)
+    except Exception as exc:  # noqa: BLE001 - turn any loading failure into one clear message
+        raise ModelLoadError(f"{path}: cannot load weights ({type(exc).__name__}: {exc})") from exc
+    own = heads.state_dict()
+    by_len = sorted(prefixes.items(), key=lambda kv: -len(kv[1]))
+
+    def file_name(key: str) -> str:  # errors name the tensors as the model file does
+        src, dst = next((s, d) for s, d in by_len if key.startswith(d))
+        return src + key[len(dst):]
+
+    mismatched = [(file_name(k), v.shape, own[k].shape) for k, v in state.items()
+                  if k in own and v.shape != own[k].shape]
+    _check_keys(path, {"missing_keys": [file_name(k) for k in set(own) - set(state)],
+                       "unexpected_keys": unexpected + [file_name(k) for k in set(state) - set(own)],
+                       "mismatched_keys": mismatched})
+    heads.load_state_dict(state, strict=True)
+    return heads.eval()
+
+
+def _check_keys(path: str | os.PathLike, info: dict[str, list]) -> None:
+    bad = {k: sorted(_describe_key(x) for x in v) for k, v in info.items()}
+    if any(bad.values()):
+        detail = "; ".join(f"{k.replace('_', ' ')}: {', '.join(v[:5])}{' ...' if len(v) > 5 else ''}"
+                           for k, v in bad.items() if v)
+        raise ModelLoadError(f"{path}: model.safetensors does not match config.json ({detail})")
 
 
 def _describe_key(item) -> str:
