@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from diplomat_ie.modeling.configuration import DiplomatConfig
 from diplomat_ie.modeling.io import build_model, load_model_dir, recover_interrupted_save, save_model_dir
 
 
@@ -18,8 +19,8 @@ def _model(backbone: Path, seed: int):
     import torch
 
     torch.manual_seed(seed)
-    return build_model(str(backbone), ["PERSON", "EVENT"], ["agent"], ["EVENT"], num_layers=2, max_length=32,
-                       overlap=8)
+    return build_model(DiplomatConfig(backbone_name=str(backbone), entity_types=["PERSON", "EVENT"], roles=["agent"],
+                                      trigger_types=["EVENT"], num_layers=2, window_length=32, overlap=8))
 
 
 def _same_weights(a, b) -> bool:
