@@ -319,3 +319,28 @@ def test_fresh_run_next_to_an_interrupted_ones_checkpoints_needs_resume_or_overw
     cfg.training.overwrite = True
     prepare_output(cfg, resume=False)  # overwrite discards them
     assert not ck.exists()
+
+
+@pytest.mark.parametrize(("config", "error"), [
+    ({"format_version": 1}, "model format 1"),  # head keys renamed since: HF would load them non-strictly
+    ({}, "model format None"),
+    (None, "unreadable"),
+])
+def test_resume_refuses_a_checkpoint_of_another_model_format(tmp_path, config, error):
+    from diplomat_ie.config import ConfigError
+    from diplomat_ie.training.train import _check_checkpoint_format
+
+    ck = tmp_path / "checkpoint-10"
+    ck.mkdir()
+    if config is not None:
+        (ck / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=error):
+        _check_checkpoint_format(ck)
+
+
+def test_resume_accepts_a_checkpoint_of_this_format(tmp_path):
+    from diplomat_ie.modeling.configuration import FORMAT_VERSION
+    from diplomat_ie.training.train import _check_checkpoint_format
+
+    (tmp_path / "config.json").write_text(json.dumps({"format_version": FORMAT_VERSION}))
+    assert _check_checkpoint_format(tmp_path) is None  # no error

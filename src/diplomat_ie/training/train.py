@@ -197,6 +197,8 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
     last = _last_checkpoint(paths["checkpoints"]) if resume else None
     if resume and last is None:
         log.warning("--resume: no complete checkpoint in %s; training from the start", paths["checkpoints"])
+    if last is not None:
+        _check_checkpoint_format(last)
     t0 = time.time()
     result = trainer.train(resume_from_checkpoint=str(last) if last else None)
     seconds = time.time() - t0
@@ -265,6 +267,21 @@ def apply_changes(model, changes: dict) -> None:
         for module in model.modules():
             if isinstance(module, torch.nn.Dropout) and id(module) not in inside:
                 module.p = changes["dropout"]
+
+
+def _check_checkpoint_format(path: Path) -> None:
+    """Refuse a checkpoint of another model format: HF Trainer loads checkpoint weights non-strictly, so
+    renamed head keys would silently leave the heads at their fresh initialisation."""
+    from ..modeling.configuration import FORMAT_VERSION
+
+    try:
+        version = json.loads((path / "config.json").read_text(encoding="utf-8")).get("format_version")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"--resume: {path / 'config.json'} is unreadable ({exc})") from exc
+    if version != FORMAT_VERSION:
+        raise ConfigError(f"--resume: {path} holds model format {version!r}, this diplomat-ie writes "
+                          f"{FORMAT_VERSION}; finish that run with the diplomat-ie that started it, or continue "
+                          f"from its saved model with --model.init_from (which converts old formats)")
 
 
 def _last_checkpoint(folder: Path) -> Path | None:
