@@ -17,8 +17,6 @@ from .evaluate import coarse
 from .metrics import score_sets
 
 NATASHA_TYPES = {"PER": "PER", "ORG": "ORG", "LOC": "LOC"}
-# Micro F1 of Natasha on the test splits as measured outside diplomat-ie (shown when Natasha is absent).
-REFERENCE_NATASHA_F1 = {"nerel": 77.29, "factrueval": 76.51}
 
 
 def natasha_available() -> bool:
