@@ -29,8 +29,8 @@ def _check(cond: bool, key: str, msg: str) -> None:
 
 @dataclass
 class DataConfig:
-    root: str | None = field(default=None, metadata={"help": "corpora folder; default $DIPLOMAT_IE_DATA "
-                                                             "or ../shared/datasets"})
+    root: str | None = field(default=None, metadata={"help": "corpora folder; default $DIPLOMAT_IE_DATA, "
+                                                             "./data, ../shared/datasets"})
     corpus: str = field(default="nerel", metadata={"help": "nerel, or a path to a brat folder / JSONL file"})
     train_split: str = field(default="train", metadata={"help": "split to train on"})
     dev_split: str = field(default="dev", metadata={"help": "split for early stopping"})

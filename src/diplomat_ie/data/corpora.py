@@ -92,8 +92,8 @@ def _unknown(corpus: str) -> CorpusError:
 
 def _missing(path: Path, what: str) -> CorpusError:
     return CorpusError(f"{what} not found (looked for {path}). Set {DATA_ROOT_ENV} to the folder that "
-                       "holds nerel/ and factrueval-2016/, or fetch them with scripts/download_data.py",
-                       str(path))
+                       "holds nerel/ and factrueval-2016/, put them under ./data/, or fetch them there "
+                       "with scripts/download_data.py", str(path))
 
 
 def load_split(corpus: str | os.PathLike, split: str | None = None, root: str | os.PathLike | None = None,
@@ -104,7 +104,8 @@ def load_split(corpus: str | os.PathLike, split: str | None = None, root: str | 
         corpus: ``"nerel"`` (splits train/dev/test) or ``"factrueval"`` (dev/test); or a path to a
             ``.jsonl`` file, a brat folder or a factRuEval folder (then ``split`` is ignored).
         split: the split name (required for a named corpus).
-        root: the data root; default ``$DIPLOMAT_IE_DATA`` or ``../shared/datasets``.
+        root: the data root; default :func:`diplomat_ie.utils.data_root` (``$DIPLOMAT_IE_DATA``, else
+            ``./data`` once it holds a corpus, else ``../shared/datasets``).
         lenient: skip malformed lines (counted in ``stats``) instead of raising.
         stats: collects the read statistics.
 
