@@ -31,7 +31,8 @@ def _check(cond: bool, key: str, msg: str) -> None:
 class DataConfig:
     root: str | None = field(default=None, metadata={"help": "corpora folder; default $DIPLOMAT_IE_DATA, "
                                                              "./data, ../shared/datasets"})
-    corpus: str = field(default="nerel", metadata={"help": "nerel, or a path to a brat folder / JSONL file"})
+    corpus: str = field(default="nerel", metadata={"help": "nerel, a brat folder (of split folders), a JSONL "
+                                                           "file, a save_to_disk folder, or hf:NAME[:CONFIG]"})
     train_split: str = field(default="train", metadata={"help": "split to train on"})
     dev_split: str = field(default="dev", metadata={"help": "split for early stopping"})
     test_split: str = field(default="test", metadata={"help": "split for the final evaluation"})
