@@ -10,7 +10,7 @@ RUN    ?= default
 CONFIG ?= $(RUN)
 DIPLOMAT := $(VENV)/bin/diplomat-ie
 
-.PHONY: install backbone train train-quick test test-all lint data-stats report clean-venv
+.PHONY: install backbone train train-quick test lint data-stats report clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,13 +39,11 @@ data-stats: $(STAMP)
 	$(DIPLOMAT) data stats --lenient
 
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
-
-test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/mypy  # [tool.mypy] in pyproject.toml: modeling/ and inference/
 
 clean-venv:
 	rm -rf $(VENV)

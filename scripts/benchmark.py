@@ -128,6 +128,8 @@ def hf_model(model_dir: str):
     from transformers import AutoModelForTokenClassification
 
     from diplomat_ie.modeling.configuration import DiplomatConfig
+    from diplomat_ie.modeling.heads import HEADS_PREFIX
+    from diplomat_ie.modeling.io import upgrade_key
 
     cfg = DiplomatConfig.from_pretrained(model_dir)
     labels = cfg.ner_labels
@@ -138,11 +140,12 @@ def hf_model(model_dir: str):
     prefix = model.base_model_prefix
     state = {}
     with safe_open(str(Path(model_dir) / "model.safetensors"), framework="pt") as f:
+        names = {upgrade_key(k, cfg.format_version): k for k in f.keys()}  # any saved format version
         for k in f.keys():
             if k.startswith("encoder."):
                 state[f"{prefix}.{k[len('encoder.'):]}"] = f.get_tensor(k)
-        state["classifier.weight"] = f.get_tensor("ner_head.weight")[: len(labels)]
-        state["classifier.bias"] = f.get_tensor("ner_head.bias")[: len(labels)]
+        state["classifier.weight"] = f.get_tensor(names[f"{HEADS_PREFIX}ner_head.weight"])[: len(labels)]
+        state["classifier.bias"] = f.get_tensor(names[f"{HEADS_PREFIX}ner_head.bias"])[: len(labels)]
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or [m for m in missing if "position_ids" not in m]:
         raise RuntimeError(f"HF model weights do not match: missing {missing}, unexpected {unexpected}")
@@ -209,8 +212,10 @@ def hf_logit_check(args) -> dict:
     from diplomat_ie.modeling.encoding import encode_document
     from diplomat_ie.modeling.features import collate
     from diplomat_ie.modeling.io import load_model_dir
+    from diplomat_ie.modeling.predict import torch_window_outputs
 
     ours_model, tok = load_model_dir(args.model)
+    run = torch_window_outputs(ours_model, pad_multiple=1)
     net, cfg = hf_model(args.model)
     n_labels, diff, windows = len(cfg.ner_labels), 0.0, 0
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
@@ -218,8 +223,7 @@ def hf_logit_check(args) -> dict:
         enc = encode_document(doc.text, tok, cfg.window_length, cfg.overlap)
         batch = collate([{"input_ids": w.input_ids, "word_pos": w.word_pos} for w in enc.windows], pad)
         with torch.inference_mode():
-            words = ours_model.word_vectors(batch["input_ids"], batch["attention_mask"], batch["word_pos"])
-            ref = ours_model.ner_head(words)[..., :n_labels]
+            ref = run(batch["input_ids"], batch["attention_mask"], batch["word_pos"]).ner_logits[..., :n_labels]
             hf = net(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
             got = hf.gather(1, batch["word_pos"].unsqueeze(-1).expand(-1, -1, n_labels))
         diff, windows = max(diff, float((ref - got).abs().max())), windows + len(enc.windows)

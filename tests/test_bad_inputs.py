@@ -27,8 +27,8 @@ def train_tiny_model(base: Path, backbone: Path) -> Path:
     """Train (once per session: cached under ``base``) a tiny model that fits the fixture documents."""
     import torch
 
+    from diplomat_ie import train
     from diplomat_ie.config import load_config
-    from diplomat_ie.training.train import train
 
     out = base / "tiny_fitted_model"
     if (out / "model.safetensors").is_file():

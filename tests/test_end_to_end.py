@@ -10,6 +10,7 @@ import pytest
 from diplomat_ie import Extractor
 from diplomat_ie.cli import main
 from diplomat_ie.data import read_brat_dir
+from diplomat_ie.modeling.configuration import FORMAT_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +45,7 @@ def test_model_directory_is_complete(trained):
     assert {"config.json", "model.safetensors", "tokenizer.json", "README.md"} <= names
     assert not any(n.endswith(".bin") for n in names)
     cfg = json.loads((model / "config.json").read_text())
-    assert cfg["model_type"] == "diplomat_ie" and cfg["format_version"] == 1
+    assert cfg["model_type"] == "diplomat_ie" and cfg["format_version"] == FORMAT_VERSION
     assert "PERSON" in cfg["entity_types"] and "agent" in cfg["roles"]
     summary = json.loads((trained / "runs/tiny/train_summary.json").read_text())
     assert summary["best_dev"]["eval_nested_f1"] >= 0 and summary["train_docs"] == 4
@@ -86,7 +87,7 @@ def test_extractor_json_is_serialisable(trained):
 
 def test_continue_training_from_a_saved_model(trained, brat_dir):
     out = trained / "model2"
-    rc = main(["train", "--config", "default", "--name", "tiny2",
+    rc = main(["train", "--config", "continue", "--name", "tiny2",
                "--data.corpus", str(brat_dir), "--model.init_from", str(trained / "model"),
                "--training.epochs", "1", "--training.batch_size", "2", "--training.output_dir", str(out),
                "--training.threads", "1", "--data.dev_split", "train"])

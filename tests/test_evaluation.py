@@ -74,8 +74,8 @@ def test_corpus_scheme(brat_dir):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory, tiny_backbone, brat_dir):
+    from diplomat_ie import train
     from diplomat_ie.config import load_config
-    from diplomat_ie.training import train
 
     tmp = tmp_path_factory.mktemp("evalmodel")
     mp = pytest.MonkeyPatch()

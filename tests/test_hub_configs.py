@@ -3,6 +3,7 @@
 import pytest
 
 from diplomat_ie.config import load_config
+from diplomat_ie.modeling.configuration import DiplomatConfig
 from diplomat_ie.modeling.io import ModelLoadError, build_model
 from diplomat_ie.resources import resource_names
 
@@ -22,5 +23,5 @@ def test_config_parses(name):
 def test_hub_backbone_offline_gives_clear_error(name, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError, match="HuggingFace hub") as err:
-        build_model(name, ["PERSON"], [], ["EVENT"])
+        build_model(DiplomatConfig(backbone_name=name, entity_types=["PERSON"]))
     assert name in str(err.value) and "make backbone" in str(err.value)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from diplomat_ie.inference.extractor import Extractor
-from diplomat_ie.modeling.configuration import FORMAT_VERSION
+from diplomat_ie.modeling.configuration import FORMAT_VERSION, DiplomatConfig
 from diplomat_ie.modeling.io import (
     ModelLoadError,
     build_model,
@@ -29,8 +29,9 @@ def saved(tmp_path_factory, tiny_backbone) -> Path:
     import torch
 
     torch.manual_seed(0)
-    model, tok = build_model(str(tiny_backbone), ["PERSON", "COUNTRY", "EVENT"], ["agent", "place"], ["EVENT"],
-                             num_layers=2, max_length=32, overlap=8)
+    model, tok = build_model(DiplomatConfig(backbone_name=str(tiny_backbone), entity_types=["PERSON", "COUNTRY", "EVENT"],
+                                            roles=["agent", "place"], trigger_types=["EVENT"], num_layers=2,
+                                            window_length=32, overlap=8))
     return save_model_dir(model, tok, tmp_path_factory.mktemp("saved") / "model")
 
 
@@ -92,8 +93,8 @@ CASES = {
     "safetensors truncated to 100 bytes": (_truncate("model.safetensors", 100), r"cannot load weights"),
     "safetensors empty": (_write("model.safetensors", b""), r"cannot load weights"),
     "safetensors garbage": (_write("model.safetensors", b"\x80\x04garbage" * 100), r"cannot load weights"),
-    "safetensors lacks a tensor": (_drop_tensor("ner_head.bias"), r"does not match config\.json.*missing keys: "
-                                                                  r"ner_head\.bias"),
+    "safetensors lacks a tensor": (_drop_tensor("heads.ner_head.bias"), r"does not match config\.json.*missing keys: "
+                                                                        r"heads\.ner_head\.bias"),
     "config.json not JSON": (_write("config.json", b"{not json"), r"config\.json: unreadable"),
     "config.json truncated": (_truncate("config.json", 0.5), r"config\.json: unreadable"),
     "config.json not UTF-8": (_write("config.json", b"\xff\xfe{\x00"), r"config\.json: unreadable"),
@@ -101,11 +102,11 @@ CASES = {
     "config.json empty": (_write("config.json", b""), r"config\.json: unreadable"),
     "not a diplomat model": (_edit_config(("model_type",), "bert"), r"model_type 'bert' is not a diplomat-ie"),
     "entity type added": (_edit_config(("entity_types",), lambda v: v + ["NEW"]),
-                          r"does not match config\.json.*ner_head\.weight \[14, 32\] in the file, \[18, 32\]"),
+                          r"does not match config\.json.*heads\.ner_head\.weight \[14, 32\] in the file, \[18, 32\]"),
     "entity type removed": (_edit_config(("entity_types",), lambda v: v[:-1]),
                             r"does not match config\.json.*ner_head\.(bias|weight)"),
     "num_layers changed": (_edit_config(("num_layers",), 3), r"does not match config\.json.*ner_head"),
-    "roles removed": (_edit_config(("roles",), []), r"does not match config\.json.*unexpected keys: role_head"),
+    "roles removed": (_edit_config(("roles",), []), r"does not match config\.json.*unexpected keys: heads\.role_head"),
     "role added": (_edit_config(("roles",), lambda v: v + ["time"]), r"does not match config\.json.*role_head\.out"),
     "encoder hidden size changed": (_edit_config(("encoder", "hidden_size"), 64), r"does not match config\.json"),
     "encoder model_type removed": (_edit_config(("encoder", "model_type"), delete=True), r"lacks 'model_type'"),

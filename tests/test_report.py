@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from diplomat_ie.cli import main
-from diplomat_ie.config import load_config
+from diplomat_ie.config import load_config, run_config_from_dict
 from diplomat_ie.evaluation import baselines, plots
-from diplomat_ie.evaluation.html import markup_text, render_html
-from diplomat_ie.evaluation.report import build_report, md_table, natasha_row, run_config_from_dict
+from diplomat_ie.evaluation.report import build_report, natasha_row
+from diplomat_ie.evaluation.tables import md_table
+from diplomat_ie.inference.html import markup_text, render_html
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -138,7 +139,7 @@ def test_natasha_row_without_natasha_shows_the_reference(monkeypatch):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_backbone, brat_dir):
-    from diplomat_ie.training import train
+    from diplomat_ie import train
 
     tmp = tmp_path_factory.mktemp("reportmodel")
     mp = pytest.MonkeyPatch()

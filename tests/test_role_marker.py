@@ -10,6 +10,7 @@ import torch
 
 from diplomat_ie.cli import main
 from diplomat_ie.data.roles import ROLES
+from diplomat_ie.modeling.configuration import DiplomatConfig
 from diplomat_ie.modeling.features import collate, subword_span
 from diplomat_ie.modeling.io import build_model, load_model_dir
 from diplomat_ie.modeling.predict import Predictor
@@ -43,7 +44,8 @@ def _batch(tokenizer, text: str, trig: list[list[int]]):
 @pytest.mark.parametrize("layer", [0, 1])
 def test_zero_marker_reproduces_the_shared_pass(tiny_backbone, layer):
     torch.manual_seed(0)
-    model, tok = build_model(str(tiny_backbone), ["PERSON", "EVENT"], ROLES, ["EVENT"], max_length=64)
+    model, tok = build_model(DiplomatConfig(backbone_name=str(tiny_backbone), entity_types=["PERSON", "EVENT"],
+                                          roles=ROLES, trigger_types=["EVENT"], window_length=64))
     model.eval()
     b = _batch(tok, "Министр прибыл в Москву на переговоры", [[1, 2], [5, 6]])
     args = (b["input_ids"], b["attention_mask"], b["word_pos"])
@@ -62,7 +64,8 @@ def test_zero_marker_reproduces_the_shared_pass(tiny_backbone, layer):
 
 
 def test_marker_layer_is_checked(tiny_backbone):
-    model, _ = build_model(str(tiny_backbone), ["EVENT"], ROLES, ["EVENT"])
+    model, _ = build_model(DiplomatConfig(backbone_name=str(tiny_backbone), entity_types=["EVENT"], roles=ROLES,
+                                        window_length=64))
     with pytest.raises(ValueError, match="marker_layer must be in 0..1"):
         model.enable_role_marker(2)
 
@@ -142,7 +145,8 @@ def test_role_head_padding_triggers_change_nothing():
 
 def test_role_o_bias_trades_precision_for_recall(tiny_backbone):
     torch.manual_seed(0)
-    model, tok = build_model(str(tiny_backbone), ["PERSON", "EVENT"], ROLES, ["EVENT"], max_length=64)
+    model, tok = build_model(DiplomatConfig(backbone_name=str(tiny_backbone), entity_types=["PERSON", "EVENT"],
+                                          roles=ROLES, trigger_types=["EVENT"], window_length=64))
     with torch.no_grad():  # a role head that says O with ~0.9 everywhere
         model.role_head.out.weight.zero_()
         model.role_head.out.bias.zero_()

@@ -194,6 +194,42 @@ def test_resumed_run_reaches_the_same_result_as_the_uninterrupted_one(runs):
     assert _max_diff(_weights(runs["ref"] / last), _weights(runs["cut"] / last)) < 1e-6
 
 
+def _log_rows(run: Path) -> list[tuple[int, str]]:
+    import csv
+
+    with open(run / "runs" / "resume" / "log.csv", newline="", encoding="utf-8") as fh:
+        return [(int(r[0]), r[2]) for r in list(csv.reader(fh))[1:]]
+
+
+def test_resumed_log_csv_has_each_step_once(runs):
+    ref, res = _log_rows(runs["ref"]), _log_rows(runs["cut"])
+    assert len(res) == len(set(res))  # the steps after checkpoint-40 that the killed run logged are gone
+    assert res == ref  # same (step, key) rows in the same order as the uninterrupted run
+    assert sorted({s for s, k in res if k == "loss"}) == list(range(1, TOTAL_STEPS + 1))
+
+
+def test_log_csv_is_cut_back_to_the_step_training_starts_from(tmp_path):
+    from types import SimpleNamespace
+
+    from diplomat_ie.training.train import CsvLogCallback
+
+    path = tmp_path / "log.csv"
+    cb = CsvLogCallback(path)
+    for step in (1, 2, 3):
+        cb.on_log(None, SimpleNamespace(is_world_process_zero=True, global_step=step, epoch=step / 3),
+                  None, logs={"loss": 1.0 / step})
+    before = path.read_text()
+    cb.on_train_begin(None, SimpleNamespace(is_world_process_zero=True, global_step=3), None)
+    assert path.read_text() == before  # nothing after the resume point: untouched
+    cb.on_train_begin(None, SimpleNamespace(is_world_process_zero=True, global_step=2), None)  # resume at 2
+    cb.on_log(None, SimpleNamespace(is_world_process_zero=True, global_step=3, epoch=1.0), None,
+              logs={"loss": 0.5})
+    assert path.read_text().splitlines() == ["step,epoch,key,value", "1,0.3333333333333333,loss,1.0",
+                                             "2,0.6666666666666666,loss,0.5", "3,1.0,loss,0.5"]
+    cb.on_train_begin(None, SimpleNamespace(is_world_process_zero=True, global_step=0), None)  # fresh run
+    assert path.read_text().splitlines() == ["step,epoch,key,value"]
+
+
 def test_sampler_order_depends_only_on_seed_and_epoch():
     import torch
 

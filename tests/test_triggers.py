@@ -47,9 +47,11 @@ def test_lexicon_triggers_in_extractor_output(tiny_backbone):
 
     from diplomat_ie import Extractor
     from diplomat_ie.data.roles import ROLES
+    from diplomat_ie.modeling.configuration import DiplomatConfig
     from diplomat_ie.modeling.io import build_model
 
-    model, tok = build_model(str(tiny_backbone), ["PERSON", "EVENT"], ROLES, ["EVENT"], max_length=32)
+    model, tok = build_model(DiplomatConfig(backbone_name=str(tiny_backbone), entity_types=["PERSON", "EVENT"],
+                                          roles=ROLES, trigger_types=["EVENT"], window_length=32))
     text = "Министр заявил о намерении посетить Казахстан. Визит   пройдет весной."
     with torch.no_grad():  # the model tags everything O except where told below
         model.ner_head.weight.zero_()

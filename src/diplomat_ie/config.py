@@ -52,16 +52,20 @@ class DataConfig:
 class ModelConfig:
     backbone: str = field(default="models/backbones/multilingual-e5-small",
                           metadata={"help": "HF hub name or local path of the encoder"})
-    max_length: int = field(default=160, metadata={"help": "subwords per window, special tokens included"})
+    max_length: int = field(default=160, metadata={"help": "subwords per window, special tokens included; "
+                                                           "at most the backbone's usable positions"})
     overlap: int = field(default=32, metadata={"help": "subwords of context carried into the next window"})
     num_layers: int = field(default=4, metadata={"help": "nesting depth K: one BIO layer per depth"})
     dropout: float = field(default=0.1, metadata={"help": "dropout before the heads"})
     freeze_word_embeddings: bool = field(default=True, metadata={"help": "do not train the embedding matrix"})
     entity_types: list[str] | None = field(default=None, metadata={"help": "entity types; default: all "
                                                                           "types seen in training data"})
-    init_from: str | None = field(default=None, metadata={"help": "continue from a trained diplomat-ie model "
-                                                                  "directory (its labels and weights) "
-                                                                  "instead of a fresh head on the backbone"})
+    init_from: str | None = field(default=None, metadata={
+        "help": "continue from a trained diplomat-ie model directory (its labels, weights and architecture) "
+                "instead of a fresh head on the backbone. model.* / roles.* keys not given in the YAML or "
+                "on the command line come from that model; a given architecture key (backbone, max_length, "
+                "num_layers, entity_types, roles.enabled/hidden_size/max_distance/marker_layer) must match "
+                "it, a given runtime key (dropout, overlap, roles.loss_weight/trigger_types) is applied"})
 
     def __post_init__(self) -> None:
         _check(self.max_length >= 16, "model.max_length", f"must be >= 16, got {self.max_length}")
@@ -140,9 +144,19 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     roles: RolesConfig = field(default_factory=RolesConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    # "section.key"s the YAML file or the overrides gave (set by load_config). With model.init_from, only
+    # given model settings are checked against / applied to the saved model; None (a RunConfig built in
+    # code) counts every key as given.
+    given: frozenset[str] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out.pop("given")
+        return out
+
+    def is_given(self, key: str) -> bool:
+        """Whether ``key`` (``"model.dropout"``) was set by the YAML file or an override."""
+        return self.given is None or key in self.given
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "roles": RolesConfig, "training": TrainingConfig}
@@ -240,7 +254,26 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict[str, str]
             raise ConfigError(f"--{key}: expected --section.key with section in {sorted(SECTIONS)}")
         values[section][sub] = value
     sections = {s: _build_section(cls, values[s], s) for s, cls in SECTIONS.items()}
-    return RunConfig(name=str(name), **sections)
+    given = frozenset(f"{s}.{k}" for s in SECTIONS for k in values[s])
+    return RunConfig(name=str(name), given=given, **sections)
+
+
+def run_config_from_dict(d: dict) -> RunConfig:
+    """Rebuild a :class:`RunConfig` from ``RunConfig.to_dict()`` (unknown keys are ignored).
+
+    Args:
+        d: e.g. ``train_summary.json["config"]``.
+
+    Returns:
+        The validated configuration.
+    """
+    overrides = {"name": str(d.get("name", "default"))}
+    for section, cls in SECTIONS.items():
+        known = {f.name for f in dataclasses.fields(cls)}
+        for k, v in (d.get(section) or {}).items():
+            if k in known:
+                overrides[f"{section}.{k}"] = v
+    return load_config(None, overrides)
 
 
 def parse_overrides(args: list[str]) -> dict[str, str]:

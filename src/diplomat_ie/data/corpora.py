@@ -196,6 +196,24 @@ def load_corpus(corpus: str | os.PathLike = "nerel", splits: list[str] | None = 
     return DatasetDict({s: to_hf_dataset(d) for s, d in docs.items()})
 
 
+def load_docs(corpus: str | os.PathLike, split: str, root: str | os.PathLike | None = None,
+              lenient: bool = False) -> list[Document]:
+    """A named corpus split, or ``<folder>/<split>`` when ``corpus`` is a folder of split folders.
+
+    Args:
+        corpus: a corpus name, a folder of split folders, or a brat folder / JSONL file.
+        split: the split name.
+        root: the data root (named corpora only).
+        lenient: skip and count malformed annotation lines.
+
+    Returns:
+        The split's documents (see :func:`load_split`).
+    """
+    if Path(corpus, split).is_dir():
+        return load_split(str(Path(corpus, split)), root=root, lenient=lenient)
+    return load_split(corpus, split, root=root, lenient=lenient)
+
+
 def to_coarse(docs: list[Document], mapping: dict[str, str]) -> list[Document]:
     """Copies of ``docs`` whose entities are mapped to coarse types; unmapped entities are dropped.
 

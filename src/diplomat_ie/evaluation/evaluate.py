@@ -163,3 +163,18 @@ def headline(metrics: dict) -> dict[str, float]:
         out["roles_gold_f1"] = metrics["roles_gold_triggers"]["micro"]["f1"]
         out["roles_e2e_f1"] = metrics["roles_end_to_end"]["micro"]["f1"]
     return out
+
+
+def dev_scores(model, tokenizer, dev_docs: list[Document], batch_size: int) -> dict[str, float]:
+    """Headline scores on gold documents: the dev scorer of training (``training.trainer.DevScorer``).
+
+    Args:
+        model, tokenizer: the model being trained.
+        dev_docs: gold documents.
+        batch_size: windows per forward pass.
+
+    Returns:
+        :func:`headline` of the scores (``nested_f1`` ...), per-layer seqeval left out for speed.
+    """
+    preds = predict_gold_docs(Predictor(model, tokenizer, batch_size=batch_size), dev_docs)
+    return headline(score_predictions(preds, model.config, with_layers=False))

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from ..data.corpora import FACTRUEVAL_TO_COARSE, NEREL_TO_COARSE, corpus_name
+from ..data.corpora import FACTRUEVAL_TO_COARSE, NEREL_TO_COARSE, corpus_name, load_docs
 from ..data.document import Document
 from ..data.factrueval import FACTRUEVAL_TYPES
 from ..data.subset import is_diplomatic
@@ -32,6 +32,7 @@ from .evaluate import (
     subset_predictions,
 )
 from .metrics import score_sets
+from .tables import evaluation_markdown
 
 CONTEXT_CHARS = 60
 SCHEMES = ("nerel", "factrueval")
@@ -78,7 +79,6 @@ def run_evaluation(model_dir, corpus: str = "nerel", split: str = "test", root=N
         The dict written to ``metrics.json`` plus ``"output"`` (the folder, as a string).
     """
     from ..modeling.io import load_model_dir
-    from ..training.train import load_docs
 
     t0 = time.time()
     model, tokenizer = loaded if loaded is not None else load_model_dir(model_dir)
@@ -232,8 +232,6 @@ def write_evaluation(out: Path, result: dict, errors: list[dict]) -> None:
         result: the evaluation dict of :func:`run_evaluation`.
         errors: the records of :func:`collect_errors`.
     """
-    from .report import evaluation_markdown
-
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "metrics.json", result)
     atomic_write_text(out / "errors.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors))

@@ -24,11 +24,13 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from ..data.brat import format_brat_ann
 from ..data.document import Document, Entity, Relation, Span
 from ..data.roles import RELATION_TO_ROLE
 from ..utils import atomic_write_text
+from .html import render_html
 from .sources import Record, Shard, expand_inputs, iter_records, parse_shard
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,10 @@ class JsonlSink:
             os.fsync(self.fh.fileno())
         self.done.update(r["id"] for r in rows)
 
-    def close(self, complete: bool = True) -> None:
+    def finish(self) -> None:
+        """Called once after every record was processed (nothing to do: rows are written as they come)."""
+
+    def close(self) -> None:
         if self.path != "-":
             self.fh.close()
 
@@ -179,12 +184,15 @@ class BratSink:
             atomic_write_text(self.folder / f"{name}.txt", doc.text)
             atomic_write_text(self.folder / f"{name}.ann", format_brat_ann(doc))
 
-    def close(self, complete: bool = True) -> None:
+    def finish(self) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 
 class HtmlSink(JsonlSink):
-    """Streams rows to ``<output>.results.jsonl``; renders the HTML page from it on a complete close."""
+    """Streams rows to ``<output>.results.jsonl``; :meth:`finish` renders the HTML page from it."""
 
     def __init__(self, path: str, resume: bool = False, title: str = "diplomat-ie predictions"):
         if path == "-":
@@ -192,54 +200,11 @@ class HtmlSink(JsonlSink):
         super().__init__(f"{path}.results.jsonl", resume=resume)
         self.html_path, self.title = path, title
 
-    def close(self, complete: bool = True) -> None:
-        super().close()
-        if complete:
-            with open(self.path, encoding="utf-8") as fh:
-                rows = [json.loads(line) for line in fh]
-            atomic_write_text(Path(self.html_path), render_html(rows, self.title))
-
-
-def render_html(rows: list[dict], title: str) -> str:
-    """``evaluation.html.render_html`` when available, else a minimal page (outermost entities marked).
-
-    Args:
-        rows: output rows (``id``, ``text``, ``entities``, ``events``).
-        title: page title.
-
-    Returns:
-        The HTML page.
-    """
-    try:
-        from ..evaluation.html import render_html as render
-    except ImportError:
-        render = _fallback_html
-    return render(rows, title)
-
-
-def _fallback_html(rows: list[dict], title: str) -> str:
-    from html import escape
-
-    parts = [f"<!doctype html><meta charset='utf-8'><title>{escape(title)}</title>",
-             "<style>mark{padding:0 2px}mark small{color:#555;font-size:70%}</style>",
-             f"<h1>{escape(title)}</h1>"]
-    for row in rows:
-        text, pos, out = row["text"], 0, []
-        for e in sorted(row["entities"], key=lambda e: (e["start"], -e["end"])):
-            if e["start"] < pos:
-                continue  # nested inside an already marked entity
-            out.append(escape(text[pos : e["start"]]))
-            out.append(f"<mark title='{escape(e['type'])}'>{escape(text[e['start']:e['end']])}"
-                       f"<small>{escape(e['type'])}</small></mark>")
-            pos = e["end"]
-        out.append(escape(text[pos:]))
-        events = "".join(
-            f"<li>{escape(ev['trigger']['text'])}: "
-            + ", ".join(f"{escape(a['role'])}={escape(a['text'])}" for a in ev["arguments"]) + "</li>"
-            for ev in row["events"])
-        parts.append(f"<h2>{escape(str(row['id']))}</h2><p style='white-space:pre-wrap'>{''.join(out)}</p>"
-                     f"<ul>{events}</ul>")
-    return "\n".join(parts) + "\n"
+    def finish(self) -> None:
+        self.fh.flush()
+        with open(self.path, encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh]
+        atomic_write_text(Path(self.html_path), render_html(rows, self.title))
 
 
 def make_sink(fmt: str, output: str, resume: bool, entity_types: list[str]):
@@ -285,7 +250,7 @@ def predict_records(extractor, records, sink, errors: JsonlSink, shard: Shard | 
     Args:
         extractor: an :class:`~diplomat_ie.inference.Extractor` (or any callable on a list of texts).
         records: :class:`Record` iterator (e.g. :func:`iter_records`).
-        sink, errors: output sinks (``is_done``/``write``/``close``).
+        sink, errors: output sinks (``is_done``/``write``; the caller calls ``finish``/``close``).
         shard: which records this process owns (default: all).
         docs_per_batch: documents held in memory and predicted together.
         progress: a tqdm-like bar (``update``, ``set_postfix``), or None.
@@ -342,14 +307,49 @@ def output_paths(output: str, errors: str | None, shard: Shard) -> tuple[str, st
     return output, errors
 
 
-def run_predict(args) -> int:
-    """The ``predict`` subcommand (arguments: see ``cli._add_predict``).
+class PredictSummary(NamedTuple):
+    """What :func:`predict_files` did."""
+
+    written: int
+    errors: int
+    skipped: int  # already in the output (resume)
+    other_shards: int
+    output: str
+    errors_path: str
+
+
+def predict_files(*, model: str | os.PathLike, inputs: list[str], output: str = "-",
+                  output_format: str = "jsonl", input_format: str = "auto", text_field: str = "text",
+                  id_field: str = "id", errors: str | None = None, resume: bool = False,
+                  shard: str | None = None, shard_by: str = "index", batch_size: int = 32,
+                  docs_per_batch: int = 64, threads: int | None = None, backend: str = "torch",
+                  trigger_lexicon: str | os.PathLike | None = None, snap_arguments: bool = True,
+                  role_o_bias: float | None = None, progress: bool = True) -> PredictSummary:
+    """Extract entities and events from files / folders / JSONL / stdin into JSONL, brat or HTML.
 
     Args:
-        args: parsed arguments.
+        model: the model directory.
+        inputs: ``.txt`` files, folders, ``.jsonl`` files, or ``"-"`` (stdin).
+        output: output file or folder (``"-"``: stdout, JSONL only).
+        output_format: ``"jsonl"``, ``"brat"`` (a folder) or ``"html"`` (a file).
+        input_format: ``"auto"`` (``.jsonl``/``.ndjson`` are JSONL), ``"txt"`` or ``"jsonl"``.
+        text_field, id_field: the JSONL fields holding the text and the document id.
+        errors: the errors file (default ``<output>.errors.jsonl``).
+        resume: skip documents already in the output (or in the errors file).
+        shard: ``"k/n"``: process only the k-th of n shards (k from 0).
+        shard_by: shard key, ``"index"`` (position in the input) or ``"id"`` (hash of the id).
+        batch_size: windows per forward pass.
+        docs_per_batch: documents read per step (bounds memory).
+        threads: CPU threads (torch and onnxruntime).
+        backend: ``"torch"``, ``"torch-bf16"``, ``"onnx"`` or ``"onnx-int8"``.
+        trigger_lexicon: YAML of extra trigger words (see :class:`~diplomat_ie.data.triggers.TriggerLexicon`).
+        snap_arguments: snap role arguments onto predicted entities.
+        role_o_bias: lower the role head's O logit by this much.
+        progress: show a progress bar on stderr.
 
     Returns:
-        The exit status, 0 (documents that failed are listed in the errors file and the summary).
+        A :class:`PredictSummary`. Bad arguments raise :class:`~diplomat_ie.config.ConfigError` before any
+        output is touched; documents that fail are listed in the errors file, not raised.
     """
     from tqdm import tqdm
 
@@ -358,34 +358,28 @@ def run_predict(args) -> int:
     from .extractor import Extractor
 
     try:
-        shard = parse_shard(args.shard, by=getattr(args, "shard_by", "index"))
-        output, errors_path = output_paths(args.output, args.errors, shard)
-        if args.format != "jsonl" and output == "-":
-            raise ValueError(f"--format {args.format} needs --output (a {'folder' if args.format == 'brat' else 'file'})")
-        expand_inputs(args.input)  # a missing input fails here, before any output is touched
-        lexicon = getattr(args, "trigger_lexicon", None)
-        lexicon = TriggerLexicon.load(lexicon) if lexicon else None
+        shard_ = parse_shard(shard, by=shard_by)
+        output, errors_path = output_paths(output, errors, shard_)
+        if output_format != "jsonl" and output == "-":
+            raise ValueError(f"--format {output_format} needs --output "
+                             f"(a {'folder' if output_format == 'brat' else 'file'})")
+        expand_inputs(inputs)  # a missing input fails here, before any output is touched
+        lexicon = TriggerLexicon.load(trigger_lexicon) if trigger_lexicon else None
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    extractor = Extractor.from_pretrained(args.model, batch_size=args.batch_size, threads=args.threads,
-                                          backend=args.backend, trigger_lexicon=lexicon,
-                                          snap_arguments=not getattr(args, "no_snap", False),
-                                          role_o_bias=getattr(args, "role_o_bias", None))
-    sink = make_sink(args.format, output, args.resume, list(extractor.model.config.entity_types))
-    errors = JsonlSink(errors_path, resume=args.resume)
-    records = iter_records(args.input, input_format=getattr(args, "input_format", "auto"),
-                           text_field=args.text_field, id_field=args.id_field)
-    bar = tqdm(unit="doc", desc="predict", disable=getattr(args, "no_progress", False), file=sys.stderr)
-    complete = False
+    extractor = Extractor.from_pretrained(model, batch_size=batch_size, threads=threads, backend=backend,
+                                          trigger_lexicon=lexicon, snap_arguments=snap_arguments,
+                                          role_o_bias=role_o_bias)
+    sink = make_sink(output_format, output, resume, list(extractor.model.config.entity_types))
+    errors_sink = JsonlSink(errors_path, resume=resume)
+    records = iter_records(inputs, input_format=input_format, text_field=text_field, id_field=id_field)
+    bar = tqdm(unit="doc", desc="predict", disable=not progress, file=sys.stderr)
     try:
-        counts = predict_records(extractor, records, sink, errors, shard=shard,
-                                 docs_per_batch=args.docs_per_batch, progress=bar)
-        complete = True
+        counts = predict_records(extractor, records, sink, errors_sink, shard=shard_,
+                                 docs_per_batch=docs_per_batch, progress=bar)
+        sink.finish()  # only after a complete run: the HTML page is rendered from every result
     finally:
         bar.close()
-        sink.close(complete=complete)
-        errors.close()
-    print(f"predict: {counts['written']} written to {output}, {counts['errors']} errors ({errors_path}), "
-          f"{counts['skipped']} skipped as already done, {counts['other_shards']} left to other shards",
-          file=sys.stderr)
-    return 0
+        sink.close()
+        errors_sink.close()
+    return PredictSummary(**counts, output=output, errors_path=errors_path)

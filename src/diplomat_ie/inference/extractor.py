@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import overload
 
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from ..data.triggers import TriggerLexicon
+from ..modeling.heads import DiplomatHeads
 from ..modeling.io import load_model_dir
-from ..modeling.predict import DocPred, Predictor, bf16_window_outputs
+from ..modeling.model import DiplomatModel
+from ..modeling.predict import DocPred, Predictor, Progress, WindowRunner, bf16_window_outputs
 
 log = logging.getLogger(__name__)
 BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
@@ -72,14 +76,14 @@ class ExtractionResult:
 def to_result(text: str, pred: DocPred) -> ExtractionResult:
     """Turn word-level predictions into character-exact entities and events."""
     res = ExtractionResult(text=text)
-    ids = {}
+    ids: dict[tuple[int, int, str], str] = {}
     for i, s in enumerate(pred.entities, start=1):
         start, end = pred.char_span(s)
         ent = ExtractedEntity(id=f"T{i}", type=s.type, start=start, end=end, text=text[start:end],
                               score=s.score)
         res.entities.append(ent)
         ids[(start, end, s.type)] = ent.id
-    by_span = {}
+    by_span: dict[tuple[int, int], str] = {}
     for key, eid in ids.items():
         by_span.setdefault((key[0], key[1]), eid)
     for ev in pred.events:
@@ -90,9 +94,9 @@ def to_result(text: str, pred: DocPred) -> ExtractionResult:
             trigger["entity_id"] = ids[(ts, te, ev.trigger.type)]
         args = []
         for a in ev.arguments:
-            s, e = pred.char_span(a)
-            args.append(ExtractedArgument(role=a.type, start=s, end=e, text=text[s:e], score=a.score,
-                                          entity_id=by_span.get((s, e))))
+            start, end = pred.char_span(a)
+            args.append(ExtractedArgument(role=a.type, start=start, end=end, text=text[start:end], score=a.score,
+                                          entity_id=by_span.get((start, end))))
         res.events.append(ExtractedEvent(trigger=trigger, arguments=args))
     return res
 
@@ -104,9 +108,10 @@ class Extractor:
     Long texts are cut into overlapping windows, never truncated; offsets index the caller's string.
     """
 
-    def __init__(self, model, tokenizer, batch_size: int = 32, threads: int | None = None,
-                 window_fn=None, backend: str = "torch", snap_arguments: bool = True,
-                 trigger_lexicon=None, role_o_bias: float | None = None):
+    def __init__(self, model: DiplomatModel | DiplomatHeads, tokenizer: PreTrainedTokenizerBase, batch_size: int = 32,
+                 threads: int | None = None, window_fn: WindowRunner | None = None, backend: str = "torch",
+                 snap_arguments: bool = True, trigger_lexicon: TriggerLexicon | str | os.PathLike | None = None,
+                 role_o_bias: float | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.backend = backend
@@ -121,7 +126,8 @@ class Extractor:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, batch_size: int = 32,
                         threads: int | None = None, backend: str = "torch",
-                        snap_arguments: bool = True, trigger_lexicon=None,
+                        snap_arguments: bool = True,
+                        trigger_lexicon: TriggerLexicon | str | os.PathLike | None = None,
                         role_o_bias: float | None = None) -> Extractor:
         """Load a model directory written by ``diplomat-ie train``.
 
@@ -149,12 +155,12 @@ class Extractor:
         if backend.startswith("onnx"):
             from .onnx_backend import load_onnx
 
-            model, tokenizer, window_fn = load_onnx(path, backend=backend, threads=threads)
-            return cls(model, tokenizer, batch_size=batch_size, threads=threads, window_fn=window_fn,
+            heads, onnx_tokenizer, onnx_runner = load_onnx(path, backend=backend, threads=threads)
+            return cls(heads, onnx_tokenizer, batch_size=batch_size, threads=threads, window_fn=onnx_runner,
                        backend=backend, snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon,
                        role_o_bias=role_o_bias)
         model, tokenizer = load_model_dir(path)
-        window_fn = None
+        window_fn: WindowRunner | None = None
         if backend == "torch-bf16":
             if not torch.cpu._is_avx512_bf16_supported():
                 log.warning("backend torch-bf16: this CPU has no AVX512-BF16; expect it to be slower than fp32")
@@ -162,12 +168,19 @@ class Extractor:
         return cls(model, tokenizer, batch_size=batch_size, threads=threads, window_fn=window_fn, backend=backend,
                    snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon, role_o_bias=role_o_bias)
 
-    def __call__(self, texts: str | list[str], progress=None):
+    @overload
+    def __call__(self, texts: str, progress: Progress | None = None) -> ExtractionResult: ...
+
+    @overload
+    def __call__(self, texts: list[str], progress: Progress | None = None) -> list[ExtractionResult]: ...
+
+    def __call__(self, texts: str | list[str],
+                 progress: Progress | None = None) -> ExtractionResult | list[ExtractionResult]:
         """Extract from one text (returns one result) or a list of texts (returns a list)."""
         single = isinstance(texts, str)
         if not single and (isinstance(texts, (bytes, bytearray, dict)) or not hasattr(texts, "__iter__")):
             raise TypeError(f"expected a str or a list of str, got {type(texts).__name__}")
-        batch = [texts] if single else list(texts)
+        batch: list[str] = [texts] if isinstance(texts, str) else list(texts)
         for i, t in enumerate(batch):
             if not isinstance(t, str):
                 raise TypeError(f"text #{i} is {type(t).__name__}, expected str")

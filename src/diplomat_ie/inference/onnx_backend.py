@@ -5,7 +5,8 @@ Design: the ONNX graph maps a padded batch of windows ``(input_ids, attention_ma
 stays in torch and runs on the ONNX word vectors: it takes a variable number of triggers per
 window that are only known after NER decoding, it is tiny next to the encoder, and keeping it in
 torch means one code path (``modeling.predict.Predictor``) decodes both backends. Loading the ONNX
-backend reads only the head weights from ``model.safetensors``, so the torch encoder is never
+backend reads only the head weights into the same :class:`~diplomat_ie.modeling.heads.DiplomatHeads`
+the torch model uses (:func:`~diplomat_ie.modeling.io.load_heads`), so the torch encoder is never
 materialised (lower memory).
 
 Files: ``DIR/onnx/model.onnx`` + ``model.onnx.data`` (fp32; the weights are stored as external data so
@@ -14,8 +15,9 @@ that onnxruntime memory-maps them), ``DIR/onnx/model.int8.onnx`` (int8 weights a
 what, and the measured fp32 difference to torch).
 
 Role-marker models (``role_marker_layer = L``) export a third output, ``hidden_l`` (the hidden states
-entering encoder layer L); the torch side then holds encoder layers ``L..`` too and re-runs them once
-per trigger with the marker (:func:`~diplomat_ie.modeling.model.marked_role_logits`).
+entering encoder layer L) and the per-trigger pass goes to ``role.onnx``
+(:meth:`~diplomat_ie.modeling.heads.DiplomatHeads.marked_words`; without that file the heads re-run their
+own copy of encoder layers ``L..`` in torch).
 """
 
 from __future__ import annotations
@@ -26,12 +28,20 @@ import os
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
+from transformers import PreTrainedTokenizerFast
 
-from ..modeling.io import ModelLoadError, check_model_dir, load_model_dir, load_tokenizer
+from ..modeling.heads import DiplomatHeads
+from ..modeling.io import ModelLoadError, check_model_dir, load_heads, load_model_dir, load_tokenizer
+from ..modeling.model import DiplomatModel
+from ..modeling.predict import WindowOutputs
+from ..utils import atomic_write_text
 from .quantize import DEFAULT_INT8_SCHEME, quantize_int8
+
+__all__ = ["OnnxWindowRunner", "RoleRunner", "export_onnx", "load_heads", "load_onnx"]
 
 log = logging.getLogger(__name__)
 
@@ -48,29 +58,32 @@ FUSABLE = ("bert", "roberta", "xlm-roberta")  # encoders onnxruntime's "bert" op
 class WindowGraph(nn.Module):
     """What is exported: encoder + first-subword gather + NER head (dropout is off in eval mode)."""
 
-    def __init__(self, model):
+    def __init__(self, model: DiplomatModel):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids, attention_mask, word_pos):
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                word_pos: torch.Tensor) -> tuple[torch.Tensor, ...]:
         words, hidden_l = self.model.window_states(input_ids, attention_mask, word_pos)
         if hidden_l is None:
-            return words, self.model.ner_head(words)
-        return words, self.model.ner_head(words), hidden_l
+            return words, self.model.heads.ner_logits(words)
+        return words, self.model.heads.ner_logits(words), hidden_l
 
 
 class MarkedGraph(nn.Module):
     """A role-marker model's per-trigger pass: encoder layers ``L..`` on marked hidden states -> words."""
 
-    def __init__(self, model):
+    def __init__(self, model: DiplomatModel):
         super().__init__()
         self.model = model
 
-    def forward(self, hidden_l, attention_mask, trig_sub, word_pos):
-        return self.model.marked_words(hidden_l, attention_mask, trig_sub, word_pos)
+    def forward(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,
+                word_pos: torch.Tensor) -> torch.Tensor:
+        return self.model.heads.marked_words(hidden_l, attention_mask, trig_sub, word_pos)
 
 
-def _marked_example(hidden: int, seq: int = 24, n_words: int = 10):
+def _marked_example(hidden: int, seq: int = 24,
+                    n_words: int = 10) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
     h = torch.randn(2, seq, hidden, generator=gen)
     mask = torch.ones((2, seq), dtype=torch.long)
@@ -79,7 +92,7 @@ def _marked_example(hidden: int, seq: int = 24, n_words: int = 10):
     return h, mask, sub, torch.arange(1, n_words + 1).repeat(2, 1)
 
 
-def _export_marked(model, out: Path, int8: bool, opset: int, scheme: str) -> dict:
+def _export_marked(model: DiplomatModel, out: Path, int8: bool, opset: int, scheme: str) -> dict[str, Any]:
     """Export the per-trigger pass to ``role.onnx`` (and ``role.int8.onnx``); returns its record."""
     graph = MarkedGraph(model).eval()
     dst = out / ROLE_FILES["onnx"]
@@ -107,7 +120,8 @@ def _export_marked(model, out: Path, int8: bool, opset: int, scheme: str) -> dic
     return {"files": files, "max_abs_diff_fp32": diff}
 
 
-def _example_inputs(vocab_size: int, seq: int = 24, n_words: int = 10):
+def _example_inputs(vocab_size: int, seq: int = 24,
+                    n_words: int = 10) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Two windows, the second padded: the traced graph must keep the attention-mask path."""
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(5, max(6, vocab_size), (2, seq), generator=gen)
@@ -118,7 +132,7 @@ def _example_inputs(vocab_size: int, seq: int = 24, n_words: int = 10):
 
 
 def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 17, fuse: bool = True,
-                int8_scheme: str = DEFAULT_INT8_SCHEME) -> dict:
+                int8_scheme: str = DEFAULT_INT8_SCHEME) -> dict[str, Any]:
     """Export ``model_dir`` to ``model_dir/onnx/model.onnx`` (and ``model.int8.onnx`` with ``int8``).
 
     Uses the TorchScript exporter (``dynamo=False``): it traces the HF encoder with dynamic batch,
@@ -142,7 +156,7 @@ def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 1
     if fuse:
         model.encoder.set_attn_implementation("eager")  # the pattern the fusion recognises
     graph = WindowGraph(model).eval()
-    marker = model.role_head is not None and model.config.role_marker_layer is not None
+    marker = model.heads.marker_layer is not None
     outputs = [*OUTPUTS, MARKER_OUTPUT] if marker else list(OUTPUTS)
     out = model_dir / ONNX_DIR
     out.mkdir(exist_ok=True)
@@ -163,7 +177,7 @@ def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 1
     if fuse:
         _fuse(tmp, enc["num_attention_heads"], enc["hidden_size"])
     _externalise(tmp, fp32)
-    record = {"opset": opset, "fused": fuse, "torch": torch.__version__, "source": _source_stamp(model_dir),
+    record: dict[str, Any] = {"opset": opset, "fused": fuse, "torch": torch.__version__, "source": _source_stamp(model_dir),
               "export_seconds": round(time.time() - start, 1), "files": {"onnx": str(fp32)}}
     record["max_abs_diff_fp32"] = _check(graph, fp32, model.config.encoder.get("vocab_size", 100))
     if record["max_abs_diff_fp32"] > 1e-3:
@@ -182,7 +196,7 @@ def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 1
         (out / FILES["onnx-int8"]).unlink()  # it was quantised from the previous export
     record["sizes_mb"] = {k: round(sum(f.stat().st_size for f in (Path(p), Path(p + ".data")) if f.exists())
                                    / 2**20, 1) for k, p in record["files"].items()}
-    (out / "export.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(out / "export.json", json.dumps(record, indent=2) + "\n")
     return record
 
 
@@ -223,12 +237,12 @@ def _check(graph: nn.Module, path: Path, vocab_size: int) -> float:
     return max(float((a - b).abs().max()) for a, b in zip(ref, got, strict=True))
 
 
-def _source_stamp(model_dir: Path) -> dict:
+def _source_stamp(model_dir: Path) -> dict[str, int]:
     st = (model_dir / "model.safetensors").stat()
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _cpu_session(path: str | os.PathLike, threads: int | None):
+def _cpu_session(path: str | os.PathLike, threads: int | None) -> Any:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -240,118 +254,42 @@ def _cpu_session(path: str | os.PathLike, threads: int | None):
 
 
 class OnnxWindowRunner:
-    """Callable like :func:`modeling.predict.torch_window_outputs`, backed by an ORT session."""
+    """A :class:`~diplomat_ie.modeling.predict.WindowRunner` backed by an ORT session (``model.onnx``)."""
+
+    pad_multiple = 1  # ORT does not pay torch's per-shape set-up cost: no padding
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
         self.session = _cpu_session(path, threads)
         names = [o.name for o in self.session.get_outputs()]
         self.outputs = [*OUTPUTS, MARKER_OUTPUT] if MARKER_OUTPUT in names else list(OUTPUTS)
 
-    def raw(self, input_ids, attention_mask, word_pos) -> list[torch.Tensor]:
+    def raw(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor) -> list[torch.Tensor]:
         feeds = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy(),
                  "word_pos": word_pos.numpy()}
         return [torch.from_numpy(x) for x in self.session.run(self.outputs, feeds)]
 
-    def __call__(self, input_ids, attention_mask, word_pos):
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor) -> WindowOutputs:
         out = self.raw(input_ids, attention_mask, word_pos)
         if len(out) == 3:  # role-marker model: hidden states for the per-trigger pass
-            return out[0], out[1], (out[2], attention_mask)
-        return out[0], out[1]
+            return WindowOutputs(out[0], out[1], out[2], attention_mask)
+        return WindowOutputs(out[0], out[1])
 
 
 class RoleRunner:
-    """Callable like :meth:`DiplomatModel.marked_words`, backed by an ORT session (``role.onnx``)."""
+    """A :class:`~diplomat_ie.modeling.heads.MarkedRunner` backed by an ORT session (``role.onnx``)."""
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
         self.session = _cpu_session(path, threads)
 
-    def __call__(self, hidden_l, attention_mask, trig_sub, word_pos) -> torch.Tensor:
+    def __call__(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,
+                 word_pos: torch.Tensor) -> torch.Tensor:
         feeds = {"hidden_l": hidden_l.float().numpy(), "attention_mask": attention_mask.numpy(),
                  "trig_sub": trig_sub.numpy(), "word_pos": word_pos.numpy()}
         return torch.from_numpy(self.session.run(["words"], feeds)[0])
 
 
-class HeadsModel(nn.Module):
-    """The parts of a :class:`DiplomatModel` that stay in torch with the ONNX backend.
-
-    For a role-marker model also encoder layers ``L..`` (``top``) and the marker vector.
-    """
-
-    def __init__(self, config):
-        from ..modeling.model import RoleHead
-
-        super().__init__()
-        self.config = config
-        hidden = config.encoder["hidden_size"]
-        self.dropout = nn.Dropout(config.dropout)
-        self.ner_head = nn.Linear(hidden, config.num_layers * len(config.ner_labels))
-        self.role_head = (RoleHead(hidden, config.role_hidden_size, len(config.role_labels),
-                                   config.max_distance, config.dropout) if config.roles else None)
-        self.top, self._enc_config, self.role_runner = None, None, None
-        if self.role_head is not None and config.role_marker_layer is not None:
-            from transformers import AutoModel
-
-            enc_cfg = config.encoder_config()
-            enc_cfg.vocab_size = 8  # only the layers are kept; do not allocate the embedding matrix
-            encoder = AutoModel.from_config(enc_cfg)
-            self.top = nn.ModuleList(encoder.encoder.layer[config.role_marker_layer :])
-            self._enc_config = encoder.config
-            self.role_marker = nn.Parameter(torch.zeros(hidden))
-
-    def state_prefixes(self) -> dict[str, str]:
-        """``model.safetensors`` key prefix -> this module's key prefix."""
-        out = {"ner_head.": "ner_head.", "role_head.": "role_head.", "role_marker": "role_marker"}
-        if self.top is not None:
-            first = self.config.role_marker_layer
-            out.update({f"encoder.encoder.layer.{first + j}.": f"top.{j}." for j in range(len(self.top))})
-        return out
-
-    def _mask(self, hidden, attention_mask):
-        from ..modeling.model import encoder_attention_mask
-
-        return encoder_attention_mask(self._enc_config, hidden, attention_mask)
-
-    def _gather_words(self, hidden, word_pos):
-        from ..modeling.model import gather_first_subwords
-
-        return self.dropout(gather_first_subwords(hidden, word_pos))
-
-    def role_logits(self, words, trig_spans, hidden_l=None, attention_mask=None, word_pos=None,
-                    trig_sub=None, chunk: int = 64):
-        from ..modeling.model import marked_role_logits
-
-        if self.top is None:
-            return self.role_head(words, trig_spans)
-        return marked_role_logits(self, words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub, chunk)
-
-    def marked_words(self, hidden_l, attention_mask, trig_sub, word_pos):
-        from ..modeling.model import run_marked_layers
-
-        if self.role_runner is not None:
-            return self.role_runner(hidden_l, attention_mask, trig_sub, word_pos)
-        return run_marked_layers(self, self.top, hidden_l, attention_mask, trig_sub, word_pos)
-
-
-def load_heads(model_dir: str | os.PathLike) -> HeadsModel:
-    """Config + head weights (and a marker model's top encoder layers) from ``model.safetensors``."""
-    from safetensors import safe_open
-
-    from ..modeling.configuration import DiplomatConfig
-
-    config = DiplomatConfig.from_pretrained(str(model_dir))
-    heads = HeadsModel(config)
-    prefixes = heads.state_prefixes()
-    state = {}
-    with safe_open(str(Path(model_dir) / "model.safetensors"), framework="pt") as f:
-        for k in f.keys():
-            src = next((p for p in prefixes if k.startswith(p)), None)
-            if src is not None:
-                state[prefixes[src] + k[len(src):]] = f.get_tensor(k)
-    heads.load_state_dict(state, strict=True)
-    return heads.eval()
-
-
-def load_onnx(model_dir: str | os.PathLike, backend: str = "onnx", threads: int | None = None):
+def load_onnx(model_dir: str | os.PathLike, backend: str = "onnx",
+              threads: int | None = None) -> tuple[DiplomatHeads, PreTrainedTokenizerFast, OnnxWindowRunner]:
     """Load the ONNX backend of a model directory.
 
     Args:
@@ -376,7 +314,7 @@ def load_onnx(model_dir: str | os.PathLike, backend: str = "onnx", threads: int 
         if source and source.get("size") != _source_stamp(model_dir)["size"]:
             log.warning("%s: model.safetensors changed since the ONNX export; re-run the export", model_dir)
     heads = load_heads(model_dir)
-    if heads.top is not None:
+    if heads.marker_layer is not None:
         role_path = model_dir / ONNX_DIR / ROLE_FILES[backend]
         if role_path.is_file():
             heads.role_runner = RoleRunner(role_path, threads=threads)

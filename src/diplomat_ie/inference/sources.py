@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -58,7 +58,7 @@ def id_hash(doc_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest(), "big")
 
 
-def parse_shard(spec: str | None, by: str = "index", env: dict | None = None) -> Shard:
+def parse_shard(spec: str | None, by: str = "index", env: Mapping[str, str] | None = None) -> Shard:
     """Build the :class:`Shard` of this process.
 
     Args:
@@ -69,7 +69,7 @@ def parse_shard(spec: str | None, by: str = "index", env: dict | None = None) ->
     Returns:
         The shard. Raises ValueError for a malformed spec.
     """
-    env = os.environ if env is None else env
+    environ: Mapping[str, str] = os.environ if env is None else env
     k, n = 0, 1
     if spec:
         try:
@@ -81,8 +81,8 @@ def parse_shard(spec: str | None, by: str = "index", env: dict | None = None) ->
             raise ValueError(f"--shard {spec}: need 0 <= k < n")
     if by not in ("index", "id"):
         raise ValueError(f"shard key must be 'index' or 'id', got {by!r}")
-    world = int(env.get("WORLD_SIZE", "1") or 1)
-    rank = int(env.get("RANK", "0") or 0)
+    world = int(environ.get("WORLD_SIZE", "1") or 1)
+    rank = int(environ.get("RANK", "0") or 0)
     if not 0 <= rank < world:
         raise ValueError(f"RANK={rank} is outside WORLD_SIZE={world}")
     return Shard(k=k, n=n, rank=rank, world=world, by=by)

@@ -1,9 +1,10 @@
 """Modeling: configuration, the joint NER + role model, encoding, prediction, save/load."""
 
 from .configuration import FORMAT_VERSION, DiplomatConfig
-from .io import ModelLoadError, build_model, load_model_dir, save_model_dir
+from .heads import DiplomatHeads
+from .io import ModelLoadError, build_model, load_heads, load_model_dir, save_model_dir
 from .model import DiplomatModel
-from .predict import Predictor
+from .predict import Predictor, WindowOutputs, WindowRunner
 
-__all__ = ["FORMAT_VERSION", "DiplomatConfig", "DiplomatModel", "ModelLoadError", "Predictor",
-           "build_model", "load_model_dir", "save_model_dir"]
+__all__ = ["FORMAT_VERSION", "DiplomatConfig", "DiplomatHeads", "DiplomatModel", "ModelLoadError", "Predictor",
+           "WindowOutputs", "WindowRunner", "build_model", "load_heads", "load_model_dir", "save_model_dir"]

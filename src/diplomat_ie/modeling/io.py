@@ -5,20 +5,25 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any, cast
 
+import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
+from ..config import ConfigError
 from .configuration import FORMAT_VERSION, DiplomatConfig
+from .heads import HEADS_PREFIX, DiplomatHeads
 from .model import DiplomatModel
 
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+V1_HEAD_KEYS = ("ner_head.", "role_head.", "role_marker")  # format 1 kept the heads at the top level
 
 
 class ModelLoadError(RuntimeError):
     """A model directory or backbone cannot be loaded; the message says what is wrong and where."""
 
 
-def load_tokenizer(path: str | os.PathLike):
+def load_tokenizer(path: str | os.PathLike) -> PreTrainedTokenizerFast:
     """A fast tokenizer from a directory or hub name (fast is required: word alignment needs it)."""
     path = str(path)
     try:
@@ -49,20 +54,21 @@ def _load_encoder(backbone: str):
         return AutoModel.from_pretrained(backbone, use_safetensors=True)
 
 
-def build_model(backbone: str, entity_types: list[str], roles: list[str], trigger_types: list[str],
-                num_layers: int = 4, max_length: int = 160, overlap: int = 32, dropout: float = 0.1,
-                role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
-                freeze_word_embeddings: bool = False):
-    """A new :class:`DiplomatModel` on a pretrained encoder, with its tokenizer.
+def build_model(config: DiplomatConfig, *, freeze_word_embeddings: bool = False):
+    """A new :class:`DiplomatModel` on the pretrained encoder ``config.backbone_name``, with its tokenizer.
 
     Args:
-        backbone: hub name or local directory of an encoder (``AutoModel``); never remote code.
-        entity_types, roles, trigger_types: the label schema stored in the config.
-        Other args: see :class:`DiplomatConfig`.
+        config: the model's settings, e.g. :meth:`DiplomatConfig.from_run_config`; its ``encoder`` is
+            filled in from the backbone (hub name or local directory, ``AutoModel``; never remote code).
+        freeze_word_embeddings: do not train the embedding matrix.
 
     Returns:
-        ``(model, tokenizer)``.
+        ``(model, tokenizer)``; :class:`ModelLoadError` when the backbone cannot be loaded,
+        :class:`ConfigError` when it cannot take the settings (window length, marker layer).
     """
+    backbone = config.backbone_name
+    if not backbone:
+        raise ConfigError("model.backbone: not set")
     tokenizer = load_tokenizer(backbone)
     try:
         encoder = _load_encoder(backbone)
@@ -70,13 +76,12 @@ def build_model(backbone: str, entity_types: list[str], roles: list[str], trigge
         raise ModelLoadError(_unreachable(backbone, exc)) from exc
     if tokenizer.pad_token_id is not None and getattr(encoder.config, "pad_token_id", None) is None:
         encoder.config.pad_token_id = tokenizer.pad_token_id
-    config = DiplomatConfig(encoder=encoder.config.to_dict(), entity_types=entity_types,
-                            num_layers=num_layers, roles=roles, trigger_types=trigger_types,
-                            window_length=min(max_length, encoder.config.max_position_embeddings),
-                            overlap=overlap, dropout=dropout, role_hidden_size=role_hidden_size,
-                            max_distance=max_distance, role_loss_weight=role_loss_weight,
-                            backbone_name=backbone)
-    model = DiplomatModel(config, encoder=encoder)
+    config.encoder = encoder.config.to_dict()
+    config.check_window()
+    try:
+        model = DiplomatModel(config, encoder=encoder)
+    except ValueError as exc:  # roles.marker_layer the encoder does not have
+        raise ConfigError(str(exc)) from exc
     if freeze_word_embeddings:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     return model, tokenizer
@@ -85,6 +90,7 @@ def build_model(backbone: str, entity_types: list[str], roles: list[str], trigge
 def check_model_dir(path: str | os.PathLike) -> dict:
     """Validate a saved model directory before loading; returns its config dict."""
     path = Path(path)
+    recover_interrupted_save(path)
     if not path.is_dir():
         raise ModelLoadError(f"{path}: model directory not found")
     if (path / "pytorch_model.bin").exists() and not (path / "model.safetensors").exists():
@@ -111,22 +117,28 @@ def check_model_dir(path: str | os.PathLike) -> dict:
     return cfg
 
 
-def load_model_dir(path: str | os.PathLike):
-    """Load ``(model, tokenizer)`` from a directory written by :func:`save_model_dir`."""
-    check_model_dir(path)
+def load_model_dir(path: str | os.PathLike) -> tuple[DiplomatModel, PreTrainedTokenizerFast]:
+    """Load ``(model, tokenizer)`` from a directory written by :func:`save_model_dir` (any format version).
+
+    Raises:
+        ModelLoadError: the directory is incomplete, or its weights do not match its ``config.json``.
+    """
+    version = check_model_dir(path)["format_version"]
     try:
-        model, info = DiplomatModel.from_pretrained(str(path), use_safetensors=True, output_loading_info=True,
-                                                    ignore_mismatched_sizes=True)  # reported below
+        if version < FORMAT_VERSION:  # an older layout: rename its keys, then load exactly like a current one
+            from safetensors.torch import load_file
+
+            config = DiplomatConfig.from_pretrained(str(path))
+            config.format_version = FORMAT_VERSION  # saved again, it is a current directory
+            state = upgrade_state_dict(load_file(str(Path(path) / "model.safetensors")), version)
+            model, info = _from_pretrained(None, config=config, state_dict=state)
+        else:
+            model, info = _from_pretrained(str(path), use_safetensors=True)
     except Exception as exc:  # noqa: BLE001 - turn any loading failure into one clear message
         raise ModelLoadError(f"{path}: cannot load weights ({type(exc).__name__}: {exc})") from exc
     # from_pretrained only warns when config.json and the weights disagree (it would randomly initialise
     # missing tensors, or drop a head): refuse instead.
-    bad = {k: sorted(_describe_key(x) for x in info.get(k) or ()) for k in ("missing_keys", "unexpected_keys",
-                                                                           "mismatched_keys")}
-    if any(bad.values()):
-        detail = "; ".join(f"{k.replace('_', ' ')}: {', '.join(v[:5])}{' ...' if len(v) > 5 else ''}"
-                           for k, v in bad.items() if v)
-        raise ModelLoadError(f"{path}: model.safetensors does not match config.json ({detail})")
+    _check_keys(path, {k: list(info.get(k) or ()) for k in ("missing_keys", "unexpected_keys", "mismatched_keys")})
     tokenizer = load_tokenizer(path)
     from .encoding import _special_ids
 
@@ -138,18 +150,130 @@ def load_model_dir(path: str | os.PathLike):
     return model, tokenizer
 
 
+def _from_pretrained(path: str | None, **kwargs: Any) -> tuple[DiplomatModel, dict[str, Any]]:
+    # mismatched sizes are reported by the caller, not raised half-way by transformers
+    loaded = DiplomatModel.from_pretrained(path, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs)
+    return cast(tuple[DiplomatModel, dict[str, Any]], loaded)
+
+
+def upgrade_state_dict(state: dict[str, torch.Tensor], version: int) -> dict[str, torch.Tensor]:
+    """The weights of a format-``version`` directory under the current format's key names."""
+    return {upgrade_key(k, version): v for k, v in state.items()}
+
+
+def upgrade_key(key: str, version: int) -> str:
+    """One weight name of a format-``version`` file in the current format."""
+    if version < 2 and key.startswith(V1_HEAD_KEYS):
+        return HEADS_PREFIX + key
+    return key
+
+
+def load_heads(path: str | os.PathLike) -> DiplomatHeads:
+    """Only the heads of a model directory (and a marker model's top encoder layers), no encoder.
+
+    For a runtime that runs the encoder itself (the ONNX backend): reads just these tensors from
+    ``model.safetensors``, any format version.
+
+    Raises:
+        ModelLoadError: as :func:`load_model_dir`.
+    """
+    from safetensors import safe_open
+
+    version = check_model_dir(path)["format_version"]
+    try:
+        config = DiplomatConfig.from_pretrained(str(path))
+        config.format_version = FORMAT_VERSION
+        heads = DiplomatHeads.standalone(config)
+        prefixes = heads.state_key_map()
+        state, unexpected = {}, []
+        with safe_open(str(Path(path) / "model.safetensors"), framework="pt") as f:
+            for k in f.keys():
+                name = upgrade_key(k, version)
+                src = next((p for p in prefixes if name.startswith(p)), None)
+                if src is not None:
+                    state[prefixes[src] + name[len(src):]] = f.get_tensor(k)
+                elif not name.startswith("encoder."):
+                    unexpected.append(name)
+    except Exception as exc:  # noqa: BLE001 - turn any loading failure into one clear message
+        raise ModelLoadError(f"{path}: cannot load weights ({type(exc).__name__}: {exc})") from exc
+    own = heads.state_dict()
+    by_len = sorted(prefixes.items(), key=lambda kv: -len(kv[1]))
+
+    def file_name(key: str) -> str:  # errors name the tensors as the model file does
+        src, dst = next((s, d) for s, d in by_len if key.startswith(d))
+        return src + key[len(dst):]
+
+    mismatched = [(file_name(k), v.shape, own[k].shape) for k, v in state.items()
+                  if k in own and v.shape != own[k].shape]
+    _check_keys(path, {"missing_keys": [file_name(k) for k in set(own) - set(state)],
+                       "unexpected_keys": unexpected + [file_name(k) for k in set(state) - set(own)],
+                       "mismatched_keys": mismatched})
+    heads.load_state_dict(state, strict=True)
+    return heads.eval()
+
+
+def _check_keys(path: str | os.PathLike, info: dict[str, list]) -> None:
+    bad = {k: sorted(_describe_key(x) for x in v) for k, v in info.items()}
+    if any(bad.values()):
+        detail = "; ".join(f"{k.replace('_', ' ')}: {', '.join(v[:5])}{' ...' if len(v) > 5 else ''}"
+                           for k, v in bad.items() if v)
+        raise ModelLoadError(f"{path}: model.safetensors does not match config.json ({detail})")
+
+
 def _describe_key(item) -> str:
     if isinstance(item, tuple) and len(item) == 3:  # (name, shape in the file, shape config.json implies)
         return f"{item[0]} {list(item[1])} in the file, {list(item[2])} from config.json"
     return str(item)
 
 
+def _swap_dirs(path: Path) -> tuple[Path, Path]:
+    """The two sibling folders :func:`save_model_dir` swaps through: ``.NAME.saving`` and ``.NAME.old``."""
+    return path.with_name(f".{path.name}.saving"), path.with_name(f".{path.name}.old")
+
+
+def recover_interrupted_save(path: str | os.PathLike) -> bool:
+    """Finish (or undo) a :func:`save_model_dir` killed between its two renames.
+
+    Such a save leaves ``path`` missing, the previous model in ``.NAME.old`` and the new, complete one
+    in ``.NAME.saving`` (it is only renamed once complete): the new one is moved into place; if it is
+    not complete, the previous model is put back. Anything else is left alone.
+
+    Args:
+        path: the model directory.
+
+    Returns:
+        Whether a directory was moved into ``path``.
+    """
+    path = Path(path)
+    tmp, old = _swap_dirs(path)
+    if path.exists() or not old.is_dir():
+        return False
+    import shutil
+
+    try:
+        if tmp.is_dir() and all((tmp / name).is_file() for name in REQUIRED_FILES):
+            os.replace(tmp, path)
+            shutil.rmtree(old)
+        else:
+            os.replace(old, path)
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: a save was interrupted ({tmp.name}, {old.name} left); cannot finish "
+                             f"it: {exc}") from exc
+    return True
+
+
 def save_model_dir(model, tokenizer, path: str | os.PathLike, card: str | None = None) -> Path:
-    """Save weights (safetensors), config, tokenizer and a model card into ``path`` atomically."""
+    """Save weights (safetensors), config, tokenizer and a model card into ``path`` atomically.
+
+    The new model is written to ``.NAME.saving`` and swapped in with two renames (``path`` ->
+    ``.NAME.old``, ``.NAME.saving`` -> ``path``); a kill between them is repaired by the next save or
+    load (:func:`recover_interrupted_save`).
+    """
     from ..utils import atomic_write_text
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.saving")
+    recover_interrupted_save(path)
+    tmp, old = _swap_dirs(path)
     if tmp.exists():
         import shutil
 
@@ -161,7 +285,6 @@ def save_model_dir(model, tokenizer, path: str | os.PathLike, card: str | None =
     if path.exists():
         import shutil
 
-        old = path.with_name(f".{path.name}.old")
         if old.exists():
             shutil.rmtree(old)
         os.replace(path, old)

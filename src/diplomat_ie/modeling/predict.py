@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import torch
 
 from ..data.labels import bio_to_spans
-from .encoding import EncodedDoc, encode_document
+from .encoding import EncodedDoc, Window, encode_document
 from .features import collate, subword_span
+from .heads import DiplomatHeads, split_ner_layers
+from .model import DiplomatModel
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from ..data.triggers import TriggerLexicon
 
 
 @dataclass
@@ -93,8 +101,9 @@ def snap_arguments(args: list[SpanPred], entities: list[SpanPred] | EntityIndex,
     return sorted(out, key=lambda s: (s.lo, s.hi))
 
 
-def _window_triggers(ner_tags, ner_probs, win, trigger_types) -> list[SpanPred]:
-    trig = {}
+def _window_triggers(ner_tags: list[list[str]], ner_probs: list[list[float]], win: Window,
+                     trigger_types: set[str]) -> list[SpanPred]:
+    trig: dict[tuple[int, int, str], SpanPred] = {}
     for tags, probs in zip(ner_tags, ner_probs, strict=True):
         for s in _decode(tags, probs, 0):
             if s.type in trigger_types and win.own_lo <= s.lo + win.lo < win.own_hi:
@@ -102,7 +111,8 @@ def _window_triggers(ner_tags, ner_probs, win, trigger_types) -> list[SpanPred]:
     return sorted(trig.values(), key=lambda s: (s.lo, s.hi))
 
 
-def _add_lexicon_triggers(trig: list[SpanPred], enc: EncodedDoc, win, lexicon) -> list[SpanPred]:
+def _add_lexicon_triggers(trig: list[SpanPred], enc: EncodedDoc, win: Window,
+                          lexicon: TriggerLexicon) -> list[SpanPred]:
     """Window-relative single-word triggers for lexicon words the window owns and no trigger covers."""
     covered = {i for s in trig for i in range(s.lo, s.hi)}
     extra = [SpanPred(i - win.lo, i - win.lo + 1, lexicon.type, 1.0, "lexicon")
@@ -117,7 +127,7 @@ def length_batches(lengths: list[int], batch_size: int, max_padding: float | Non
     Items are sorted by length (stable) and a batch closes when it holds ``batch_size`` items or when
     padding every item to the batch's longest would add more than ``max_padding`` (a fraction of the
     batch's real tokens; ``None``: no limit). Padded positions cost a full encoder pass each and change
-    nothing in the output, so bounding them is free speed (16% of the tokens on NEREL test at 32 fixed).
+    nothing in the output, so bounding them is free speed.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -137,46 +147,82 @@ def length_batches(lengths: list[int], batch_size: int, max_padding: float | Non
     return batches
 
 
-def torch_window_outputs(model, pad_multiple: int = 32):
-    """The default window runner: ``(input_ids, attention_mask, word_pos) -> (words, ner_logits, extra)``.
+class WindowOutputs(NamedTuple):
+    """What a window runner returns for a padded batch of windows."""
 
-    ``words`` is ``[B, W, H]`` (first-subword vectors), ``ner_logits`` ``[B, W, K * n_labels]``, ``extra``
-    ``None`` or, in role-marker mode, ``(hidden_l, attention_mask)`` for :meth:`DiplomatModel.role_logits`.
-    Another runtime (``inference.onnx_backend``) can replace it; the role head then runs on its ``words``.
-    Sequences are right-padded (masked) to a multiple of ``pad_multiple``: windows vary in length and
-    torch's CPU kernels pay a large set-up cost for every new shape (2.5x single-document latency).
+    words: torch.Tensor  # [B, W, H] first-subword vectors
+    ner_logits: torch.Tensor  # [B, W, K * n_labels]
+    hidden_l: torch.Tensor | None = None  # role-marker models: the hidden states entering layer L
+    attention_mask: torch.Tensor | None = None  # the mask of hidden_l (the runner may have padded it)
+
+
+class WindowRunner(Protocol):
+    """``(input_ids, attention_mask, word_pos) -> WindowOutputs`` over a padded batch of windows.
+
+    ``pad_multiple``: the runner pads sequences to multiples of it (1: not at all); the Predictor groups
+    windows by padded length.
     """
 
-    def run(input_ids, attention_mask, word_pos):
+    pad_multiple: int
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                 word_pos: torch.Tensor) -> WindowOutputs: ...
+
+
+class TorchWindowRunner:
+    """The torch :class:`WindowRunner` of a :class:`DiplomatModel` (``bf16``: under CPU bfloat16 autocast)."""
+
+    def __init__(self, model: DiplomatModel, pad_multiple: int = 32, bf16: bool = False):
+        self.model = model
+        self.pad_multiple = pad_multiple
+        self.bf16 = bf16
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                 word_pos: torch.Tensor) -> WindowOutputs:
         seq = input_ids.size(1)
-        extra = min(-seq % pad_multiple, max(0, model.config.window_length - seq))
+        extra = min(-seq % self.pad_multiple, max(0, self.model.config.window_length - seq))
         if extra:
             input_ids = torch.nn.functional.pad(input_ids, (0, extra))
             attention_mask = torch.nn.functional.pad(attention_mask, (0, extra))
-        words, hidden_l = model.window_states(input_ids, attention_mask, word_pos)
-        return words, model.ner_head(words), None if hidden_l is None else (hidden_l, attention_mask)
+        if not self.bf16:
+            return self._run(input_ids, attention_mask, word_pos)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = self._run(input_ids, attention_mask, word_pos)
+        hidden_l = None if out.hidden_l is None else out.hidden_l.float()
+        return WindowOutputs(out.words.float(), out.ner_logits.float(), hidden_l, out.attention_mask)
 
-    run.pad_multiple = pad_multiple  # the Predictor groups windows by padded length
-    return run
+    def _run(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor) -> WindowOutputs:
+        words, hidden_l = self.model.window_states(input_ids, attention_mask, word_pos)
+        return WindowOutputs(words, self.model.heads.ner_logits(words), hidden_l,
+                             None if hidden_l is None else attention_mask)
 
 
-def bf16_window_outputs(model, pad_multiple: int = 32):
+def torch_window_outputs(model: DiplomatModel, pad_multiple: int = 32) -> TorchWindowRunner:
+    """The default window runner: ``(input_ids, attention_mask, word_pos) -> WindowOutputs``.
+
+    ``words`` is ``[B, W, H]`` (first-subword vectors), ``ner_logits`` ``[B, W, K * n_labels]``; in
+    role-marker mode ``hidden_l`` and ``attention_mask`` are set for :meth:`DiplomatModel.role_logits`.
+    Another runtime (``inference.onnx_backend``) can replace it; the role head then runs on its ``words``.
+    Sequences are right-padded (masked) to a multiple of ``pad_multiple``: windows vary in length and
+    torch's CPU kernels pay a large set-up cost for every new shape.
+    """
+    return TorchWindowRunner(model, pad_multiple)
+
+
+def bf16_window_outputs(model: DiplomatModel, pad_multiple: int = 32) -> TorchWindowRunner:
     """:func:`torch_window_outputs` under CPU bfloat16 autocast; outputs come back as float32.
 
     Matmuls run in bfloat16 (LayerNorm and softmax stay float32 under autocast), twice the fp32 rate on
     CPUs with AVX512-BF16 or AMX; elsewhere it is correct but slower than fp32.
     """
-    run32 = torch_window_outputs(model, pad_multiple)
+    return TorchWindowRunner(model, pad_multiple, bf16=True)
 
-    def run(input_ids, attention_mask, word_pos):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            words, logits, extra = run32(input_ids, attention_mask, word_pos)
-        if extra is not None:
-            extra = (extra[0].float(), extra[1])
-        return words.float(), logits.float(), extra
 
-    run.pad_multiple = pad_multiple
-    return run
+LayerOut = dict[tuple[int, int], tuple[list[list[str]], list[list[float]]]]  # (doc, window) -> (tags, probs)
+
+
+class Progress(Protocol):
+    def update(self, n: int) -> object: ...
 
 
 class Predictor:
@@ -185,21 +231,27 @@ class Predictor:
     ``window_fn`` (default :func:`torch_window_outputs`) computes word vectors and NER logits of a
     padded batch of windows; ``model`` then only needs ``config``, ``role_head`` and ``eval()``.
     ``snap_arguments`` moves role arguments onto overlapping predicted entities (:func:`snap_arguments`;
-    on NEREL dev it lifts the continued model's gold-trigger role F1 from 36.5 to 43.3).
+    the README has its effect on role F1).
     ``trigger_lexicon`` (a :class:`~diplomat_ie.data.triggers.TriggerLexicon`) adds its words as triggers
     where the model predicted none (end-to-end setting only). ``role_o_bias`` (default 0) lowers the role
     head's ``O`` logit by that much: more arguments, less precision. Windows are batched by length
     (:func:`length_batches`: at most ``batch_size`` per pass, at most ``max_padding`` padded tokens).
     """
 
-    def __init__(self, model, tokenizer, batch_size: int = 32, window_fn=None, snap_arguments: bool = True,
-                 trigger_lexicon=None, role_o_bias: float | None = None, max_padding: float | None = 0.1):
+    def __init__(self, model: DiplomatModel | DiplomatHeads, tokenizer: PreTrainedTokenizerBase, batch_size: int = 32,
+                 window_fn: WindowRunner | None = None, snap_arguments: bool = True,
+                 trigger_lexicon: TriggerLexicon | None = None, role_o_bias: float | None = None,
+                 max_padding: float | None = 0.1):
         self.model = model
         self.max_padding = max_padding
         self.role_o_bias = role_o_bias
         self.snap_arguments = snap_arguments
         self.trigger_lexicon = trigger_lexicon
-        self.window_fn = window_fn or torch_window_outputs(model)
+        if window_fn is None:
+            if not isinstance(model, DiplomatModel):
+                raise ValueError("a model without its encoder (DiplomatHeads) needs a window_fn")
+            window_fn = torch_window_outputs(model)
+        self.window_fn = window_fn
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         cfg = model.config
@@ -214,7 +266,7 @@ class Predictor:
 
     @torch.inference_mode()
     def predict(self, texts: list[str], gold_triggers: list[list[tuple[int, int, str]]] | None = None,
-                encoded: list[EncodedDoc] | None = None, progress=None) -> list[DocPred]:
+                encoded: list[EncodedDoc] | None = None, progress: Progress | None = None) -> list[DocPred]:
         """Predict entities and events for ``texts``.
 
         ``gold_triggers`` (per text: char spans with type) replaces the predicted triggers for the
@@ -226,9 +278,9 @@ class Predictor:
         gold_words = [self._gold_trigger_words(e, g) for e, g in
                       zip(encs, gold_triggers, strict=True)] if gold_triggers is not None else None
         items = [(d, w) for d, e in enumerate(encs) for w in range(len(e.windows))]
-        m = getattr(self.window_fn, "pad_multiple", 1)  # a runner that pads to multiples: group by padded length
+        m = getattr(self.window_fn, "pad_multiple", 1)  # a plain callable (no attribute) does not pad
         lengths = [-(-len(encs[d].windows[w].input_ids) // m) * m for d, w in items]
-        layer_out = {}  # (doc, window) -> (tags, probs)
+        layer_out: LayerOut = {}
         for batch in length_batches(lengths, self.batch_size, self.max_padding):
             chunk = [items[i] for i in batch]
             self._run_batch(chunk, encs, preds, gold_words, layer_out)
@@ -243,7 +295,7 @@ class Predictor:
                     ev.arguments = snap_arguments(ev.arguments, index, ev.trigger)
         return preds
 
-    def _gold_trigger_words(self, enc: EncodedDoc, triggers) -> list[SpanPred]:
+    def _gold_trigger_words(self, enc: EncodedDoc, triggers: list[tuple[int, int, str]]) -> list[SpanPred]:
         from ..data.labels import char_to_word_span
 
         starts = [w.start for w in enc.words]
@@ -255,16 +307,17 @@ class Predictor:
                 out.append(SpanPred(span[0], span[1], typ, 1.0))
         return out
 
-    def _run_batch(self, chunk, encs, preds, gold_words, layer_out) -> None:
+    def _run_batch(self, chunk: list[tuple[int, int]], encs: list[EncodedDoc], preds: list[DocPred],
+                   gold_words: list[list[SpanPred]] | None, layer_out: LayerOut) -> None:
         wins = [encs[d].windows[w] for d, w in chunk]
         batch = collate([{"input_ids": x.input_ids, "word_pos": x.word_pos} for x in wins], self.pad_id)
-        words, logits, *rest = self.window_fn(batch["input_ids"], batch["attention_mask"], batch["word_pos"])
-        marker = rest[0] if rest else None
-        b, nw, _ = words.shape
+        # WindowOutputs(*...): a runner of an older export may give just (words, ner_logits)
+        out = WindowOutputs(*self.window_fn(batch["input_ids"], batch["attention_mask"], batch["word_pos"]))
+        words = out.words
         k = self.model.config.num_layers
-        logits = logits.view(b, nw, k, -1).transpose(1, 2)
-        probs, ids = logits.softmax(-1).max(-1)
-        ids, probs = ids.tolist(), probs.tolist()  # one conversion, not one tensor slice per window and layer
+        logits = split_ner_layers(out.ner_logits, k)
+        top_p, top_id = logits.softmax(-1).max(-1)
+        ids, probs = top_id.tolist(), top_p.tolist()  # one conversion, not one tensor slice per window and layer
         trig_batch = []
         for j, ((d, w), win) in enumerate(zip(chunk, wins, strict=True)):
             n = win.hi - win.lo
@@ -281,19 +334,20 @@ class Predictor:
                     trig = _add_lexicon_triggers(trig, encs[d], win, self.trigger_lexicon)
             trig_batch.append(trig)
         if self.model.role_head is not None and any(trig_batch):
-            self._run_roles(words, chunk, wins, trig_batch, preds, marker, batch["word_pos"])
+            self._run_roles(words, chunk, wins, trig_batch, preds, out, batch["word_pos"])
 
-    def _run_roles(self, words, chunk, wins, trig_batch, preds, marker, word_pos) -> None:
+    def _run_roles(self, words: torch.Tensor, chunk: list[tuple[int, int]], wins: list[Window],
+                   trig_batch: list[list[SpanPred]], preds: list[DocPred], out: WindowOutputs,
+                   word_pos: torch.Tensor) -> None:
         nt = max(len(t) for t in trig_batch)
         spans = torch.tensor([[(s.lo, s.hi) for s in trig] + [(0, 0)] * (nt - len(trig)) for trig in trig_batch],
                              dtype=torch.long)
-        layer_l = getattr(self.model.config, "role_marker_layer", None)
-        if layer_l is not None and marker is None:
+        layer_l = self.model.config.role_marker_layer
+        if layer_l is not None and (out.hidden_l is None or out.attention_mask is None):
             raise RuntimeError(f"this role-marker model needs the hidden states of encoder layer {layer_l}, "
                                "which the window runner does not return; re-run `diplomat-ie export onnx`")
-        hidden_l, mask, sub = None, None, None
-        if marker is not None:
-            hidden_l, mask = marker
+        hidden_l, mask, sub = out.hidden_l, out.attention_mask, None
+        if layer_l is not None:
             sub = torch.tensor([[subword_span(win.word_pos, len(win.input_ids), s.lo, s.hi) for s in trig]
                                 + [(0, 0)] * (nt - len(trig)) for trig, win in zip(trig_batch, wins, strict=True)],
                                dtype=torch.long)
@@ -301,9 +355,9 @@ class Predictor:
         if self.role_o_bias:  # P(O) scaled by exp(-bias): more arguments, at the cost of precision
             logits = logits.clone()
             logits[..., 0] -= self.role_o_bias
-        probs, ids = logits.softmax(-1).max(-1)
-        found = (ids != 0).any(-1).tolist()  # label 0 is "O": rows without any argument are skipped
-        ids, probs = ids.tolist(), probs.tolist()  # one conversion, not one tensor slice per trigger
+        top_p, top_id = logits.softmax(-1).max(-1)
+        found = (top_id != 0).any(-1).tolist()  # label 0 is "O": rows without any argument are skipped
+        ids, probs = top_id.tolist(), top_p.tolist()  # one conversion, not one tensor slice per trigger
         for j, ((d, _), win, trig) in enumerate(zip(chunk, wins, trig_batch, strict=True)):
             n = win.hi - win.lo
             for t, s in enumerate(trig):
@@ -315,7 +369,7 @@ class Predictor:
                 trigger = SpanPred(s.lo + win.lo, s.hi + win.lo, s.type, s.score, s.origin)
                 preds[d].events.append(EventPred(trigger=trigger, arguments=args))
 
-    def _merge_entities(self, enc: EncodedDoc, d: int, layer_out):
+    def _merge_entities(self, enc: EncodedDoc, d: int, layer_out: LayerOut) -> tuple[list[SpanPred], list[list[str]]]:
         """Stitch each layer's owned words from all windows, then decode BIO over the whole document."""
         k = self.model.config.num_layers
         n = len(enc.words)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -17,21 +18,31 @@ from tqdm.auto import tqdm
 from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments
 
 from ..config import ConfigError, RunConfig
-from ..data.roles import ROLES
+from ..data.corpora import load_docs
+from ..modeling.configuration import DiplomatConfig
 from ..modeling.features import FeatureStats, collate, window_features
 from ..modeling.io import build_model, save_model_dir
-from ..utils import atomic_write_json, set_seed
+from ..utils import atomic_write_json, atomic_write_text, set_seed
 from .card import model_card
-from .trainer import DiplomatTrainer, WindowDataset
+from .trainer import DevScorer, DiplomatTrainer, WindowDataset
 
 log = logging.getLogger(__name__)
 
 
 class CsvLogCallback(TrainerCallback):
-    """Append every logged dict (loss, learning rate, dev metrics) to a CSV file."""
+    """Append every logged dict (loss, learning rate, dev metrics) to a CSV file.
+
+    At the start of training the file keeps only the rows up to the step training starts from: a
+    resumed run logs again every step after its checkpoint (the killed run had logged some of them),
+    and a fresh run (``--training.overwrite``) starts an empty log.
+    """
 
     def __init__(self, path: Path):
         self.path = path
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero and self.path.exists():
+            truncate_log(self.path, state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:
@@ -45,6 +56,18 @@ class CsvLogCallback(TrainerCallback):
             for k, v in row.items():
                 if k not in ("step", "epoch"):
                     writer.writerow([row["step"], row["epoch"], k, v])
+
+
+def truncate_log(path: Path, last_step: int) -> None:
+    """Keep the rows of a :class:`CsvLogCallback` file with ``step <= last_step`` (atomic rewrite)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    keep = [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= last_step]
+    if len(keep) == len(rows) - 1:
+        return
+    out = io.StringIO()
+    csv.writer(out).writerows([["step", "epoch", "key", "value"], *keep])
+    atomic_write_text(path, out.getvalue())
 
 
 def run_paths(cfg: RunConfig) -> dict[str, Path]:
@@ -86,15 +109,6 @@ def prepare_output(cfg: RunConfig, resume: bool) -> dict[str, Path]:
     return paths
 
 
-def load_docs(corpus: str, split: str, root=None, lenient: bool = False):
-    """A named corpus split, or ``<folder>/<split>`` when ``corpus`` is a folder of split folders."""
-    from ..data.corpora import load_split
-
-    if Path(corpus, split).is_dir():
-        return load_split(str(Path(corpus, split)), root=root, lenient=lenient)
-    return load_split(corpus, split, root=root, lenient=lenient)
-
-
 def load_training_docs(cfg: RunConfig):
     d = cfg.data
     train = load_docs(d.corpus, d.train_split, root=d.root, lenient=d.lenient)
@@ -120,7 +134,8 @@ def make_features(docs, model, tokenizer, desc: str):
     return feats, stats.counts
 
 
-def training_args(cfg: RunConfig, paths, n_windows: int) -> TrainingArguments:
+def training_args(cfg: RunConfig, paths, n_windows: int, evaluate: bool = True) -> TrainingArguments:
+    """HF arguments of a run; ``evaluate=False`` (no dev scorer): no dev evaluation, the last model is kept."""
     t = cfg.training
     steps_per_epoch = math.ceil(n_windows / t.batch_size)
     total = t.max_steps if t.max_steps > 0 else math.ceil(steps_per_epoch * t.epochs)
@@ -129,22 +144,28 @@ def training_args(cfg: RunConfig, paths, n_windows: int) -> TrainingArguments:
         output_dir=str(paths["checkpoints"]), num_train_epochs=t.epochs, max_steps=t.max_steps,
         per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.eval_batch_size,
         learning_rate=t.head_lr, weight_decay=t.weight_decay, lr_scheduler_type="linear",
-        warmup_steps=int(total * t.warmup_ratio), eval_strategy="epoch" if by_epoch else "steps",
+        warmup_steps=int(total * t.warmup_ratio),
+        eval_strategy="no" if not evaluate else "epoch" if by_epoch else "steps",
         save_strategy="epoch" if by_epoch else "steps", eval_steps=None if by_epoch else int(t.eval_every),
         save_steps=None if by_epoch else int(t.eval_every), save_total_limit=t.save_total_limit,
-        load_best_model_at_end=True, metric_for_best_model="nested_f1", greater_is_better=True,
+        load_best_model_at_end=evaluate, metric_for_best_model="nested_f1" if evaluate else None,
+        greater_is_better=True,
         logging_steps=t.logging_steps, report_to=["tensorboard"], seed=t.seed, data_seed=t.seed,
         train_sampling_strategy="group_by_length", remove_unused_columns=False, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0, save_only_model=False, disable_tqdm=False,
     )
 
 
-def train(cfg: RunConfig, resume: bool = False) -> dict:
+def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None) -> dict:
     """Train NER and event roles as configured; save the best model to ``training.output_dir``.
+
+    ``diplomat_ie.train`` is this function with evaluation's dev scorer.
 
     Args:
         cfg: the run configuration.
         resume: continue from the last checkpoint under ``runs/<name>/checkpoints``.
+        scorer: scores the dev documents at each evaluation (best model, early stopping). None: no dev
+            evaluation and no early stopping; the model after the last step is saved.
 
     Returns:
         A summary dict: paths, timings, dev history, feature statistics.
@@ -155,30 +176,24 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(paths["run"] / "tensorboard"))
     train_docs, dev_docs = load_training_docs(cfg)
     types = cfg.model.entity_types or sorted({e.type for d in train_docs for e in d.entities})
-    m = cfg.model
-    if m.init_from:
-        model, tokenizer = _init_from(m.init_from, types, freeze=m.freeze_word_embeddings)
-        model.config.role_loss_weight = cfg.roles.loss_weight
-        model.config.trigger_types = list(cfg.roles.trigger_types)
-        if cfg.roles.marker_layer is not None:
-            _enable_marker(model, cfg.roles.marker_layer)
+    if cfg.model.init_from:
+        model, tokenizer = _init_from(cfg, types)
     else:
-        model, tokenizer = build_model(
-            m.backbone, types, ROLES if cfg.roles.enabled else [], cfg.roles.trigger_types,
-            num_layers=m.num_layers, max_length=m.max_length, overlap=m.overlap, dropout=m.dropout,
-            role_hidden_size=cfg.roles.hidden_size, max_distance=cfg.roles.max_distance,
-            role_loss_weight=cfg.roles.loss_weight, freeze_word_embeddings=m.freeze_word_embeddings)
-        if cfg.roles.enabled and cfg.roles.marker_layer is not None:
-            _enable_marker(model, cfg.roles.marker_layer)
+        model, tokenizer = build_model(DiplomatConfig.from_run_config(cfg, entity_types=types),
+                                       freeze_word_embeddings=cfg.model.freeze_word_embeddings)
     feats, fstats = make_features(train_docs, model, tokenizer, "encoding train")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    if scorer is None:
+        log.warning("no dev scorer: training without dev evaluation or early stopping; the last model is saved")
+    stopping = [EarlyStoppingCallback(cfg.training.patience)] if scorer is not None else []
     trainer = DiplomatTrainer(
-        model=model, args=training_args(cfg, paths, len(feats)), train_dataset=WindowDataset(feats),
+        model=model, args=training_args(cfg, paths, len(feats), evaluate=scorer is not None),
+        train_dataset=WindowDataset(feats),
         eval_dataset=WindowDataset(dev_docs),  # placeholder: evaluate() scores whole dev documents
         data_collator=lambda b: collate(b, pad), processing_class=tokenizer,
-        callbacks=[EarlyStoppingCallback(cfg.training.patience), CsvLogCallback(paths["run"] / "log.csv")],
+        callbacks=[*stopping, CsvLogCallback(paths["run"] / "log.csv")],
         encoder_lr=cfg.training.encoder_lr, head_lr=cfg.training.head_lr, dev_docs=dev_docs,
-        eval_batch_size=cfg.training.eval_batch_size)
+        eval_batch_size=cfg.training.eval_batch_size, scorer=scorer)
     last = _last_checkpoint(paths["checkpoints"]) if resume else None
     if resume and last is None:
         log.warning("--resume: no complete checkpoint in %s; training from the start", paths["checkpoints"])
@@ -188,7 +203,7 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     summary = _summary(cfg, trainer, result, seconds, len(train_docs), len(dev_docs), len(feats), fstats, last)
     model.config.training_summary = {k: summary[k] for k in ("train_docs", "train_windows", "seconds",
                                                               "best_dev", "epochs_run")}
-    save_model_dir(trainer.model, tokenizer, paths["model"], card=model_card(cfg, summary))
+    save_model_dir(trainer.model, tokenizer, paths["model"], card=model_card(trainer.model.config, summary))
     atomic_write_json(paths["run"] / "train_summary.json", summary)
     return summary
 
@@ -212,25 +227,44 @@ def _checkpoint_dirs(folder: Path) -> list[Path]:
     return sorted(cks, key=lambda p: int(p.name.split("-")[-1]))
 
 
-def _init_from(path: str, types: list[str], freeze: bool):
-    """Continue training a saved model; its label schema must cover the training data's types."""
+def _init_from(cfg: RunConfig, types: list[str]):
+    """Continue training a saved model: its label schema must cover the data's types, the run's
+    architecture settings must match it and its runtime settings are applied
+    (:meth:`DiplomatConfig.run_config_changes`)."""
     from ..modeling.io import load_model_dir
 
+    path = cfg.model.init_from
     model, tokenizer = load_model_dir(path)
     missing = sorted(set(types) - set(model.config.entity_types))
     if missing:
         raise ConfigError(f"model.init_from: {path} does not know the entity types {missing}")
+    apply_changes(model, model.config.run_config_changes(cfg, source=str(path)))
     model.train()
-    if freeze:
+    if cfg.model.freeze_word_embeddings:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     return model, tokenizer
 
 
-def _enable_marker(model, layer: int) -> None:
-    try:
-        model.enable_role_marker(layer)
-    except ValueError as exc:
-        raise ConfigError(f"roles.marker_layer: {exc}") from exc
+def apply_changes(model, changes: dict) -> None:
+    """Write ``{DiplomatConfig field: value}`` into ``model.config`` and into the live modules.
+
+    Dropout is set on every ``nn.Dropout`` outside the encoder (found by walking the modules, so it
+    holds whatever the heads look like); a marker layer switches the role head to marker mode.
+    """
+    changes = dict(changes)
+    layer = changes.pop("role_marker_layer", None)
+    if layer is not None:
+        try:
+            model.enable_role_marker(layer)
+        except ValueError as exc:
+            raise ConfigError(f"roles.marker_layer: {exc}") from exc
+    for name, value in changes.items():
+        setattr(model.config, name, value)
+    if "dropout" in changes:
+        inside = {id(m) for m in model.encoder.modules()}
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout) and id(module) not in inside:
+                module.p = changes["dropout"]
 
 
 def _last_checkpoint(folder: Path) -> Path | None:

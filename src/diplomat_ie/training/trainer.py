@@ -1,15 +1,25 @@
-"""HF Trainer subclass: per-group learning rates and dev evaluation with our own nested-F1 scorer."""
+"""HF Trainer subclass: per-group learning rates and dev evaluation with a scorer passed in."""
 
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 import torch
 from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
-from ..evaluation.evaluate import headline, predict_gold_docs, score_predictions
-from ..modeling.predict import Predictor
+from ..data.document import Document
+
+
+class DevScorer(Protocol):
+    """Scores a model on whole dev documents; the keys (``nested_f1`` among them) become ``eval_<key>``.
+
+    Training sits below evaluation, so the scorer is passed in: ``diplomat_ie.train`` and the CLI use
+    :func:`diplomat_ie.evaluation.evaluate.dev_scores`.
+    """
+
+    def __call__(self, model, tokenizer, dev_docs: list[Document], batch_size: int) -> dict[str, float]: ...
 
 
 class WindowDataset(torch.utils.data.Dataset):
@@ -51,10 +61,11 @@ class DiplomatTrainer(Trainer):
     """Trainer with separate encoder/head learning rates and a dev scorer on whole documents."""
 
     def __init__(self, *args, encoder_lr: float, head_lr: float, dev_docs=None, eval_batch_size=32,
-                 **kwargs):
+                 scorer: DevScorer | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.encoder_lr = encoder_lr
         self.head_lr = head_lr
+        self.scorer = scorer
         self.dev_docs = dev_docs or []
         self.eval_batch_size_docs = eval_batch_size
         self.dev_history: list[dict] = []
@@ -90,11 +101,11 @@ class DiplomatTrainer(Trainer):
         return self.optimizer
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
+        if self.scorer is None:
+            raise RuntimeError("DiplomatTrainer.evaluate: no dev scorer was given (pass scorer=...)")
         start = time.time()
-        predictor = Predictor(self.model, self.processing_class, batch_size=self.eval_batch_size_docs)
-        preds = predict_gold_docs(predictor, self.dev_docs)
-        scores = score_predictions(preds, self.model.config, with_layers=False)
-        metrics = {f"{metric_key_prefix}_{k}": v for k, v in headline(scores).items()}
+        scores = self.scorer(self.model, self.processing_class, self.dev_docs, self.eval_batch_size_docs)
+        metrics = {f"{metric_key_prefix}_{k}": v for k, v in scores.items()}
         metrics[f"{metric_key_prefix}_runtime"] = round(time.time() - start, 2)
         metrics["epoch"] = self.state.epoch
         self.model.train()

@@ -1,0 +1,89 @@
+"""Markdown tables of evaluation results, and the ``report.md`` of one evaluation."""
+
+from __future__ import annotations
+
+HEADLINE_NAMES = {"nested_f1": "nested NER micro F1", "nested_macro_f1": "nested NER macro F1",
+                  "per_org_loc_f1": "PER/ORG/LOC micro F1", "per_org_loc_macro_f1": "PER/ORG/LOC macro F1",
+                  "roles_gold_f1": "roles F1, gold triggers", "roles_e2e_f1": "roles F1, end to end"}
+
+
+def fmt(v) -> str:
+    """Two decimals for floats, ``str`` otherwise (``—`` for None)."""
+    return "—" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
+def md_table(headers: list[str], rows: list[list]) -> str:
+    """A Markdown table (cells formatted with :func:`fmt`, pipes escaped)."""
+    cell = lambda v: fmt(v).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def prf_table(scores: dict, label: str = "type") -> str:
+    """Per-type P/R/F1 (most frequent first) with micro and macro rows, from ``score_sets`` output."""
+    items = sorted(scores["per_type"].items(), key=lambda kv: (-kv[1]["support"], kv[0]))
+    rows = [[t, m["precision"], m["recall"], m["f1"], m["support"], m["tp"], m["fp"], m["fn"]] for t, m in items]
+    mi, ma = scores["micro"], scores["macro"]
+    rows.append(["**micro**", mi["precision"], mi["recall"], mi["f1"], mi["support"], mi["tp"], mi["fp"], mi["fn"]])
+    rows.append(["**macro**", ma["precision"], ma["recall"], ma["f1"], "", "", "", ""])
+    return md_table([label, "P", "R", "F1", "support", "tp", "fp", "fn"], rows)
+
+
+def headline_table(result: dict) -> str:
+    """Headline metrics of one evaluation: full split vs the diplomatic subset."""
+    dip = result["diplomatic"]
+    rows = [[HEADLINE_NAMES.get(k, k), v, dip["headline"].get(k)] for k, v in result["headline"].items()]
+    return md_table(["metric", f"full ({result['documents']} docs)",
+                     f"diplomatic subset ({dip['documents']} docs)"], rows)
+
+
+def layers_table(layers: dict) -> str:
+    """The seqeval summary rows (micro / macro / weighted average) of each nesting layer."""
+    rows = []
+    for name, rep in layers.items():
+        for avg in ("micro avg", "macro avg", "weighted avg"):
+            if avg in rep:
+                m = rep[avg]
+                rows.append([name, avg, 100 * m["precision"], 100 * m["recall"], 100 * m["f1-score"],
+                             int(m["support"])])
+    return md_table(["layer", "average", "P", "R", "F1", "support"], rows)
+
+
+def detail_sections(result: dict, h: str = "##") -> list[str]:
+    """Per-type, PER/ORG/LOC, role and layer sections of one evaluation."""
+    m = result["metrics"]
+    out = []
+    if "nested" in m:
+        out.append(f"{h} Nested NER, per type (strict spans)\n\n{prf_table(m['nested'])}")
+    out.append(f"{h} PER/ORG/LOC (exact spans; NEREL: outermost after mapping, factRuEval: whole objects)\n\n{prf_table(m['per_org_loc'])}")
+    if "roles_gold_triggers" in m:
+        out.append(f"{h} Event roles with gold triggers\n\n{prf_table(m['roles_gold_triggers'], 'role')}")
+        out.append(f"{h} Event roles end to end (predicted triggers)\n\n"
+                   f"{prf_table(m['roles_end_to_end'], 'role')}")
+    if "layers" in m:
+        out.append(f"{h} Per-layer BIO (seqeval, word level)\n\n{layers_table(m['layers'])}")
+    return out
+
+
+def evaluation_markdown(result: dict) -> str:
+    """The ``report.md`` of one :func:`run_evaluation` result.
+
+    Args:
+        result: the dict written to ``metrics.json``.
+
+    Returns:
+        Markdown text.
+    """
+    t = result["timings"]
+    parts = [f"# Evaluation of `{result['model']}` on {result['corpus']} / {result['split']}\n",
+             f"{result['documents']} documents, {result['windows']} windows; scheme: {result['scheme']}.\n",
+             f"## Headline\n\n{headline_table(result)}",
+             f"The diplomatic subset holds the documents that mention a keyword of "
+             f"the packaged list `diplomat_ie/resources/diplomatic_keywords.yaml` ({result['diplomatic']['documents']} of "
+             f"{result['documents']}).\n",
+             *detail_sections(result),
+             "## Errors\n\nFalse positives (fp) and negatives (fn) with context: `errors.jsonl`.\n\n"
+             + md_table(["kind", "count"], [[k, v] for k, v in result["errors"].items()]),
+             f"## Timings\n\n{md_table(['step', 'value'], [[k, v] for k, v in t.items()])}"]
+    return "\n".join(parts)

@@ -1,0 +1,223 @@
+"""Everything after the encoder, defined once: :class:`DiplomatHeads` serves every runtime.
+
+:class:`~diplomat_ie.modeling.model.DiplomatModel` is encoder + heads; the ONNX backend runs the same
+module behind its exported encoder. The heads hold dropout, the K nested-NER layers, the event-role head,
+and in marker mode the marker vector and encoder layers ``L..`` (re-run once per trigger).
+
+Role head (all triggers of a window in one encoder pass): for every trigger t and word w,
+``z = gelu(A w + B t + (C w) * (D t) + E[dist(w, t)])`` and a linear layer tags ``w`` with the
+BIO role it plays for ``t``. The trigger vector is the mean of its words' vectors.
+
+Marker mode (``config.role_marker_layer = L``): the encoder's layers ``L..`` run again once per trigger
+on the hidden states entering layer ``L``, with a learned marker vector added to the trigger's subwords,
+and the role head reads those trigger-aware word vectors. ``L = 0`` is the classic marker-per-trigger
+(BERT SRL) model, one full encoder pass per trigger; larger ``L`` shares more of the pass. The marker
+starts at zero, so switching a trained model to marker mode starts from its exact predictions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoModel, PretrainedConfig
+from transformers.masking_utils import create_bidirectional_mask
+
+from .configuration import DiplomatConfig
+
+HEADS_PREFIX = "heads."  # where DiplomatModel keeps its heads (state-dict key prefix)
+
+
+def distance_buckets(word_idx: torch.Tensor, trig_lo: torch.Tensor, trig_hi: torch.Tensor,
+                     max_distance: int) -> torch.Tensor:
+    """Bucket ids of the signed word distance to a trigger span (0 = inside the trigger).
+
+    Args:
+        word_idx: ``[W]`` word indices; trig_lo/trig_hi: ``[..., 1]`` trigger word spans.
+
+    Returns:
+        ``[..., W]`` ids in ``[0, 2 * n_buckets]`` (log-spaced beyond 8 words).
+    """
+    before = (trig_lo - word_idx).clamp(min=0)
+    after = (word_idx - (trig_hi - 1)).clamp(min=0)
+    dist = after - before  # negative: before the trigger
+    mag = dist.abs().clamp(max=max_distance).float()
+    exact = 8
+    log_b = exact + (torch.log(mag.clamp(min=1) / exact) / math.log(max_distance / exact) * 7).floor()
+    bucket = torch.where(mag < exact, mag, log_b.clamp(max=exact + 7)).long()
+    return torch.where(dist < 0, bucket + exact + 8, bucket)
+
+
+class RoleHead(nn.Module):
+    def __init__(self, hidden: int, inner: int, n_labels: int, max_distance: int, dropout: float):
+        super().__init__()
+        self.max_distance = max_distance
+        self.word = nn.Linear(hidden, inner)
+        self.trig = nn.Linear(hidden, inner)
+        self.word_m = nn.Linear(hidden, inner, bias=False)
+        self.trig_m = nn.Linear(hidden, inner, bias=False)
+        self.dist = nn.Embedding(32, inner)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(inner, n_labels)
+
+    def forward(self, words: torch.Tensor, trig_spans: torch.Tensor) -> torch.Tensor:
+        """words ``[B, W, H]``, trig_spans ``[B, T, 2]`` (word lo, hi) -> logits ``[B, T, W, L]``.
+
+        Only real triggers (``hi > lo``) are computed; padding triggers get zero logits.
+        """
+        b, t = trig_spans.shape[:2]
+        out = words.new_zeros((b, t, words.size(1), self.out.out_features))
+        bi, ti = (trig_spans[..., 1] > trig_spans[..., 0]).nonzero(as_tuple=True)
+        if len(bi):
+            out[bi, ti] = self.pair_logits(words, bi, trig_spans[bi, ti])
+        return out
+
+    def pair_logits(self, words: torch.Tensor, b_idx: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+        """Logits ``[N, W, L]`` for N triggers: ``spans`` ``[N, 2]`` in the windows ``words[b_idx]``."""
+        idx = torch.arange(words.size(1), device=words.device)
+        lo, hi = spans[:, :1], spans[:, 1:]
+        inside = ((idx >= lo) & (idx < hi)).to(words.dtype)  # [N, W]
+        trig_vec = (inside.unsqueeze(1) @ words[b_idx]).squeeze(1) / inside.sum(-1, keepdim=True).clamp(min=1)
+        z = (self.word(words)[b_idx] + self.trig(trig_vec)[:, None]
+             + self.word_m(words)[b_idx] * self.trig_m(trig_vec)[:, None]
+             + self.dist(distance_buckets(idx, lo, hi, self.max_distance)))
+        return self.out(self.drop(F.gelu(z)))
+
+
+def gather_first_subwords(hidden: torch.Tensor, word_pos: torch.Tensor) -> torch.Tensor:
+    """``[B, S, H]`` subword states -> ``[B, W, H]`` vectors of each word's first subword."""
+    return hidden.gather(1, word_pos.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
+
+
+def split_ner_layers(ner_logits: torch.Tensor, num_layers: int) -> torch.Tensor:
+    """``[B, W, K * L]`` (what the NER head and the window runners give) -> ``[B, K, W, L]``."""
+    b, w, _ = ner_logits.shape
+    return ner_logits.view(b, w, num_layers, -1).transpose(1, 2)
+
+
+class MarkedRunner(Protocol):
+    """Replaces the heads' torch per-trigger pass (e.g. an ONNX session): ``-> [N, W, H]`` word vectors."""
+
+    def __call__(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,
+                 word_pos: torch.Tensor) -> torch.Tensor: ...
+
+
+class DiplomatHeads(nn.Module):
+    """Dropout, NER head, role head and (marker mode) marker vector + encoder layers ``L..``.
+
+    The top layers are the encoder's own (``share_top_layers``, not registered here, so they are saved
+    once, under the encoder) in a :class:`DiplomatModel`, or copies this module owns (``top.<j>.``) when
+    it runs behind an exported encoder (:meth:`standalone`).
+
+    Args:
+        config: the model config (label sets, sizes, ``role_marker_layer``).
+        encoder_config: the live encoder config: its attention implementation decides the mask layout.
+    """
+
+    def __init__(self, config: DiplomatConfig, encoder_config: PretrainedConfig):
+        super().__init__()
+        self.config = config
+        self.encoder_config = encoder_config
+        hidden = encoder_config.hidden_size
+        self.dropout = nn.Dropout(config.dropout)
+        self.n_ner = len(config.ner_labels)
+        self.ner_head = nn.Linear(hidden, config.num_layers * self.n_ner)
+        self.role_head = (RoleHead(hidden, config.role_hidden_size, len(config.role_labels),
+                                   config.max_distance, config.dropout) if config.roles else None)
+        self.role_marker: nn.Parameter | None = None
+        self.top: nn.ModuleList | tuple[nn.Module, ...] | None = None
+        self.role_runner: MarkedRunner | None = None  # set by a runtime that exports the marked pass
+        if self.role_head is not None and config.role_marker_layer is not None:
+            self.role_marker = nn.Parameter(torch.zeros(hidden))
+
+    @classmethod
+    def standalone(cls, config: DiplomatConfig) -> DiplomatHeads:
+        """Heads that own their top layers (random until loaded), for a runtime without the torch encoder."""
+        enc_cfg = config.encoder_config()
+        if config.role_marker_layer is None or not config.roles:
+            return cls(config, enc_cfg)
+        enc_cfg.vocab_size = 8  # only the layers are kept; do not allocate the embedding matrix
+        encoder = AutoModel.from_config(enc_cfg)
+        heads = cls(config, encoder.config)
+        heads.top = nn.ModuleList(encoder.encoder.layer[config.role_marker_layer :])
+        return heads
+
+    @property
+    def marker_layer(self) -> int | None:
+        """``L`` in marker mode, else None."""
+        return self.config.role_marker_layer if self.role_head is not None else None
+
+    def enable_marker(self, layers: Iterable[nn.Module]) -> None:
+        """Marker mode on the encoder layers ``layers`` (``L..``, shared); a new marker starts at zero."""
+        self.share_top_layers(layers)
+        if self.role_marker is None:
+            p = next(self.ner_head.parameters())
+            self.role_marker = nn.Parameter(torch.zeros(self.ner_head.in_features, dtype=p.dtype, device=p.device))
+
+    def share_top_layers(self, layers: Iterable[nn.Module]) -> None:
+        self.top = tuple(layers)  # a tuple registers nothing: the encoder owns (and saves) these layers
+
+    def state_key_map(self) -> dict[str, str]:
+        """A model file's key prefix -> this module's key prefix (heads + a standalone module's top layers)."""
+        out = {HEADS_PREFIX: ""}
+        if isinstance(self.top, nn.ModuleList) and self.marker_layer is not None:
+            first = self.marker_layer
+            out.update({f"encoder.encoder.layer.{first + j}.": f"top.{j}." for j in range(len(self.top))})
+        return out
+
+    def mask(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor | None:
+        """The mask the encoder's layers expect, built the way the encoder builds it (eager or SDPA)."""
+        return create_bidirectional_mask(config=self.encoder_config, inputs_embeds=hidden,
+                                         attention_mask=attention_mask)
+
+    def gather_words(self, hidden: torch.Tensor, word_pos: torch.Tensor) -> torch.Tensor:
+        """First-subword vectors ``[B, W, H]`` (after dropout) of subword states ``[B, S, H]``."""
+        return self.dropout(gather_first_subwords(hidden, word_pos))
+
+    def ner_logits(self, words: torch.Tensor) -> torch.Tensor:
+        """``[B, W, K * L]`` NER logits of all nesting layers (:func:`split_ner_layers` -> ``[B, K, W, L]``)."""
+        return self.ner_head(words)
+
+    def role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, hidden_l: torch.Tensor | None = None,
+                    attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,
+                    trig_sub: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
+        """Role logits ``[B, T, W, L]`` for triggers ``trig_spans`` ``[B, T, 2]`` (window word spans).
+
+        Marker mode also needs ``hidden_l`` (the hidden states entering layer L), the attention mask,
+        ``word_pos`` and ``trig_sub`` (the triggers' subword spans, ``[B, T, 2]``; empty spans are padding).
+        """
+        if self.role_head is None:
+            raise ValueError("this model has no role head (roles.enabled: false)")
+        if self.marker_layer is None:
+            return self.role_head(words, trig_spans)
+        if hidden_l is None or attention_mask is None or word_pos is None or trig_sub is None:
+            raise ValueError("marker mode needs hidden_l, attention_mask, word_pos and trig_sub")
+        b, t = trig_spans.shape[:2]
+        out = words.new_zeros((b, t, words.size(1), self.role_head.out.out_features))
+        bi, ti = (trig_sub[..., 1] > trig_sub[..., 0]).nonzero(as_tuple=True)
+        for s in range(0, len(bi), chunk):
+            bb, tt = bi[s : s + chunk], ti[s : s + chunk]
+            vec = self.marked_words(hidden_l[bb], attention_mask[bb], trig_sub[bb, tt], word_pos[bb])
+            out[bb, tt] = self.role_head.pair_logits(vec, torch.arange(len(bb), device=vec.device),
+                                                     trig_spans[bb, tt])
+        return out
+
+    def marked_words(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,
+                     word_pos: torch.Tensor) -> torch.Tensor:
+        """Trigger-aware word vectors ``[N, W, H]``, one sequence per trigger: the marker added to the
+        trigger subwords ``trig_sub`` ``[N, 2]`` of ``hidden_l``, then layers ``L..`` (what ``role.onnx`` exports)."""
+        if self.role_runner is not None:
+            return self.role_runner(hidden_l, attention_mask, trig_sub, word_pos)
+        if self.top is None or self.role_marker is None:
+            raise ValueError("marked_words needs marker mode (roles.marker_layer)")
+        pos = torch.arange(hidden_l.size(1), device=hidden_l.device)
+        marked = ((pos >= trig_sub[:, :1]) & (pos < trig_sub[:, 1:])).unsqueeze(-1).to(hidden_l.dtype)
+        h = hidden_l + marked * self.role_marker
+        mask = self.mask(h, attention_mask)
+        for layer in self.top:
+            h = layer(h, mask)
+        return self.gather_words(h, word_pos)
