@@ -6,7 +6,8 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 BACKBONE := models/backbones/multilingual-e5-small
 RUN    ?= default
-CONFIG ?= configs/$(RUN).yaml
+# a packaged config name (src/diplomat_ie/resources/configs/<name>.yaml) or a YAML path
+CONFIG ?= $(RUN)
 DIPLOMAT := $(VENV)/bin/diplomat-ie
 
 .PHONY: install backbone train train-quick test lint data-stats report clean-venv
@@ -32,7 +33,7 @@ train: $(STAMP) backbone
 
 # A few-minute variant for trying things out (60 training documents, 1 epoch, small eval).
 train-quick: $(STAMP) backbone
-	bash scripts/main_job.sh configs/quick.yaml quick $(ARGS)
+	bash scripts/main_job.sh quick quick $(ARGS)
 
 data-stats: $(STAMP)
 	$(DIPLOMAT) data stats --lenient

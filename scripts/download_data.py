@@ -9,7 +9,9 @@ Each corpus is fetched as a GitHub zip archive of its repository, the needed fol
 into a temporary folder under the root and then renamed into place (``<root>/nerel/{train,dev,test}``,
 ``<root>/factrueval-2016/{devset,testset}``), so an interrupted run never leaves a half-written corpus.
 A corpus that is already there is skipped unless ``--force``. The root defaults to ``$DIPLOMAT_IE_DATA``,
-else ``../shared/datasets`` (the layout ``diplomat_ie.data.corpora`` reads).
+else ``data/`` in the current folder (run from the repository's top folder: its tracked ``data/``),
+which ``diplomat_ie.utils.data_root`` looks in once it holds a corpus (the layout
+``diplomat_ie.data.corpora`` reads).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 DATA_ROOT_ENV = "DIPLOMAT_IE_DATA"
-DEFAULT_DATA_ROOT = "../shared/datasets"
+DEFAULT_DATA_ROOT = "data"
 CHUNK = 1 << 20
 
 
@@ -65,7 +67,7 @@ DATASETS: dict[str, Dataset] = {
 
 
 def default_root() -> Path:
-    """``$DIPLOMAT_IE_DATA`` or ``../shared/datasets``."""
+    """``$DIPLOMAT_IE_DATA`` or ``data`` (in the current folder)."""
     return Path(os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
 
 

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The main job: data check -> train (NER + roles) -> report (evaluation, seeds, plots, model card).
 # Usage: scripts/main_job.sh CONFIG RUN_NAME [extra --section.key value overrides for training]
+# CONFIG: a packaged config name (default, quick, continue, ...) or a YAML path.
 set -euo pipefail
-config=${1:-configs/default.yaml}
+config=${1:-default}
 run=${2:-default}
 shift 2 || true
 bin=${DIPLOMAT_IE_BIN:-.venv/bin/diplomat-ie}
-root=${DIPLOMAT_IE_DATA:-../shared/datasets}
+py=$(dirname "$bin")/python
+# the library's lookup: $DIPLOMAT_IE_DATA, else ./data once it holds a corpus, else ../shared/datasets
+root=$("$py" -c "from diplomat_ie.utils import data_root; print(data_root())")
 if [ ! -d "$root/nerel/train" ]; then
-  echo "NEREL not found under $root: downloading it (needs internet)"
-  .venv/bin/python scripts/download_data.py --root "$root"
+  echo "NEREL not found under $root: downloading it into ${DIPLOMAT_IE_DATA:-data} (needs internet)"
+  "$py" scripts/download_data.py
 fi
 start=$(date +%s)
 "$bin" train --config "$config" --name "$run" "$@"

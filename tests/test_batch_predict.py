@@ -32,7 +32,7 @@ def train_tiny_model(out: Path, backbone: Path, **overrides: str) -> Path:
     from diplomat_ie import train
     from diplomat_ie.config import load_config
 
-    cfg = load_config(str(ROOT / "configs/default.yaml"), {
+    cfg = load_config("default", {
         "data.corpus": str(ROOT / "tests/fixtures/brat"), "model.backbone": str(backbone),
         "training.output_dir": str(out / "model"), "training.epochs": "3", "training.batch_size": "2",
         "model.max_length": "32", "model.overlap": "8", "training.report_dir": str(out / "report"),
@@ -280,7 +280,7 @@ def test_predict_cli_role_options(model_dir, tmp_path, capsys):
     src.write_text("Министр заявил о намерении посетить Казахстан в 2026 году.", encoding="utf-8")
     out = tmp_path / "out.jsonl"
     assert predict(model_dir, "--input", str(src), "--output", str(out), "--no-snap", "--role-o-bias", "0.5",
-                   "--trigger-lexicon", str(ROOT / "configs/trigger_lexicon.yaml")) == 0
+                   "--trigger-lexicon", "default") == 0  # the packaged lexicon, by name
     (row,) = read_rows(out)
     # the lexicon guarantees a trigger on "посетить" (27-35): its own, or the model's if one covers the word
     visit = [ev["trigger"] for ev in row["events"] if ev["trigger"]["start"] <= 27 and ev["trigger"]["end"] >= 35]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from diplomat_ie.config import ConfigError, RunConfig, load_config, parse_overrides
+from diplomat_ie.resources import resource_names
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +53,7 @@ GOOD_OVERRIDES = [
 
 @pytest.mark.parametrize("overrides, key, value", GOOD_OVERRIDES, ids=[str(g[0]) for g in GOOD_OVERRIDES])
 def test_good_overrides(overrides, key, value):
-    cfg = load_config(ROOT / "configs" / "default.yaml", overrides)
+    cfg = load_config("default", overrides)
     got = _get(cfg, key)
     assert got == value and type(got) is type(value)
 
@@ -106,7 +107,7 @@ BAD_OVERRIDES = [
 @pytest.mark.parametrize("overrides, message", BAD_OVERRIDES, ids=[str(b[0]) for b in BAD_OVERRIDES])
 def test_bad_overrides_name_the_key(overrides, message):
     with pytest.raises(ConfigError, match=message):
-        load_config(ROOT / "configs" / "default.yaml", overrides)
+        load_config("default", overrides)
 
 
 # YAML documents: (text, key, expected value) — YAML types go through the same coercion
@@ -176,13 +177,12 @@ def test_overrides_win_over_yaml(tmp_path):
     assert cfg.training.batch_size == 32 and cfg.training.epochs == 2.0
 
 
-NOT_RUN_CONFIGS = {"diplomatic_keywords.yaml", "trigger_lexicon.yaml"}  # word lists, tested where used
-RUN_CONFIGS = sorted(p.name for p in (ROOT / "configs").glob("*.yaml") if p.name not in NOT_RUN_CONFIGS)
+RUN_CONFIGS = resource_names("config")
 
 
 @pytest.mark.parametrize("name", RUN_CONFIGS)
 def test_shipped_run_configs_load(name):
-    cfg = load_config(ROOT / "configs" / name)
+    cfg = load_config(name)
     assert cfg.to_dict()["training"]["batch_size"] > 0
 
 
@@ -227,7 +227,7 @@ def test_cli_reports_config_errors_without_a_traceback(capsys, tmp_path, monkeyp
     from diplomat_ie.cli import main
 
     monkeypatch.chdir(tmp_path)
-    rc = main(["train", "--config", str(ROOT / "configs" / "default.yaml"), "--training.batch_size", "many"])
+    rc = main(["train", "--config", "default", "--training.batch_size", "many"])
     assert rc == 2
     err = capsys.readouterr().err
     assert "training.batch_size: expected int, got 'many'" in err and "Traceback" not in err

@@ -26,8 +26,8 @@ from diplomat_ie.modeling.configuration import (
 
 ROOT = Path(__file__).resolve().parents[1]
 BRAT = ROOT / "tests" / "fixtures" / "brat"
-DEFAULT, CONTINUE = ROOT / "configs" / "default.yaml", ROOT / "configs" / "continue.yaml"
-# the base model every init_from case continues from (settings differ from configs/default.yaml's)
+DEFAULT, CONTINUE = "default", "continue"  # packaged configs, by name
+# the base model every init_from case continues from (settings differ from the default config's)
 BASE = {"model.max_length": "32", "model.overlap": "8", "model.num_layers": "3"}
 QUICK = ["--data.corpus", str(BRAT), "--data.dev_split", "train", "--data.max_eval_docs", "1",
          "--model.freeze_word_embeddings", "false", "--training.max_steps", "1", "--training.eval_every", "1",
@@ -87,7 +87,7 @@ def _flat(d: dict) -> list[str]:
     return [x for k, v in d.items() for x in (f"--{k}", v)]
 
 
-def _run(work, name: str, config: Path, *extra: str) -> tuple[int, dict | None, dict | None]:
+def _run(work, name: str, config: str, *extra: str) -> tuple[int, dict | None, dict | None]:
     out = work["tmp"] / name
     rc = main(["train", "--config", str(config), "--name", name, *QUICK, "--training.output_dir", str(out),
                *extra])
@@ -149,7 +149,7 @@ def test_init_from_applies_runtime_settings_and_refuses_architecture_changes(wor
 
 
 def test_issue_command_stops_naming_the_architecture_fields(work, capsys):
-    """``train --config configs/continue.yaml --model.init_from M --model.max_length 80 --model.num_layers 2
+    """``train --config continue --model.init_from M --model.max_length 80 --model.num_layers 2
     --model.dropout 0.3 --roles.hidden_size 16`` used to save a model that ignored all four."""
     rc, _, _ = _run(work, "why", CONTINUE, "--model.init_from", str(work["base"]), "--model.max_length", "80",
                     "--model.num_layers", "2", "--model.dropout", "0.3", "--roles.hidden_size", "16")

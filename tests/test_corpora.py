@@ -29,6 +29,7 @@ from diplomat_ie.data.subset import (
     load_keywords,
     stem,
 )
+from diplomat_ie.resources import resource_path
 from diplomat_ie.utils import DATA_ROOT_ENV, data_root
 
 REPO = Path(__file__).resolve().parents[1]
@@ -151,7 +152,7 @@ def test_keywords_and_subset(tmp_path):
         "переговор", "визит", "делегац", "иностранн", "дел", "госсекретар"]
     kws = load_keywords()
     assert len(kws) >= 10 and any(k.phrase == "министр иностранных дел" for k in kws)
-    assert load_keywords(REPO / "configs" / "diplomatic_keywords.yaml") == kws
+    assert load_keywords("default") == kws == load_keywords(resource_path("keywords"))
     custom = tmp_path / "k.yaml"
     custom.write_text("keywords:\n  - ёлка\n  - {phrase: посол, forms: [посла]}\n", encoding="utf-8")
     mine = load_keywords(custom)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def trained(tmp_path_factory, tiny_backbone, brat_dir, monkeypatch_module):
     tmp = tmp_path_factory.mktemp("e2e")
     monkeypatch_module.chdir(tmp)  # runs/ and reports/ land in tmp
-    rc = main(["train", "--config", str(ROOT / "configs/default.yaml"), "--name", "tiny",
+    rc = main(["train", "--config", "default", "--name", "tiny",
                "--data.corpus", str(brat_dir), "--model.backbone", str(tiny_backbone),
                "--model.max_length", "32", "--model.overlap", "8", "--training.epochs", "25",
                "--training.batch_size", "2", "--training.head_lr", "1.0e-2", "--training.encoder_lr", "1.0e-2",
@@ -87,7 +87,7 @@ def test_extractor_json_is_serialisable(trained):
 
 def test_continue_training_from_a_saved_model(trained, brat_dir):
     out = trained / "model2"
-    rc = main(["train", "--config", str(ROOT / "configs/continue.yaml"), "--name", "tiny2",
+    rc = main(["train", "--config", "continue", "--name", "tiny2",
                "--data.corpus", str(brat_dir), "--model.init_from", str(trained / "model"),
                "--training.epochs", "1", "--training.batch_size", "2", "--training.output_dir", str(out),
                "--training.threads", "1", "--data.dev_split", "train"])

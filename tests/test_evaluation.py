@@ -81,7 +81,7 @@ def tiny_model(tmp_path_factory, tiny_backbone, brat_dir):
     mp = pytest.MonkeyPatch()
     mp.chdir(tmp)  # runs/ lands in tmp
     try:
-        cfg = load_config(ROOT / "configs/default.yaml", {
+        cfg = load_config("default", {
             "name": "tiny", "data.corpus": str(brat_dir), "model.backbone": str(tiny_backbone),
             "model.max_length": "32", "model.overlap": "8", "training.epochs": "1",
             "training.batch_size": "2", "training.output_dir": str(tmp / "model")})

@@ -1,24 +1,22 @@
 """The shipped configs parse, and a hub backbone fails with a clear message when the hub is unreachable."""
 
-from pathlib import Path
-
 import pytest
 
 from diplomat_ie.config import load_config
 from diplomat_ie.modeling.configuration import DiplomatConfig
 from diplomat_ie.modeling.io import ModelLoadError, build_model
+from diplomat_ie.resources import resource_names
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
-HUB = {"rubert-base-cased.yaml": "DeepPavlov/rubert-base-cased", "rubert-tiny2.yaml": "cointegrated/rubert-tiny2",
-       "ruBert-base.yaml": "ai-forever/ruBert-base"}
+HUB = {"rubert-base-cased": "DeepPavlov/rubert-base-cased", "rubert-tiny2": "cointegrated/rubert-tiny2",
+       "ruBert-base": "ai-forever/ruBert-base"}
 
 
-@pytest.mark.parametrize("path", [p for p in CONFIGS if p.name not in ("diplomatic_keywords.yaml", "trigger_lexicon.yaml")], ids=lambda p: p.name)
-def test_config_parses(path):
-    cfg = load_config(path)
+@pytest.mark.parametrize("name", resource_names("config"))
+def test_config_parses(name):
+    cfg = load_config(name)
     assert cfg.model.num_layers >= 1 and cfg.training.batch_size > 0
-    if path.name in HUB:
-        assert cfg.model.backbone == HUB[path.name]
+    if name in HUB:
+        assert cfg.model.backbone == HUB[name]
 
 
 @pytest.mark.parametrize("name", sorted(HUB.values()))

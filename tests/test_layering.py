@@ -1,6 +1,6 @@
 """The layering of README's Design section holds in the imports (module level and inside functions).
 
-Layers, lowest first: ``utils``, ``config`` and ``backbone`` <- ``data`` <- ``modeling`` <- ``training``
+Layers, lowest first: ``utils``, ``config``, ``resources`` and ``backbone`` <- ``data`` <- ``modeling`` <- ``training``
 <- ``inference`` <- ``evaluation`` <- ``cli`` and the package ``__init__``. A module may import its own
 layer or lower ones; no cycle between units (subpackages / top-level modules) nor between modules.
 """
@@ -14,7 +14,7 @@ import pytest
 
 PKG = "diplomat_ie"
 SRC = Path(__file__).resolve().parents[1] / "src" / PKG
-LAYERS = {"utils": 0, "config": 0, "backbone": 0, "data": 1, "modeling": 2, "training": 3, "inference": 4,
+LAYERS = {"utils": 0, "config": 0, "resources": 0, "backbone": 0, "data": 1, "modeling": 2, "training": 3, "inference": 4,
           "evaluation": 5, "cli": 6, "__init__": 6}
 
 

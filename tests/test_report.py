@@ -114,7 +114,7 @@ def test_plots_write_png(tmp_path):
 # ---------------------------------------------------------------- small pieces
 
 def test_run_config_round_trip():
-    cfg = load_config(ROOT / "configs/default.yaml", {"name": "x", "training.epochs": "2"})
+    cfg = load_config("default", {"name": "x", "training.epochs": "2"})
     d = cfg.to_dict()
     d["training"]["no_longer_a_key"] = 1  # configs of older/newer runs still load
     assert run_config_from_dict(d).to_dict() == cfg.to_dict()
@@ -144,7 +144,7 @@ def trained(tmp_path_factory, tiny_backbone, brat_dir):
     mp = pytest.MonkeyPatch()
     mp.chdir(tmp)
     try:
-        train(load_config(ROOT / "configs/default.yaml", {
+        train(load_config("default", {
             "name": "tiny", "data.corpus": str(brat_dir), "model.backbone": str(tiny_backbone),
             "model.max_length": "32", "model.overlap": "8", "training.epochs": "2", "training.logging_steps": "1",
             "training.batch_size": "2", "training.output_dir": str(tmp / "model")}))

@@ -62,7 +62,7 @@ def _corpus(root: Path) -> Path:
 
 
 def _train_args(corpus: Path, backbone: Path) -> list[str]:
-    return ["train", "--config", str(ROOT / "configs" / "default.yaml"), "--name", "resume",
+    return ["train", "--config", "default", "--name", "resume",
             "--data.corpus", str(corpus), "--model.backbone", str(backbone),
             "--model.max_length", "16", "--model.overlap", "4", "--model.num_layers", "2",
             "--model.freeze_word_embeddings", "false", "--training.output_dir", "model",
@@ -280,7 +280,7 @@ def test_last_checkpoint_skips_incomplete_ones(tmp_path):
 
 
 def _cli_train(tmp_path, *extra) -> int:
-    return main(["train", "--config", str(ROOT / "configs" / "default.yaml"), "--name", "t",
+    return main(["train", "--config", "default", "--name", "t",
                  "--data.corpus", str(BRAT), "--model.backbone", str(tmp_path / "no-backbone"), *extra])
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from diplomat_ie.data.document import CorpusError
 from diplomat_ie.data.triggers import TriggerLexicon
+from diplomat_ie.resources import resource_path
 
-ROOT = Path(__file__).resolve().parents[1]
-LEXICON = ROOT / "configs" / "trigger_lexicon.yaml"
+LEXICON = resource_path("trigger_lexicon")  # the packaged "default" lexicon, as a path
 
 
 @pytest.mark.parametrize(("word", "hit"), [

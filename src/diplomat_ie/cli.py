@@ -15,7 +15,8 @@ INT8_SCHEME_CHOICES = ["ffn", "ffn-nbits", "dynamic"]  # inference.quantize.INT8
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train NER + event roles from a YAML config",
                        description="Train. Any config key can be overridden: --training.batch_size 8")
-    p.add_argument("--config", default="configs/default.yaml", help="YAML config file")
+    p.add_argument("--config", default="default",
+                   help="packaged config name (default, quick, continue, rubert-tiny2, ...) or a YAML file")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of this run")
     p.add_argument("--max-train-docs", type=int, help="shortcut for --data.max_train_docs")
     p.add_argument("--name", help="run name (models/<name>, runs/<name>, reports/<name>)")
@@ -26,7 +27,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--model", required=True, help="model directory")
     p.add_argument("--split", default="test", help="split name (train/dev/test)")
     p.add_argument("--corpus", default="nerel", help="nerel, factrueval, or a brat folder / JSONL path")
-    p.add_argument("--data-root", help="corpora folder (default $DIPLOMAT_IE_DATA or ../shared/datasets)")
+    p.add_argument("--data-root", help="corpora folder (default $DIPLOMAT_IE_DATA, ./data, ../shared/datasets)")
     p.add_argument("--output", help="report folder (default reports/<model name>)")
     p.add_argument("--max-docs", type=int, help="evaluate on the first N documents only")
     p.add_argument("--lenient", action="store_true", help="skip and count malformed annotation lines")
@@ -42,7 +43,7 @@ def _add_report(sub) -> None:
     p.add_argument("--output", help="report folder (default reports/<model name>)")
     p.add_argument("--run-dir", help="run folder with train_summary.json (default runs/<model name>)")
     p.add_argument("--max-docs", type=int, help="evaluate on the first N documents of each corpus")
-    p.add_argument("--data-root", help="corpora folder (default $DIPLOMAT_IE_DATA or ../shared/datasets)")
+    p.add_argument("--data-root", help="corpora folder (default $DIPLOMAT_IE_DATA, ./data, ../shared/datasets)")
     p.add_argument("--corpus", default="nerel", help="main corpus: nerel or a folder of split folders")
     p.add_argument("--seeds", default="../shared/seeds", help="folder of seed *.txt articles")
     p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
@@ -72,7 +73,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--shard-by", choices=["index", "id"], default="index",
                    help="--shard key: position in the input stream, or a hash of the document id")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--trigger-lexicon", help="YAML of extra trigger words, e.g. configs/trigger_lexicon.yaml "
+    p.add_argument("--trigger-lexicon", help="YAML of extra trigger words, or 'default' for the packaged one "
                                              "(visits, meetings, talks the model did not tag)")
     p.add_argument("--no-snap", action="store_true", help="keep the role head's raw argument spans "
                                                           "(default: snap them onto predicted entities)")

@@ -1,6 +1,7 @@
 """Typed run configuration: dataclasses grouped by concern, loaded from YAML, overridable from the CLI.
 
-``diplomat-ie train --config configs/default.yaml --training.batch_size 8 --model.max_length 192``
+``diplomat-ie train --config default --training.batch_size 8 --model.max_length 192`` (a packaged config
+name, see :mod:`diplomat_ie.resources`, or a YAML path)
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from .resources import ResourceNotFoundError, resolve
+
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names the key."""
@@ -26,9 +29,10 @@ def _check(cond: bool, key: str, msg: str) -> None:
 
 @dataclass
 class DataConfig:
-    root: str | None = field(default=None, metadata={"help": "corpora folder; default $DIPLOMAT_IE_DATA "
-                                                             "or ../shared/datasets"})
-    corpus: str = field(default="nerel", metadata={"help": "nerel, or a path to a brat folder / JSONL file"})
+    root: str | None = field(default=None, metadata={"help": "corpora folder; default $DIPLOMAT_IE_DATA, "
+                                                             "./data, ../shared/datasets"})
+    corpus: str = field(default="nerel", metadata={"help": "nerel, a brat folder (of split folders), a JSONL "
+                                                           "file, a save_to_disk folder, or hf:NAME[:CONFIG]"})
     train_split: str = field(default="train", metadata={"help": "split to train on"})
     dev_split: str = field(default="dev", metadata={"help": "split for early stopping"})
     test_split: str = field(default="test", metadata={"help": "split for the final evaluation"})
@@ -214,7 +218,8 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict[str, str]
     """Load a :class:`RunConfig` from YAML and apply ``section.key`` overrides.
 
     Args:
-        path: YAML file with sections ``data``, ``model``, ``roles``, ``training`` (and ``name``).
+        path: YAML file with sections ``data``, ``model``, ``roles``, ``training`` (and ``name``), or the
+            name of a packaged config (``"default"``, ``"quick"``, ...; a file of that name wins).
         overrides: ``{"training.batch_size": "8", ...}`` from the command line.
 
     Returns:
@@ -223,7 +228,11 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict[str, str]
     raw: dict = {}
     if path is not None:
         try:
-            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            file: Path = resolve(path, "config")
+        except ResourceNotFoundError as exc:
+            raise ConfigError(f"cannot read {exc}") from exc
+        try:
+            raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read config {path}: {exc}") from exc
         if not isinstance(raw, dict):

@@ -9,12 +9,32 @@ import tempfile
 from pathlib import Path
 
 DATA_ROOT_ENV = "DIPLOMAT_IE_DATA"
+LOCAL_DATA_ROOT = "data"
 DEFAULT_DATA_ROOT = "../shared/datasets"
 
 
 def data_root(override: str | os.PathLike | None = None) -> Path:
-    """The corpora folder: ``override``, else ``$DIPLOMAT_IE_DATA``, else ``../shared/datasets``."""
-    return Path(override or os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
+    """The corpora folder.
+
+    Looked up in this order: ``override``; ``$DIPLOMAT_IE_DATA``; ``data/`` in the current folder once
+    it holds a corpus (any sub-folder: the repository's ``data/`` with only its README does not
+    count); ``../shared/datasets``. The relative ones are relative to the current folder, not to the
+    package, so they work the same for an installed wheel and for a clone run from its top folder.
+
+    Args:
+        override: an explicit folder (``data.root``, ``--data-root``); empty means none.
+
+    Returns:
+        The folder (not checked for existence).
+    """
+    if override:
+        return Path(override)
+    if os.environ.get(DATA_ROOT_ENV):
+        return Path(os.environ[DATA_ROOT_ENV])
+    local = Path(LOCAL_DATA_ROOT)
+    if local.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in local.iterdir()):
+        return local
+    return Path(DEFAULT_DATA_ROOT)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -1,15 +1,31 @@
-"""Named corpora and their splits (NEREL, factRuEval-2016), plus coarse type mappings for evaluation."""
+"""Named corpora and their splits (NEREL, factRuEval-2016), corpus paths and ``hf:`` datasets, plus coarse
+type mappings for evaluation."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..utils import DATA_ROOT_ENV, data_root
 from .brat import ReadStats, read_brat_dir
 from .document import CorpusError, Document, Entity
 from .factrueval import read_factrueval_dir
+from .hf import (
+    HF_PREFIX,
+    from_hf_dataset,
+    is_saved_dataset,
+    load_hf,
+    load_saved,
+    open_hf,
+    open_saved,
+    pick_split,
+    to_hf_dataset,
+)
 from .jsonl import read_jsonl
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
 
 # corpus name -> (folder under the data root, {split: sub-folder})
 CORPORA: dict[str, tuple[str, dict[str, str]]] = {
@@ -77,23 +93,25 @@ def split_dir(corpus: str, split: str, root: str | os.PathLike | None = None) ->
     return data_root(root) / folder / splits[split]
 
 
-def _read_path(path: Path, lenient: bool, stats: ReadStats | None) -> list[Document]:
+def _read_path(path: Path, split: str | None, lenient: bool, stats: ReadStats | None) -> list[Document]:
     if path.is_file():
         return read_jsonl(path, lenient=lenient, stats=stats)
+    if is_saved_dataset(path):
+        return from_hf_dataset(load_saved(path, split), lenient=lenient, stats=stats, source=str(path))
     if any(path.glob("*.tokens")):
         return read_factrueval_dir(path, lenient=lenient, stats=stats)
     return read_brat_dir(path, lenient=lenient, stats=stats)
 
 
 def _unknown(corpus: str) -> CorpusError:
-    return CorpusError(f"unknown corpus {corpus!r}: use one of {', '.join(CORPORA)}, "
-                       "a .jsonl file or a brat/factRuEval folder")
+    return CorpusError(f"unknown corpus {corpus!r}: use one of {', '.join(CORPORA)}, a .jsonl file, a "
+                       f"brat/factRuEval folder, a save_to_disk folder or {HF_PREFIX}<name>[:<config>]")
 
 
 def _missing(path: Path, what: str) -> CorpusError:
     return CorpusError(f"{what} not found (looked for {path}). Set {DATA_ROOT_ENV} to the folder that "
-                       "holds nerel/ and factrueval-2016/, or fetch them with scripts/download_data.py",
-                       str(path))
+                       "holds nerel/ and factrueval-2016/, put them under ./data/, or fetch them there "
+                       "with scripts/download_data.py", str(path))
 
 
 def load_split(corpus: str | os.PathLike, split: str | None = None, root: str | os.PathLike | None = None,
@@ -101,10 +119,13 @@ def load_split(corpus: str | os.PathLike, split: str | None = None, root: str | 
     """Load one split of a corpus.
 
     Args:
-        corpus: ``"nerel"`` (splits train/dev/test) or ``"factrueval"`` (dev/test); or a path to a
-            ``.jsonl`` file, a brat folder or a factRuEval folder (then ``split`` is ignored).
+        corpus: ``"nerel"`` (splits train/dev/test) or ``"factrueval"`` (dev/test); a path to a
+            ``.jsonl`` file, a brat folder or a factRuEval folder (then ``split`` is ignored); a folder
+            written by ``save_to_disk`` (a ``DatasetDict``'s needs ``split``); or
+            ``hf:<name>[:<config>]`` for ``datasets.load_dataset`` (a hub name or a local folder).
         split: the split name (required for a named corpus).
-        root: the data root; default ``$DIPLOMAT_IE_DATA`` or ``../shared/datasets``.
+        root: the data root; default :func:`diplomat_ie.utils.data_root` (``$DIPLOMAT_IE_DATA``, else
+            ``./data`` once it holds a corpus, else ``../shared/datasets``).
         lenient: skip malformed lines (counted in ``stats``) instead of raising.
         stats: collects the read statistics.
 
@@ -113,10 +134,12 @@ def load_split(corpus: str | os.PathLike, split: str | None = None, root: str | 
         path looked for) or malformed.
     """
     corpus = os.fspath(corpus)
+    if corpus.startswith(HF_PREFIX):
+        return from_hf_dataset(load_hf(corpus, split), lenient=lenient, stats=stats, source=corpus)
     if corpus_name(corpus) is None:
         path = Path(corpus)
         if path.exists():
-            return _read_path(path, lenient, stats)
+            return _read_path(path, split, lenient, stats)
         if path.suffix == ".jsonl" or "/" in corpus or os.sep in corpus:
             raise _missing(path, "corpus path")
         raise _unknown(corpus)
@@ -128,6 +151,49 @@ def load_split(corpus: str | os.PathLike, split: str | None = None, root: str | 
     if corpus_name(corpus) == "factrueval":
         return read_factrueval_dir(path, lenient=lenient, stats=stats)
     return read_brat_dir(path, lenient=lenient, stats=stats)
+
+
+def _split_folders(path: Path) -> list[str]:
+    """The split sub-folders of a folder of splits (brat, factRuEval or saved datasets)."""
+    if not path.is_dir() or any(path.glob("*.txt")):
+        return []
+    return sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and (any(p.glob("*.txt")) or is_saved_dataset(p)))
+
+
+def load_corpus(corpus: str | os.PathLike = "nerel", splits: list[str] | None = None,
+                root: str | os.PathLike | None = None, lenient: bool = False) -> DatasetDict:
+    """A corpus as a ``datasets.DatasetDict`` of its splits (columns: :func:`~diplomat_ie.data.hf.hf_features`).
+
+    Args:
+        corpus: anything :func:`load_split` takes, or a folder of split folders (as ``data.corpus``).
+        splits: the splits to load; default all: a named corpus's, a saved ``DatasetDict``'s or hub
+            dataset's, a folder's split sub-folders; a single file or folder is the split ``train``.
+        root: the data root for a named corpus; default :func:`diplomat_ie.utils.data_root`.
+        lenient: skip malformed lines/rows instead of raising.
+
+    Returns:
+        One ``Dataset`` per split; every document was validated on the way (offsets, entity texts,
+        relation arguments). Raises :class:`CorpusError` like :func:`load_split`.
+    """
+    from datasets import DatasetDict
+
+    corpus = os.fspath(corpus)
+    path = Path(corpus)
+    if corpus.startswith(HF_PREFIX) or is_saved_dataset(path):
+        dd = open_hf(corpus) if corpus.startswith(HF_PREFIX) else open_saved(path)
+        dd = dd if isinstance(dd, DatasetDict) else DatasetDict({"train": dd})
+        docs = {s: from_hf_dataset(pick_split(dd, s, corpus), lenient=lenient, source=f"{corpus}[{s}]")
+                for s in (splits or list(dd))}
+    elif corpus_name(corpus) is not None:
+        docs = {s: load_split(corpus, s, root=root, lenient=lenient) for s in (splits or split_names(corpus))}
+    elif folders := _split_folders(path):
+        docs = {s: load_split(path / s, s, lenient=lenient) for s in (splits or folders)}
+    else:
+        if splits is not None and len(splits) != 1:
+            raise CorpusError(f"holds a single split; got splits {splits}", corpus)
+        docs = {(splits or ["train"])[0]: load_split(corpus, lenient=lenient)}
+    return DatasetDict({s: to_hf_dataset(d) for s, d in docs.items()})
 
 
 def load_docs(corpus: str | os.PathLike, split: str, root: str | os.PathLike | None = None,

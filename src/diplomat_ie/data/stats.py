@@ -148,7 +148,7 @@ def run_data_stats(corpus: str = "nerel", splits: Sequence[str] | None = None,
     Args:
         corpus: ``"nerel"``, ``"factrueval"`` or a path (``.jsonl`` file / brat or factRuEval folder).
         splits: the splits to show; default all splits of a named corpus (ignored for a path).
-        root: the data root; default ``$DIPLOMAT_IE_DATA`` or ``../shared/datasets``.
+        root: the data root; default :func:`diplomat_ie.utils.data_root`.
         lenient: skip malformed annotation lines (reported under the tables) instead of failing.
 
     Returns:

@@ -1,6 +1,6 @@
 """The *diplomatic* subset: documents that mention diplomacy keywords in any word form.
 
-Keywords live in ``configs/diplomatic_keywords.yaml`` (see the comments there). A keyword is a phrase;
+Keywords live in the packaged ``diplomat_ie/resources/diplomatic_keywords.yaml`` (see the comments there). A keyword is a phrase;
 each of its words is a stem that matches a lower-cased text word starting with it and at most
 ``max_suffix`` letters longer, so "визит" matches "визитом" and "министр иностранных дел" matches
 "министром иностранных дел". Phrases match consecutive words.
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
+from ..resources import resolve, resource_path
 from .document import Document
 
-KEYWORDS_FILE = "diplomatic_keywords.yaml"
 DEFAULT_MAX_SUFFIX = 4
 _WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
 # Common Russian inflectional endings, longest first; stem() strips at most one of them.
@@ -105,9 +105,8 @@ def _parse_entry(entry, default_suffix: int, path: str) -> Keyword:
 
 
 def default_keywords_path() -> Path:
-    """``configs/diplomatic_keywords.yaml`` under the current folder, else under the source tree."""
-    local = Path.cwd() / "configs" / KEYWORDS_FILE
-    return local if local.exists() else Path(__file__).resolve().parents[3] / "configs" / KEYWORDS_FILE
+    """The packaged keyword list (``diplomat_ie/resources/diplomatic_keywords.yaml``)."""
+    return resource_path("keywords")
 
 
 def load_keywords(path: str | os.PathLike | None = None) -> list[Keyword]:
@@ -115,14 +114,13 @@ def load_keywords(path: str | os.PathLike | None = None) -> list[Keyword]:
 
     Args:
         path: a YAML file with ``keywords:`` (a list of phrases or ``{phrase, stems, forms, max_suffix}``
-            mappings) and an optional top-level ``max_suffix``; default :func:`default_keywords_path`.
+            mappings) and an optional top-level ``max_suffix``, or ``"default"`` (a file of that name
+            wins); default :func:`default_keywords_path`.
 
     Returns:
         The compiled keywords. Raises ``FileNotFoundError`` / ``ValueError`` on a missing or bad file.
     """
-    path = Path(path) if path is not None else default_keywords_path()
-    if not path.exists():
-        raise FileNotFoundError(f"keyword file not found: {path}")
+    path = resolve(path, "keywords") if path is not None else default_keywords_path()
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     entries = data.get("keywords") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:

@@ -1,14 +1,15 @@
-"""Trigger lexicon: extra event triggers found by word patterns (``configs/trigger_lexicon.yaml``)."""
+"""Trigger lexicon: extra event triggers found by word patterns (the packaged ``"default"`` lexicon is
+``diplomat_ie/resources/trigger_lexicon.yaml``)."""
 
 from __future__ import annotations
 
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 
+from ..resources import ResourceNotFoundError, resolve
 from .document import CorpusError
 
 
@@ -27,8 +28,12 @@ class TriggerLexicon:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TriggerLexicon:
-        """Read a lexicon YAML file; errors name the file and the bad entry."""
-        path = Path(path)
+        """Read a lexicon YAML file, or the packaged one by name (``"default"``); errors name the file
+        and the bad entry."""
+        try:
+            path = resolve(path, "trigger_lexicon")
+        except ResourceNotFoundError as exc:
+            raise CorpusError(f"cannot read {exc}") from exc
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

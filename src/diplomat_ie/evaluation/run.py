@@ -68,7 +68,7 @@ def run_evaluation(model_dir, corpus: str = "nerel", split: str = "test", root=N
         model_dir: a directory written by ``diplomat-ie train``.
         corpus: ``"nerel"``, ``"factrueval"``, or a folder of split folders / a brat folder / JSONL file.
         split: the split name.
-        root: the corpora folder (default ``$DIPLOMAT_IE_DATA`` or ``../shared/datasets``).
+        root: the corpora folder (default :func:`diplomat_ie.utils.data_root`).
         output: the report folder (default ``reports/<model dir name>``).
         max_docs: evaluate the first N documents only.
         lenient: skip and count malformed annotation lines.

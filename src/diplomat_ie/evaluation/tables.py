@@ -80,7 +80,7 @@ def evaluation_markdown(result: dict) -> str:
              f"{result['documents']} documents, {result['windows']} windows; scheme: {result['scheme']}.\n",
              f"## Headline\n\n{headline_table(result)}",
              f"The diplomatic subset holds the documents that mention a keyword of "
-             f"`configs/diplomatic_keywords.yaml` ({result['diplomatic']['documents']} of "
+             f"the packaged list `diplomat_ie/resources/diplomatic_keywords.yaml` ({result['diplomatic']['documents']} of "
              f"{result['documents']}).\n",
              *detail_sections(result),
              "## Errors\n\nFalse positives (fp) and negatives (fn) with context: `errors.jsonl`.\n\n"

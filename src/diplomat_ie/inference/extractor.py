@@ -141,9 +141,9 @@ class Extractor:
                 ``diplomat-ie export onnx``.
             snap_arguments: move role arguments onto the predicted entities they overlap
                 (:func:`~diplomat_ie.modeling.predict.snap_arguments`); ``False`` gives the role head's raw spans.
-            trigger_lexicon: a YAML path or :class:`~diplomat_ie.data.triggers.TriggerLexicon`: its words
-                become extra triggers (``"origin": "lexicon"``) where the model found none, e.g.
-                ``configs/trigger_lexicon.yaml`` (visits, meetings, talks, summits, arrivals).
+            trigger_lexicon: a YAML path, ``"default"`` (the packaged lexicon: visits, meetings, talks,
+                summits, arrivals) or a :class:`~diplomat_ie.data.triggers.TriggerLexicon`: its words
+                become extra triggers (``"origin": "lexicon"``) where the model found none.
             role_o_bias: lower the role head's ``O`` logit by this much: more arguments, less precision
                 (the README has the measured trade-off).
 
