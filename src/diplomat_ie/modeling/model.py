@@ -54,7 +54,8 @@ def layered_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     for k in range(logits.size(1)):
         lab = labels[:, k].reshape(-1)
         if (lab != -100).any():
-            total = total + F.cross_entropy(logits[:, k].reshape(-1, logits.size(-1)), lab, ignore_index=-100)
+            total = total + F.cross_entropy(logits[:, k].reshape(-1, logits.size(-1)).float(), lab,
+                                            ignore_index=-100)  # fp32 loss under bf16 autocast
     return total
 
 
@@ -76,10 +77,12 @@ class RoleHead(nn.Module):
         Only real triggers (``hi > lo``) are computed; padding triggers get zero logits.
         """
         b, t = trig_spans.shape[:2]
-        out = words.new_zeros((b, t, words.size(1), self.out.out_features))
         bi, ti = (trig_spans[..., 1] > trig_spans[..., 0]).nonzero(as_tuple=True)
-        if len(bi):
-            out[bi, ti] = self.pair_logits(words, bi, trig_spans[bi, ti])
+        if not len(bi):
+            return words.new_zeros((b, t, words.size(1), self.out.out_features))
+        logits = self.pair_logits(words, bi, trig_spans[bi, ti])
+        out = logits.new_zeros((b, t, words.size(1), logits.size(-1)))  # bf16 under autocast, like logits
+        out[bi, ti] = logits
         return out
 
     def pair_logits(self, words: torch.Tensor, b_idx: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
@@ -117,7 +120,8 @@ def marked_role_logits(owner, words, trig_spans, hidden_l, attention_mask, word_
     for s in range(0, len(bi), chunk):
         bb, tt = bi[s : s + chunk], ti[s : s + chunk]
         vec = owner.marked_words(hidden_l[bb], attention_mask[bb], trig_sub[bb, tt], word_pos[bb])
-        out[bb, tt] = owner.role_head.pair_logits(vec, torch.arange(len(bb), device=vec.device), trig_spans[bb, tt])
+        logits = owner.role_head.pair_logits(vec, torch.arange(len(bb), device=vec.device), trig_spans[bb, tt])
+        out[bb, tt] = logits.to(out.dtype)  # autocast: the logits may be bf16, the fp32 words are not
     return out
 
 
@@ -248,7 +252,7 @@ class DiplomatModel(PreTrainedModel):
             role_logits = self.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub)
             out["role_logits"] = role_logits
             if role_labels is not None and (role_labels != -100).any():
-                role_loss = F.cross_entropy(role_logits.reshape(-1, role_logits.size(-1)),
+                role_loss = F.cross_entropy(role_logits.reshape(-1, role_logits.size(-1)).float(),
                                             role_labels.reshape(-1), ignore_index=-100)
                 weight = self.config.role_loss_weight
                 loss = role_loss * weight if loss is None else loss + role_loss * weight
