@@ -1,7 +1,7 @@
 """Trim a sentencepiece-Unigram backbone's vocabulary to the pieces Russian news text can use.
 
 Kept: the special tokens, every piece made only of characters of :data:`ALPHABET` (ASCII, Cyrillic,
-combining marks, common punctuation and symbols, the metaspace ``▁``), the lowest-scoring piece (the
+common punctuation and symbols, the metaspace ``▁``), the lowest-scoring piece (the
 tokenizer derives its ``<unk>`` penalty from the minimum score), and the pieces a given corpus uses
 outside the alphabet. ``--keep corpus`` keeps only the pieces the corpus uses (a far smaller matrix,
 but other text may segment differently).
@@ -10,8 +10,9 @@ Guarantee (``keep="alphabet"``): for any text whose *normalized* form (the token
 the metaspace pre-tokenizer) holds only characters of the alphabet, the trimmed tokenizer yields the
 same pieces and offsets, and ids that map back to the same pieces. Why: the Unigram lattice of such a
 text only holds pieces made of its characters, all kept, so Viterbi searches the same lattice with the
-same scores and the same ``<unk>`` penalty. The alphabet is closed under the normalizer (each of its
-characters normalizes to alphabet characters), so raw text made of alphabet characters qualifies.
+same scores and the same ``<unk>`` penalty. The alphabet is closed under the normalizer (a string of
+alphabet characters normalizes to alphabet characters; no combining marks, which would compose), so raw
+text made of alphabet characters qualifies (tested with random strings).
 For text outside the alphabet, the corpus pieces keep that corpus's segmentation: the best path is
 still in the (smaller) lattice, so it stays the best.
 """
@@ -35,11 +36,13 @@ EMBEDDING_KEY = "embeddings.word_embeddings.weight"
 # (first, last) code points, inclusive
 ALPHABET: tuple[tuple[int, int], ...] = (
     (0x0000, 0x007F),  # ASCII
-    (0x00A0, 0x00B4), (0x00B6, 0x00BF),  # Latin-1 punctuation and symbols (« » § ° ±; µ maps to Greek)
+    # Latin-1 punctuation and symbols (« » § ° ±), without the spacing accents ¨ ¯ ´ ¸ and µ: the
+    # normalizer maps those to combining marks or Greek. Combining marks stay out too: after an ASCII
+    # letter they compose into a Latin letter outside the alphabet (A + U+0300 -> À).
+    (0x00A0, 0x00A7), (0x00A9, 0x00AE), (0x00B0, 0x00B3), (0x00B6, 0x00B7), (0x00B9, 0x00BF),
     (0x00D7, 0x00D7), (0x00F7, 0x00F7),  # × ÷
-    (0x0300, 0x036F),  # combining marks (stress accents; the normalizer's image of ´ ¨ ¸)
     (0x0400, 0x052F),  # Cyrillic + Cyrillic Supplement
-    (0x2000, 0x206F),  # general punctuation (dashes, quotes, …)
+    (0x2000, 0x2016), (0x2018, 0x203D), (0x203F, 0x206F),  # general punctuation, without ‗ ‾ (accents)
     (0x20A0, 0x20CF),  # currency symbols
     (0x2116, 0x2116), (0x2122, 0x2122),  # № ™
     (0x2581, 0x2581),  # ▁, the metaspace
