@@ -148,6 +148,9 @@ def torch_window_outputs(model, pad_multiple: int = 32):
     """
 
     def run(input_ids, attention_mask, word_pos):
+        dev = getattr(model, "device", None)  # a model the Trainer put on CUDA evaluates there
+        if dev is not None and dev != input_ids.device:
+            input_ids, attention_mask, word_pos = (x.to(dev) for x in (input_ids, attention_mask, word_pos))
         seq = input_ids.size(1)
         extra = min(-seq % pad_multiple, max(0, model.config.window_length - seq))
         if extra:
@@ -297,6 +300,8 @@ class Predictor:
             sub = torch.tensor([[subword_span(win.word_pos, len(win.input_ids), s.lo, s.hi) for s in trig]
                                 + [(0, 0)] * (nt - len(trig)) for trig, win in zip(trig_batch, wins, strict=True)],
                                dtype=torch.long)
+        dev = words.device
+        spans, word_pos, sub = spans.to(dev), word_pos.to(dev), None if sub is None else sub.to(dev)
         logits = self.model.role_logits(words, spans, hidden_l, mask, word_pos, sub)
         if self.role_o_bias:  # P(O) scaled by exp(-bias): more arguments, at the cost of precision
             logits = logits.clone()
