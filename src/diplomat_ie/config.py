@@ -117,6 +117,9 @@ class TrainingConfig:
     logging_steps: int = field(default=10, metadata={"help": "log the loss every N steps"})
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: all cores)"})
     save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept (the best is kept too)"})
+    bf16: str = field(default="auto", metadata={"help": "bf16 autocast (fp32 weights and optimiser state): "
+                                                        "auto = where the CPU (AVX512-BF16/AMX) or GPU "
+                                                        "supports it, true, false"})
 
     def __post_init__(self) -> None:
         _check(self.epochs > 0 or self.max_steps > 0, "training.epochs", "must be > 0")
@@ -133,6 +136,9 @@ class TrainingConfig:
                f"must be >= 1, got {self.save_total_limit}")
         _check(self.threads is None or self.threads >= 1, "training.threads",
                f"must be a positive number of threads, got {self.threads}")
+        self.bf16 = str(self.bf16).lower()  # YAML `bf16: true` arrives as the string "True"
+        _check(self.bf16 in ("auto", "true", "false"), "training.bf16",
+               f"must be auto, true or false, got {self.bf16!r}")
 
 
 @dataclass

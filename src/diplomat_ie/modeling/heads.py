@@ -70,10 +70,12 @@ class RoleHead(nn.Module):
         Only real triggers (``hi > lo``) are computed; padding triggers get zero logits.
         """
         b, t = trig_spans.shape[:2]
-        out = words.new_zeros((b, t, words.size(1), self.out.out_features))
         bi, ti = (trig_spans[..., 1] > trig_spans[..., 0]).nonzero(as_tuple=True)
-        if len(bi):
-            out[bi, ti] = self.pair_logits(words, bi, trig_spans[bi, ti])
+        if not len(bi):
+            return words.new_zeros((b, t, words.size(1), self.out.out_features))
+        logits = self.pair_logits(words, bi, trig_spans[bi, ti])
+        out = logits.new_zeros((b, t, words.size(1), logits.size(-1)))  # bf16 under autocast, like logits
+        out[bi, ti] = logits
         return out
 
     def pair_logits(self, words: torch.Tensor, b_idx: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
@@ -202,8 +204,8 @@ class DiplomatHeads(nn.Module):
         for s in range(0, len(bi), chunk):
             bb, tt = bi[s : s + chunk], ti[s : s + chunk]
             vec = self.marked_words(hidden_l[bb], attention_mask[bb], trig_sub[bb, tt], word_pos[bb])
-            out[bb, tt] = self.role_head.pair_logits(vec, torch.arange(len(bb), device=vec.device),
-                                                     trig_spans[bb, tt])
+            logits = self.role_head.pair_logits(vec, torch.arange(len(bb), device=vec.device), trig_spans[bb, tt])
+            out[bb, tt] = logits.to(out.dtype)  # autocast: the logits may be bf16, the fp32 words are not
         return out
 
     def marked_words(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,

@@ -48,10 +48,14 @@ def _unreachable(name: str, exc: Exception) -> str:
 
 
 def _load_encoder(backbone: str):
+    import torch
+
+    # fp32 master weights even from a bf16-stored backbone (transformers 5 loads the stored dtype)
+    kw = {"use_safetensors": True, "dtype": torch.float32}
     try:  # BERT-like encoders: the pooler is unused, do not create it
-        return AutoModel.from_pretrained(backbone, use_safetensors=True, add_pooling_layer=False)
+        return AutoModel.from_pretrained(backbone, add_pooling_layer=False, **kw)
     except TypeError:
-        return AutoModel.from_pretrained(backbone, use_safetensors=True)
+        return AutoModel.from_pretrained(backbone, **kw)
 
 
 def build_model(config: DiplomatConfig, *, freeze_word_embeddings: bool = False):

@@ -26,7 +26,8 @@ def layered_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     for k in range(logits.size(1)):
         lab = labels[:, k].reshape(-1)
         if (lab != -100).any():
-            total = total + F.cross_entropy(logits[:, k].reshape(-1, logits.size(-1)), lab, ignore_index=-100)
+            total = total + F.cross_entropy(logits[:, k].reshape(-1, logits.size(-1)).float(), lab,
+                                            ignore_index=-100)  # fp32 loss under bf16 autocast
     return total
 
 
@@ -144,7 +145,7 @@ class DiplomatModel(PreTrainedModel):
             role_logits = self.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub)
             out["role_logits"] = role_logits
             if role_labels is not None and (role_labels != -100).any():
-                role_loss = F.cross_entropy(role_logits.reshape(-1, role_logits.size(-1)),
+                role_loss = F.cross_entropy(role_logits.reshape(-1, role_logits.size(-1)).float(),
                                             role_labels.reshape(-1), ignore_index=-100)
                 weight = self.config.role_loss_weight
                 loss = role_loss * weight if loss is None else loss + role_loss * weight

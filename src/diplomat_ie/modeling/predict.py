@@ -179,6 +179,9 @@ class TorchWindowRunner:
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                  word_pos: torch.Tensor) -> WindowOutputs:
+        dev = getattr(self.model, "device", None)  # a model the Trainer put on CUDA evaluates there
+        if dev is not None and dev != input_ids.device:
+            input_ids, attention_mask, word_pos = (x.to(dev) for x in (input_ids, attention_mask, word_pos))
         seq = input_ids.size(1)
         extra = min(-seq % self.pad_multiple, max(0, self.model.config.window_length - seq))
         if extra:
@@ -186,7 +189,7 @@ class TorchWindowRunner:
             attention_mask = torch.nn.functional.pad(attention_mask, (0, extra))
         if not self.bf16:
             return self._run(input_ids, attention_mask, word_pos)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast(input_ids.device.type, dtype=torch.bfloat16):
             out = self._run(input_ids, attention_mask, word_pos)
         hidden_l = None if out.hidden_l is None else out.hidden_l.float()
         return WindowOutputs(out.words.float(), out.ner_logits.float(), hidden_l, out.attention_mask)
@@ -351,6 +354,8 @@ class Predictor:
             sub = torch.tensor([[subword_span(win.word_pos, len(win.input_ids), s.lo, s.hi) for s in trig]
                                 + [(0, 0)] * (nt - len(trig)) for trig, win in zip(trig_batch, wins, strict=True)],
                                dtype=torch.long)
+        dev = words.device
+        spans, word_pos, sub = spans.to(dev), word_pos.to(dev), None if sub is None else sub.to(dev)
         logits = self.model.role_logits(words, spans, hidden_l, mask, word_pos, sub)
         if self.role_o_bias:  # P(O) scaled by exp(-bias): more arguments, at the cost of precision
             logits = logits.clone()

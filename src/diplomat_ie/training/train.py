@@ -134,6 +134,24 @@ def make_features(docs, model, tokenizer, desc: str):
     return feats, stats.counts
 
 
+def bf16_supported() -> bool:
+    """Whether bf16 autocast is fast here: a CUDA GPU with bf16, else a CPU with AVX512-BF16 or AMX."""
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    cpu = torch.cpu
+    return any(getattr(cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported",
+                                                                 "_is_amx_tile_supported"))
+
+
+def use_bf16(setting: str) -> bool:
+    """``training.bf16`` (auto / true / false) resolved on this machine."""
+    if setting == "auto":
+        return bf16_supported()
+    if setting == "true" and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+        raise ConfigError("training.bf16: true, but this GPU has no bf16 support; use auto or false")
+    return setting == "true"
+
+
 def training_args(cfg: RunConfig, paths, n_windows: int, evaluate: bool = True) -> TrainingArguments:
     """HF arguments of a run; ``evaluate=False`` (no dev scorer): no dev evaluation, the last model is kept."""
     t = cfg.training
@@ -152,6 +170,7 @@ def training_args(cfg: RunConfig, paths, n_windows: int, evaluate: bool = True) 
         greater_is_better=True,
         logging_steps=t.logging_steps, report_to=["tensorboard"], seed=t.seed, data_seed=t.seed,
         train_sampling_strategy="group_by_length", remove_unused_columns=False, use_cpu=not torch.cuda.is_available(),
+        bf16=use_bf16(t.bf16),  # autocast: weights, optimiser state and the loss stay fp32
         dataloader_num_workers=0, save_only_model=False, disable_tqdm=False,
     )
 

@@ -1,0 +1,238 @@
+"""CPU training benchmark: our trainer (fp32 / bf16 / trimmed vocabulary, frozen or trainable
+embeddings) against a plain HF ``Trainer`` + ``AutoModelForTokenClassification`` flat-BIO baseline
+(the outermost NER layer only), on the same backbone and the same NEREL training windows.
+
+Each configuration runs a fixed number of optimiser steps in its own subprocess (so its peak RSS is
+its own); the first ``--warmup-steps`` are not timed. Reported: s/step (median), windows/s, s/epoch
+(steps per epoch x s/step), peak RSS.
+
+    PYTHONPATH=src python scripts/benchmark_train.py --steps 30                  # the full run
+    PYTHONPATH=src python scripts/benchmark_train.py --steps 3 --max-train-docs 5 --out /tmp/bt
+
+Writes ``<out>.json`` and ``<out>.md`` (default ``benchmarks/train_results``), atomically. A benchmark,
+not a test: nothing is asserted. Run it on a quiet machine; bf16 is only fast on CPUs with
+AVX512-BF16 or AMX (the JSON records whether this one has them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+BACKBONE = "models/backbones/multilingual-e5-small"
+TRIMMED = "models/backbones/multilingual-e5-small-ru"
+# name -> (system, backbone key, bf16, freeze word embeddings)
+CONFIGS: dict[str, tuple[str, str, bool, bool]] = {
+    "ours-fp32": ("ours", "full", False, True),
+    "ours-bf16": ("ours", "full", True, True),
+    "ours-fp32-unfrozen": ("ours", "full", False, False),
+    "ours-trim-fp32": ("ours", "trimmed", False, True),
+    "ours-trim-bf16": ("ours", "trimmed", True, True),
+    "ours-trim-fp32-unfrozen": ("ours", "trimmed", False, False),
+    "ours-trim-bf16-unfrozen": ("ours", "trimmed", True, False),
+    "hf-tokencls-fp32": ("hf", "full", False, True),
+    "hf-tokencls-bf16": ("hf", "full", True, True),
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--backbone", default=BACKBONE, help="the full backbone")
+    p.add_argument("--trimmed", default=TRIMMED, help="the trimmed backbone (`diplomat-ie backbone trim`)")
+    p.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS), help="what to run")
+    p.add_argument("--steps", type=int, default=30, help="optimiser steps per configuration")
+    p.add_argument("--warmup-steps", type=int, default=3, help="first steps not timed")
+    p.add_argument("--batch-size", type=int, default=16, help="windows per step")
+    p.add_argument("--max-length", type=int, default=160, help="subwords per window")
+    p.add_argument("--max-train-docs", type=int, help="use the first N NEREL train documents")
+    p.add_argument("--corpus", default="nerel", help="corpus (or folder of split folders) to take windows from")
+    p.add_argument("--data-root", help="corpora folder")
+    p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    p.add_argument("--out", default="benchmarks/train_results", help="output path without extension")
+    p.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
+    return p.parse_args(argv)
+
+
+def _windows(args, model, tokenizer):
+    from diplomat_ie.training.train import load_docs, make_features
+
+    docs = load_docs(args.corpus, "train", root=args.data_root, lenient=True)
+    docs = docs[: args.max_train_docs] if args.max_train_docs else docs
+    return make_features(docs, model, tokenizer, "encoding train")[0], len(docs)
+
+
+def _flat_bio(feats: list[dict]) -> list[dict]:
+    """Subword labels for the HF baseline: the outermost layer's tag on each word's first subword."""
+    out = []
+    for f in feats:
+        labels = [-100] * len(f["input_ids"])
+        for w, pos in enumerate(f["word_pos"]):
+            if pos >= 0 and f["ner_labels"][0][w] >= 0:
+                labels[pos] = f["ner_labels"][0][w]
+        out.append({"input_ids": f["input_ids"], "labels": labels})
+    return out
+
+
+class _StepTimer:
+    def __init__(self):
+        from transformers import TrainerCallback
+
+        class CB(TrainerCallback):
+            def __init__(cb):
+                cb.times, cb.t0 = [], None
+
+            def on_step_begin(cb, *a, **k):
+                cb.t0 = time.perf_counter()
+
+            def on_step_end(cb, *a, **k):
+                cb.times.append(time.perf_counter() - cb.t0)
+
+        self.cb = CB()
+
+
+def _args(tmp: str, a, bf16: bool, **kw):
+    import torch
+    from transformers import TrainingArguments
+
+    return TrainingArguments(output_dir=tmp, max_steps=a.steps, per_device_train_batch_size=a.batch_size,
+                             learning_rate=1e-3, lr_scheduler_type="linear", warmup_steps=0, eval_strategy="no",
+                             save_strategy="no", logging_steps=10**6, report_to=[], seed=42, data_seed=42,
+                             train_sampling_strategy="group_by_length", use_cpu=not torch.cuda.is_available(),
+                             bf16=bf16, dataloader_num_workers=0, disable_tqdm=True, **kw)
+
+
+def run_worker(a) -> dict:
+    import tempfile
+
+    import torch
+
+    from diplomat_ie.data.roles import ROLES
+    from diplomat_ie.modeling.features import collate
+    from diplomat_ie.modeling.io import build_model
+    from diplomat_ie.training.trainer import DiplomatTrainer, WindowDataset
+
+    system, which, bf16, freeze = CONFIGS[a.worker]
+    torch.set_num_threads(a.threads or os.cpu_count() or 1)
+    backbone = a.backbone if which == "full" else a.trimmed
+    from diplomat_ie.data.corpora import load_split  # entity types of the training split
+
+    types = sorted({e.type for d in load_split(a.corpus, "train", root=a.data_root, lenient=True)
+                    for e in d.entities})
+    model, tok = build_model(backbone, types, ROLES, ["EVENT"], max_length=a.max_length,
+                             freeze_word_embeddings=freeze)
+    feats, n_docs = _windows(a, model, tok)
+    pad = tok.pad_token_id or 0
+    timer = _StepTimer()
+    with tempfile.TemporaryDirectory() as tmp:
+        if system == "ours":
+            trainer = DiplomatTrainer(model=model, args=_args(tmp, a, bf16, remove_unused_columns=False),
+                                      train_dataset=WindowDataset(feats), data_collator=lambda b: collate(b, pad),
+                                      callbacks=[timer.cb], encoder_lr=8e-5, head_lr=1e-3)
+        else:
+            from transformers import (
+                AutoModelForTokenClassification,
+                DataCollatorForTokenClassification,
+                Trainer,
+            )
+
+            labels = model.config.ner_labels
+            del model
+            hf = AutoModelForTokenClassification.from_pretrained(backbone, num_labels=len(labels),
+                                                                 dtype=torch.float32)
+            if freeze:
+                hf.get_input_embeddings().weight.requires_grad_(False)
+            trainer = Trainer(model=hf, args=_args(tmp, a, bf16), train_dataset=_flat_bio(feats),
+                              data_collator=DataCollatorForTokenClassification(tok), callbacks=[timer.cb])
+        t0 = time.perf_counter()
+        trainer.train()
+        wall = time.perf_counter() - t0
+    timed = timer.cb.times[a.warmup_steps:] or timer.cb.times
+    s_step = statistics.median(timed)
+    steps_epoch = math.ceil(len(feats) / a.batch_size)
+    return {"config": a.worker, "system": system, "backbone": which, "bf16": bf16, "frozen_embeddings": freeze,
+            "vocab": int(tok.vocab_size), "train_docs": n_docs, "windows": len(feats), "steps": len(timer.cb.times),
+            "s_per_step": round(s_step, 4), "s_per_step_mean": round(statistics.mean(timed), 4),
+            "windows_per_s": round(a.batch_size / s_step, 2), "steps_per_epoch": steps_epoch,
+            "s_per_epoch": round(steps_epoch * s_step, 1), "wall_s": round(wall, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def _machine() -> dict:
+    import torch
+
+    cpu = torch.cpu
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
+            "avx512_bf16": bool(cpu._is_avx512_bf16_supported()),
+            "amx": bool(getattr(cpu, "_is_amx_tile_supported", lambda: False)()),
+            "cuda": torch.cuda.is_available()}
+
+
+def markdown(results: list[dict], meta: dict) -> str:
+    base = next((r for r in results if r.get("config") == "ours-fp32" and "error" not in r), None)
+    lines = [f"# Training benchmark ({meta['steps']} steps per configuration, batch {meta['batch_size']}, "
+             f"{meta['windows'] or '?'} windows)", "",
+             f"Machine: {meta['machine']['cpus']} CPUs, AVX512-BF16 {meta['machine']['avx512_bf16']}, "
+             f"AMX {meta['machine']['amx']}, torch {meta['machine']['torch']}.", "",
+             "| configuration | vocab | bf16 | embeddings | s/step | windows/s | s/epoch | vs ours-fp32 | peak RSS MB |",
+             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['config']} | failed: {r['error'][:80]} | | | | | | | |")
+            continue
+        speed = f"{base['s_per_step'] / r['s_per_step']:.2f}x" if base else ""
+        lines.append(f"| {r['config']} | {r['vocab']} | {r['bf16']} | "
+                     f"{'frozen' if r['frozen_embeddings'] else 'trained'} | {r['s_per_step']:.3f} | "
+                     f"{r['windows_per_s']:.1f} | {r['s_per_epoch']:.0f} | {speed} | {r['peak_rss_mb']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    if a.worker:
+        print("RESULT " + json.dumps(run_worker(a)), flush=True)
+        return 0
+    results = []
+    passthrough = [x for x in (argv if argv is not None else sys.argv[1:])]
+    for name in a.configs:
+        print(f"== {name}", file=sys.stderr, flush=True)
+        cmd = [sys.executable, __file__, *passthrough, "--worker", name]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TOKENIZERS_PARALLELISM="false"))
+        line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if proc.returncode or line is None:
+            err = (proc.stderr or proc.stdout).strip().splitlines()
+            results.append({"config": name, "error": err[-1] if err else f"exit {proc.returncode}"})
+        else:
+            results.append(json.loads(line[len("RESULT "):]))
+        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    ok = [r for r in results if "error" not in r]
+    meta = {"steps": a.steps, "warmup_steps": a.warmup_steps, "batch_size": a.batch_size, "max_length": a.max_length,
+            "max_train_docs": a.max_train_docs, "windows": ok[0]["windows"] if ok else None,
+            "backbone": a.backbone, "trimmed": a.trimmed, "machine": _machine(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    out = Path(a.out)
+    _atomic(out.with_suffix(".json"), json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    _atomic(out.with_suffix(".md"), markdown(results, meta))
+    print(markdown(results, meta))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
