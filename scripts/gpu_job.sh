@@ -61,7 +61,7 @@ run() {
   local out=${OUT:-reports/$name} start
   start=$(date +%s)
   # bf16 auto = on for a bf16-capable GPU; the Trainer puts the model on CUDA by itself
-  "$py" -m diplomat_ie.cli train --config "$repo/configs/default.yaml" --name "$name" \
+  "$py" -m diplomat_ie.cli train --config default --name "$name" \
     --model.backbone "$bundle/backbone" --training.epochs "${GPU_JOB_EPOCHS:-12}" --training.bf16 auto \
     --training.output_dir "models/$name" --training.overwrite true "$@"
   local trained=$(($(date +%s) - start))

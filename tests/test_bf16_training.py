@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _args(backbone: Path, corpus: Path, out: Path, max_steps: int) -> list[str]:
-    return ["train", "--config", str(ROOT / "configs/default.yaml"), "--name", "bf16",
+    return ["train", "--config", "default", "--name", "bf16",
             "--data.corpus", str(corpus), "--data.dev_split", "train", "--model.backbone", str(backbone),
             "--model.max_length", "32", "--model.overlap", "8", "--model.num_layers", "2",
             "--model.freeze_word_embeddings", "false", "--training.bf16", "true",

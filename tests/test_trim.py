@@ -72,11 +72,13 @@ def test_trim_mechanics_on_a_tiny_unigram_backbone(tmp_path):
 
 
 def test_bf16_storage_loads_as_fp32_and_trains_with_unfrozen_embeddings(tmp_path):
+    from diplomat_ie.modeling.configuration import DiplomatConfig
     from diplomat_ie.modeling.io import build_model
 
     src = _tiny_unigram_backbone(tmp_path / "src")
     trim_backbone(src, tmp_path / "out", dtype="bfloat16")
-    model, tok = build_model(str(tmp_path / "out"), ["PER"], [], ["EVENT"], num_layers=1, max_length=32,
+    model, tok = build_model(DiplomatConfig(backbone_name=str(tmp_path / "out"), entity_types=["PER"], roles=[],
+                                            trigger_types=["EVENT"], num_layers=1, window_length=32),
                              freeze_word_embeddings=False)
     emb = model.encoder.get_input_embeddings().weight
     assert emb.dtype == torch.float32 and emb.requires_grad and emb.shape[0] == len(TINY_PIECES) - 3
