@@ -18,13 +18,24 @@ from diplomat_ie.inference import Extractor
 from diplomat_ie.modeling.configuration import FORMAT_VERSION
 from diplomat_ie.modeling.io import ModelLoadError, load_heads, load_model_dir, save_model_dir
 
-V1 = Path(__file__).parent / "fixtures" / "v1_models"
+V1_FILES = Path(__file__).parent / "fixtures" / "v1_models"
 NAMES = ["plain", "marker"]
 
 
+@pytest.fixture(scope="module")
+def v1(tmp_path_factory) -> Path:
+    """The v1 fixture directories as a model directory has them: the weights are committed as
+    ``weights.safetensors`` so that no ``model.safetensors`` is tracked in git."""
+    root = tmp_path_factory.mktemp("v1_models")
+    shutil.copytree(V1_FILES, root, dirs_exist_ok=True)
+    for name in NAMES:
+        (root / name / "weights.safetensors").rename(root / name / "model.safetensors")
+    return root
+
+
 def _reference(name: str) -> tuple[dict[str, torch.Tensor], dict]:
-    ref = load_file(str(V1 / f"{name}_reference.safetensors"))
-    return ref, json.loads((V1 / f"{name}_reference.json").read_text(encoding="utf-8"))
+    ref = load_file(str(V1_FILES / f"{name}_reference.safetensors"))
+    return ref, json.loads((V1_FILES / f"{name}_reference.json").read_text(encoding="utf-8"))
 
 
 def _logits(model, ref: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -41,9 +52,9 @@ def _max_diff(model, ref: dict[str, torch.Tensor], label: str) -> float:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_v1_directory_loads_and_predicts_identically(name):
-    assert json.loads((V1 / name / "config.json").read_text())["format_version"] == 1
-    model, tok = load_model_dir(V1 / name)
+def test_v1_directory_loads_and_predicts_identically(name, v1):
+    assert json.loads((v1 / name / "config.json").read_text())["format_version"] == 1
+    model, tok = load_model_dir(v1 / name)
     assert model.config.format_version == FORMAT_VERSION  # upgraded: saved again, it is a current directory
     ref, result = _reference(name)
     assert _max_diff(model, ref, f"v1 {name}") < 1e-6
@@ -55,8 +66,8 @@ def test_v1_directory_loads_and_predicts_identically(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_resaved_v1_directory_is_current_and_identical(name, tmp_path):
-    model, tok = load_model_dir(V1 / name)
+def test_resaved_v1_directory_is_current_and_identical(name, tmp_path, v1):
+    model, tok = load_model_dir(v1 / name)
     out = save_model_dir(model, tok, tmp_path / "model")
     assert json.loads((out / "config.json").read_text())["format_version"] == FORMAT_VERSION
     keys = set(load_file(str(out / "model.safetensors")))
@@ -72,9 +83,9 @@ def test_resaved_v1_directory_is_current_and_identical(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_heads_alone_compute_what_the_model_computes(name, tmp_path):
+def test_heads_alone_compute_what_the_model_computes(name, tmp_path, v1):
     """``load_heads`` (the ONNX backend's torch side), from a v1 and a current directory."""
-    model, tok = load_model_dir(V1 / name)
+    model, tok = load_model_dir(v1 / name)
     current = save_model_dir(model, tok, tmp_path / "model")
     ref, _ = _reference(name)
     args = (ref["input_ids"], ref["attention_mask"], ref["word_pos"])
@@ -82,7 +93,7 @@ def test_heads_alone_compute_what_the_model_computes(name, tmp_path):
         words, hidden_l = model.window_states(*args)
         expected = model.role_logits(words, ref["trig_spans"], hidden_l, ref["attention_mask"], ref["word_pos"],
                                      ref["trig_sub"])
-        for path in (V1 / name, current):
+        for path in (v1 / name, current):
             heads = load_heads(path)
             assert not hasattr(heads, "encoder")
             if name == "marker":
@@ -93,9 +104,9 @@ def test_heads_alone_compute_what_the_model_computes(name, tmp_path):
             assert torch.equal(heads.ner_logits(words), model.heads.ner_logits(words))
 
 
-def _copy_with(tmp_path: Path, name: str, mutate) -> Path:
+def _copy_with(v1: Path, tmp_path: Path, name: str, mutate) -> Path:
     out = tmp_path / name
-    shutil.copytree(V1 / name, out)
+    shutil.copytree(v1 / name, out)
     mutate(out)
     return out
 
@@ -119,8 +130,8 @@ def _add_entity_type(d: Path) -> None:
     (_drop("role_marker"), r"does not match config\.json.*missing keys: heads\.role_marker"),
     (_add_entity_type, r"does not match config\.json.*heads\.ner_head\.(bias|weight) \[18\S*\] in the file"),
 ])
-def test_defective_v1_directory_is_a_clear_error(tmp_path, mutate, match):
-    path = _copy_with(tmp_path, "marker", mutate)
+def test_defective_v1_directory_is_a_clear_error(tmp_path, mutate, match, v1):
+    path = _copy_with(v1, tmp_path, "marker", mutate)
     for load in (load_model_dir, load_heads):
         with pytest.raises(ModelLoadError, match=match):
             load(path)
