@@ -164,6 +164,7 @@ def training_args(cfg: RunConfig, paths, n_windows: int, evaluate: bool = True) 
         train_sampling_strategy="group_by_length", remove_unused_columns=False, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0, save_only_model=False, disable_tqdm=False,
         ddp_backend="gloo" if distributed.world_size() > 1 and not torch.cuda.is_available() else None,
+        ddp_find_unused_parameters=True,  # a batch without triggers leaves the role head out of the graph
     )
 
 
