@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_train(args, extra: list[str]) -> int:
     from . import train
+    from .training.distributed import is_main_process
     from .training.train import dump_summary
 
     overrides = parse_overrides(extra)
@@ -152,8 +153,9 @@ def cmd_train(args, extra: list[str]) -> int:
     if args.name and "training.output_dir" not in overrides:
         cfg.training.output_dir = f"models/{args.name}"
     summary = train(cfg, resume=args.resume)
-    print(dump_summary(summary))
-    print(f"model saved to {cfg.training.output_dir}")
+    if is_main_process():  # one summary from a torchrun / accelerate launch job, not one per process
+        print(dump_summary(summary))
+        print(f"model saved to {cfg.training.output_dir}")
     return 0
 
 

@@ -41,6 +41,8 @@ class DataConfig:
     max_train_docs: int | None = field(default=None, metadata={"help": "use only the first N training "
                                                                        "documents (quick runs)"})
     max_eval_docs: int | None = field(default=None, metadata={"help": "use only the first N dev/test docs"})
+    cache_dir: str | None = field(default="runs/.cache/windows", metadata={
+        "help": "encoded training windows are cached here (HF datasets Arrow files); null: no cache"})
 
     def __post_init__(self) -> None:
         for key in ("max_train_docs", "max_eval_docs"):

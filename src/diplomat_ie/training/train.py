@@ -23,8 +23,10 @@ from ..modeling.configuration import DiplomatConfig
 from ..modeling.features import FeatureStats, collate, window_features
 from ..modeling.io import build_model, save_model_dir
 from ..utils import atomic_write_json, atomic_write_text, set_seed
+from . import distributed
 from .card import model_card
 from .trainer import DevScorer, DiplomatTrainer, WindowDataset
+from .windows import WindowRows, encode_windows
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +78,11 @@ def run_paths(cfg: RunConfig) -> dict[str, Path]:
             "report": Path(cfg.training.report_dir or Path("reports") / cfg.name)}
 
 
-def prepare_output(cfg: RunConfig, resume: bool) -> dict[str, Path]:
-    """Refuse to clobber an earlier run, and fail early when the output is not writable."""
+def prepare_output(cfg: RunConfig, resume: bool, write: bool = True) -> dict[str, Path]:
+    """Refuse to clobber an earlier run, and fail early when the output is not writable.
+
+    ``write=False`` (every rank but 0 of a multi-process run) checks only: no probe, no clean-up.
+    """
     paths = run_paths(cfg)
     if paths["model"].exists() and not paths["model"].is_dir():
         raise ConfigError(f"training.output_dir: {paths['model']} is a file, not a directory")
@@ -85,7 +90,7 @@ def prepare_output(cfg: RunConfig, resume: bool) -> dict[str, Path]:
         raise ConfigError(f"training.output_dir: {paths['model']} already holds a run; pass "
                           f"--training.overwrite true to replace it, --resume to continue, or choose "
                           f"another --training.output_dir / --name")
-    for key in ("model", "run"):
+    for key in ("model", "run") if write else ():
         p = paths[key]
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +107,8 @@ def prepare_output(cfg: RunConfig, resume: bool) -> dict[str, Path]:
             raise ConfigError(f"{paths['checkpoints']} holds checkpoints of an earlier (interrupted?) run "
                               f"'{cfg.name}'; pass --resume to continue it, --training.overwrite true to discard "
                               f"them, or choose another --name")
+        if not write:
+            return paths
         import shutil
 
         for ck in stale:
@@ -123,6 +130,8 @@ def load_training_docs(cfg: RunConfig):
 
 
 def make_features(docs, model, tokenizer, desc: str):
+    """Training windows as a list of dicts, without ``datasets`` or its cache (the reference
+    :func:`~diplomat_ie.training.windows.encode_windows` must match)."""
     stats = FeatureStats()
     feats = []
     cfg = model.config
@@ -155,7 +164,8 @@ def use_bf16(setting: str) -> bool:
 def training_args(cfg: RunConfig, paths, n_windows: int, evaluate: bool = True) -> TrainingArguments:
     """HF arguments of a run; ``evaluate=False`` (no dev scorer): no dev evaluation, the last model is kept."""
     t = cfg.training
-    steps_per_epoch = math.ceil(n_windows / t.batch_size)
+    # accelerate deals each process every world_size-th batch (the last ones padded from the start)
+    steps_per_epoch = math.ceil(math.ceil(n_windows / t.batch_size) / distributed.world_size())
     total = t.max_steps if t.max_steps > 0 else math.ceil(steps_per_epoch * t.epochs)
     by_epoch = t.eval_every == "epoch"
     return TrainingArguments(
@@ -172,6 +182,8 @@ def training_args(cfg: RunConfig, paths, n_windows: int, evaluate: bool = True) 
         train_sampling_strategy="group_by_length", remove_unused_columns=False, use_cpu=not torch.cuda.is_available(),
         bf16=use_bf16(t.bf16),  # autocast: weights, optimiser state and the loss stay fp32
         dataloader_num_workers=0, save_only_model=False, disable_tqdm=False,
+        ddp_backend="gloo" if distributed.world_size() > 1 and not torch.cuda.is_available() else None,
+        ddp_find_unused_parameters=True,  # a batch without triggers leaves the role head out of the graph
     )
 
 
@@ -189,8 +201,12 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
     Returns:
         A summary dict: paths, timings, dev history, feature statistics.
     """
-    paths = prepare_output(cfg, resume)
-    torch.set_num_threads(cfg.training.threads or os.cpu_count() or 1)
+    distributed.init_process_group(use_cpu=not torch.cuda.is_available())
+    main = distributed.is_main_process()
+    paths = prepare_output(cfg, resume, write=main)
+    distributed.barrier()  # rank 0 has made the folders and removed stale checkpoints
+    # the processes on one machine share its cores
+    torch.set_num_threads(cfg.training.threads or max(1, (os.cpu_count() or 1) // distributed.local_world_size()))
     set_seed(cfg.training.seed)
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(paths["run"] / "tensorboard"))
     train_docs, dev_docs = load_training_docs(cfg)
@@ -200,14 +216,16 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
     else:
         model, tokenizer = build_model(DiplomatConfig.from_run_config(cfg, entity_types=types),
                                        freeze_word_embeddings=cfg.model.freeze_word_embeddings)
-    feats, fstats = make_features(train_docs, model, tokenizer, "encoding train")
+    with distributed.main_process_first():  # rank 0 fills the cache, the others read it
+        encoded = encode_windows(train_docs, model.config, tokenizer, cfg.data.cache_dir)
+    feats, fstats = WindowRows(encoded.windows), encoded.stats
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     if scorer is None:
         log.warning("no dev scorer: training without dev evaluation or early stopping; the last model is saved")
     stopping = [EarlyStoppingCallback(cfg.training.patience)] if scorer is not None else []
     trainer = DiplomatTrainer(
         model=model, args=training_args(cfg, paths, len(feats), evaluate=scorer is not None),
-        train_dataset=WindowDataset(feats),
+        train_dataset=feats,
         eval_dataset=WindowDataset(dev_docs),  # placeholder: evaluate() scores whole dev documents
         data_collator=lambda b: collate(b, pad), processing_class=tokenizer,
         callbacks=[*stopping, CsvLogCallback(paths["run"] / "log.csv")],
@@ -222,18 +240,24 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
     result = trainer.train(resume_from_checkpoint=str(last) if last else None)
     seconds = time.time() - t0
     summary = _summary(cfg, trainer, result, seconds, len(train_docs), len(dev_docs), len(feats), fstats, last)
+    summary["windows_cache"] = {"fingerprint": encoded.fingerprint, "hit": encoded.cache_hit,
+                                "dir": cfg.data.cache_dir}
     model.config.training_summary = {k: summary[k] for k in ("train_docs", "train_windows", "seconds",
                                                               "best_dev", "epochs_run")}
-    save_model_dir(trainer.model, tokenizer, paths["model"], card=model_card(trainer.model.config, summary))
-    atomic_write_json(paths["run"] / "train_summary.json", summary)
+    if main:
+        save_model_dir(trainer.model, tokenizer, paths["model"], card=model_card(trainer.model.config, summary))
+        atomic_write_json(paths["run"] / "train_summary.json", summary)
+    distributed.barrier()  # the model directory is complete when train() returns on any rank
     return summary
 
 
 def _complete_checkpoint(path: Path) -> bool:
     """Trainer writes ``trainer_state.json`` last: a checkpoint without a readable one is half-written."""
-    needed = ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json")
+    needed = ("model.safetensors", "optimizer.pt", "scheduler.pt", "trainer_state.json")
     if not all((path / name).is_file() for name in needed):
         return False
+    if not (path / "rng_state.pth").is_file() and not any(path.glob("rng_state_*.pth")):
+        return False  # one process writes rng_state.pth, several rng_state_<rank>.pth
     try:
         state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -324,7 +348,7 @@ def _summary(cfg, trainer, result, seconds, n_train, n_dev, n_windows, fstats: C
         "seconds_per_epoch": round(seconds / epochs, 1) if epochs else None,
         "train_loss": result.training_loss, "best_dev": best, "dev_history": hist,
         "log_history": trainer.state.log_history, "feature_stats": dict(fstats),
-        "resumed_from": str(resumed) if resumed else None,
+        "resumed_from": str(resumed) if resumed else None, "world_size": trainer.args.world_size,
         "peak_rss_mb": _peak_rss_mb(),
     }
 

@@ -10,6 +10,7 @@ from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from ..data.document import Document
+from .distributed import broadcast_from_main
 
 
 class DevScorer(Protocol):
@@ -27,6 +28,7 @@ class WindowDataset(torch.utils.data.Dataset):
 
     def __init__(self, features: list[dict]):
         self.features = features
+        self.lengths = [len(f["input_ids"]) for f in features] if features and isinstance(features[0], dict) else None
 
     def __len__(self) -> int:
         return len(self.features)
@@ -41,10 +43,13 @@ class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
     HF's own sampler draws each epoch's permutation from the global RNG, whose state at an epoch
     start is not in any checkpoint: a run resumed mid-epoch (after the first epoch) then replayed a
     different order. The Trainer calls :meth:`set_epoch` before every epoch, resumed ones included.
+    Every process draws the same order; accelerate's ``BatchSamplerShard`` deals its batches out to the
+    processes in turn (rank r takes batches r, r + world_size, ...).
     """
 
     def __init__(self, batch_size: int, dataset, seed: int, model_input_name: str = "input_ids"):
-        super().__init__(batch_size, dataset=dataset, model_input_name=model_input_name)
+        super().__init__(batch_size, dataset=dataset, lengths=getattr(dataset, "lengths", None),
+                         model_input_name=model_input_name)
         self.seed = seed
         self.epoch = 0
 
@@ -104,7 +109,10 @@ class DiplomatTrainer(Trainer):
         if self.scorer is None:
             raise RuntimeError("DiplomatTrainer.evaluate: no dev scorer was given (pass scorer=...)")
         start = time.time()
-        scores = self.scorer(self.model, self.processing_class, self.dev_docs, self.eval_batch_size_docs)
+        # rank 0 scores, the others take its numbers: early stopping and the best model agree on every rank
+        scores = (self.scorer(self.model, self.processing_class, self.dev_docs, self.eval_batch_size_docs)
+                  if self.args.process_index == 0 else None)
+        scores = broadcast_from_main(scores)
         metrics = {f"{metric_key_prefix}_{k}": v for k, v in scores.items()}
         metrics[f"{metric_key_prefix}_runtime"] = round(time.time() - start, 2)
         metrics["epoch"] = self.state.epoch
