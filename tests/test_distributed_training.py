@@ -61,7 +61,7 @@ sys.exit(rc)
 
 
 def _args(corpus: Path, backbone: Path) -> list[str]:
-    return ["train", "--config", str(ROOT / "configs" / "default.yaml"), "--name", "dist",
+    return ["train", "--config", "default", "--name", "dist",
             "--data.corpus", str(corpus), "--model.backbone", str(backbone),
             "--model.max_length", "16", "--model.overlap", "4", "--model.num_layers", "2",
             "--model.freeze_word_embeddings", "false", "--training.output_dir", "model",

@@ -18,7 +18,7 @@ BRAT = ROOT / "tests" / "fixtures" / "brat"
 
 
 def _model(backbone: Path, max_length: int = 16):
-    cfg = load_config(ROOT / "configs" / "default.yaml",
+    cfg = load_config("default",
                       {"data.corpus": str(BRAT), "model.backbone": str(backbone),
                        "model.max_length": str(max_length), "model.overlap": "4", "model.num_layers": "2"})
     docs, _ = load_training_docs(cfg)
