@@ -9,7 +9,7 @@ margin-left:1px}
 .trg{cursor:pointer;border-radius:3px;outline:1px dashed #e65100;outline-offset:1px}
 .trg:hover{background:#fff3e0}.trg:focus-visible{outline:3px solid #1565c0}
 .trg[aria-pressed="true"]{background:#ffe0b2;outline:2px solid #e65100}
-.arg.on{outline:2px solid var(--rc,#444);outline-offset:2px;border-radius:3px}
+.arg.on{outline:2px solid var(--rc,#444);outline-offset:1px;border-radius:3px}
 .arg.on.first::before{content:attr(data-role);font-size:.62rem;font-weight:700;color:#fff;
 background:var(--rc,#444);border-radius:3px;padding:0 .25rem;margin-right:3px;vertical-align:super}
 .sel{min-height:1.2em}
