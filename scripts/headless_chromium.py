@@ -274,3 +274,37 @@ class Browser:
             except (ProcessLookupError, PermissionError):
                 pass
             self.proc = None
+
+
+def screenshot_page(page_file: str | Path, out: str | Path, select: tuple[str, ...] = (),
+                    size: tuple[int, int] = (1100, 800), max_height: int = 4000) -> list[str]:
+    """Open a local HTML page, click the elements with the ids in ``select``, write a PNG of it.
+
+    Args:
+        page_file: the HTML file.
+        out: the PNG to write.
+        select: element ids to click (real mouse clicks at their centres), e.g. ``doc-1-t0``.
+        size: the window size in CSS pixels.
+        max_height: the most CSS pixels of the page's height to capture.
+
+    Returns:
+        The console errors, uncaught exceptions and error log entries the page produced.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="chromium-") as profile, Browser(profile, size=size) as page:
+        page.open(Path(page_file).resolve().as_uri())
+        for ident in select:
+            point = page.evaluate(f"""(() => {{
+              const e = document.getElementById({json.dumps(ident)});
+              if (!e) return null;
+              e.scrollIntoView({{block: "center"}});
+              const b = e.getClientRects()[0];
+              return [b.x + b.width / 2, b.y + b.height / 2];
+            }})()""")
+            if point is None:
+                raise CdpError(f"{page_file}: no element with id {ident!r}")
+            page.click(*point)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(out, max_height=max_height)
+        return page.errors()
