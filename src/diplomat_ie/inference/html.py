@@ -242,7 +242,7 @@ def _document(k: int, r: dict) -> str:
     key = f"doc-{k}"
     body = markup_text(text, ents, events, key)
     status = (f'<p class="sel muted" id="{key}-sel" aria-live="polite" data-idle="{IDLE}">{IDLE}</p>'
-              if 'class="trg"' in body else "")
+              if any(_ok(ev.get("trigger") or {}, len(text)) for ev in events) else "")
     return (f'<section class="doc" id="{key}" data-sel=""><h2>{_esc(r.get("id") or f"Document {k}")}</h2>'
             f'{status}<div class="text" id="{key}-text">{body}</div>{_entity_table(ents)}'
             f'<h3>Events</h3>{_events_html(events, text)}</section>')
