@@ -172,7 +172,7 @@ def test_html_output(model_dir, corpus):
     rows = read_rows(corpus / "view.html.results.jsonl")
     assert len(rows) == 2
     assert page == render_html(rows, "diplomat-ie predictions")  # the one renderer, nested entities included
-    assert "a.txt" in page and page.count("<section>") == 2
+    assert "a.txt" in page and page.count("<section class=\"doc\"") == 2
 
 
 def test_resume_after_a_crash_mid_line(model_dir, corpus):

@@ -1,15 +1,25 @@
-"""A self-contained HTML page for Extractor results: highlighted nested entities, then events.
+"""A self-contained HTML page for Extractor results: nested entities, event triggers as controls, events.
 
-Nested entities become nested ``<span>``s; each has a coloured underline (outer mentions sit lower, so
-layers stay visible), a light background, its type as a small label and a tooltip. Entities that cross
-(overlap without nesting) are split into fragments. Every text piece is HTML-escaped.
+Entities, triggers and argument spans become nested ``<span>``s cut from the text at every span boundary;
+spans that cross (overlap without nesting) are split into fragments, so any character spans work and the
+text content of a document's ``.text`` element is exactly its text. Each entity has a coloured underline
+(outer mentions sit lower, so layers stay visible), a light background, its type as a CSS label and a
+tooltip. Each trigger is a keyboard-accessible toggle button: choosing it marks the arguments of its events
+in the text with their role labels (inline script); a per-document event table follows the text. Every
+piece of text and every attribute is HTML-escaped; labels live in attributes, so no markup is injected.
 """
 
 from __future__ import annotations
 
 import html as _html
+import json
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
+from functools import partial
+from typing import NamedTuple
+
+from .html_assets import CSS, JS
 
 PALETTE = {
     "PERSON": "#d62728", "PER": "#d62728", "ORGANIZATION": "#1f77b4", "ORG": "#1f77b4",
@@ -18,17 +28,12 @@ PALETTE = {
     "PROFESSION": "#8c564b", "NATIONALITY": "#e377c2", "FACILITY": "#bcbd22", "AGE": "#7f7f7f",
     "NUMBER": "#aec7e8", "ORDINAL": "#c7c7c7", "LAW": "#393b79", "IDEOLOGY": "#637939",
 }
-
-CSS = """
-body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-.text{white-space:pre-wrap;line-height:2.9;font-size:1.05rem}
-.ent{border-bottom:2px solid var(--c);background:var(--bg);border-radius:2px}
-.lbl{font-size:.6rem;font-weight:600;color:var(--c);vertical-align:super;margin-left:1px}
-.legend span{display:inline-block;margin:0 .5rem .3rem 0;padding:0 .3rem;border-bottom:3px solid var(--c)}
-.role{font-weight:600;color:#444}.muted{color:#888;font-size:.85rem}
-table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}
-section{border-top:1px solid #ccc;margin-top:2rem}
-"""
+ROLE_PALETTE = {
+    "agent": "#c62828", "participant": "#ad1457", "organizer": "#6a1b9a", "object": "#4e342e",
+    "place": "#2e7d32", "time": "#4527a0", "start_time": "#283593", "end_time": "#1565c0",
+    "cause": "#ef6c00", "parent_event": "#00695c",
+}
+IDLE = "Choose a trigger to mark its arguments in the text."
 
 
 def type_color(typ: str) -> str:
@@ -49,9 +54,18 @@ def _esc(x) -> str:
     return _html.escape(str(x), quote=True)
 
 
+def role_color(role: str) -> str:
+    """A stable colour (``#rrggbb``) for an event role."""
+    return ROLE_PALETTE.get(role) or type_color(f"role:{role}")
+
+
+def _ok(x: dict, n: int) -> bool:
+    s, e = x.get("start"), x.get("end")
+    return type(s) is int and type(e) is int and 0 <= s < e <= n
+
+
 def _valid(entities: list[dict], n: int) -> list[dict]:
-    ok = [e for e in entities if isinstance(e.get("start"), int) and isinstance(e.get("end"), int)
-          and 0 <= e["start"] < e["end"] <= n]
+    ok = [e for e in entities if _ok(e, n)]
     return sorted(ok, key=lambda e: (e["start"], -e["end"], str(e.get("type"))))
 
 
@@ -66,71 +80,141 @@ def _heights(ents: list[dict]) -> list[int]:
     return height
 
 
-def _open(e: dict, height: int) -> str:
+class _Span(NamedTuple):
+    """One span to wrap in ``<span>``: ``tag`` gives the opening tag of a fragment ``(first, last)``."""
+
+    start: int
+    end: int
+    rank: int  # among spans with equal offsets the lower rank is outside: argument, trigger, entity
+    tag: Callable[[bool, bool], str]
+
+
+def _entity_tag(e: dict, height: int, first: bool, last: bool) -> str:
     c = type_color(str(e.get("type")))
     tip = f"{e.get('type')} {e.get('id', '')}".strip()
     if isinstance(e.get("score"), int | float):
         tip += f" ({e['score']:.2f})"
-    return (f'<span class="ent" data-id="{_esc(e.get("id", ""))}" data-type="{_esc(e.get("type"))}" '
-            f'title="{_esc(tip)}" style="--c:{c};--bg:{_bg(c)};padding-bottom:{2 + 5 * (height - 1)}px">')
+    return (f'<span class="ent{" last" if last else ""}" data-id="{_esc(e.get("id", ""))}" '
+            f'data-type="{_esc(e.get("type"))}" title="{_esc(tip)}" '
+            f'style="--c:{c};--bg:{_bg(c)};padding-bottom:{2 + 5 * (height - 1)}px">')
 
 
-def _close(e: dict) -> str:
-    return f'<span class="lbl">{_esc(e.get("type"))}</span></span>'
+def _entity_spans(entities: list[dict], n: int) -> list[_Span]:
+    ents = _valid(entities, n)
+    return [_Span(e["start"], e["end"], 2, partial(_entity_tag, e, h)) for e, h in zip(ents, _heights(ents),
+                                                                                       strict=True)]
 
 
-def markup_text(text: str, entities: list[dict]) -> str:
-    """``text`` as escaped HTML with entities wrapped in (nested) ``<span class="ent">``.
-
-    Args:
-        text: the document text.
-        entities: dicts with ``start``, ``end``, ``type`` (and optional ``id``, ``score``); entities
-            outside the text are ignored.
-
-    Returns:
-        An HTML fragment.
-    """
-    ents = _valid(entities, len(text))
-    heights = _heights(ents)
+def _wrap(text: str, spans: list[_Span]) -> str:
+    """``text`` escaped, with every span wrapped in (nested) ``<span>`` elements; crossing spans are split."""
+    spans = sorted(spans, key=lambda x: (x.start, -x.end, x.rank))
     starts: dict[int, list[int]] = defaultdict(list)
-    for i, e in enumerate(ents):
-        starts[e["start"]].append(i)
-    cuts = sorted({0, len(text)} | {e["start"] for e in ents} | {e["end"] for e in ents})
+    for i, x in enumerate(spans):
+        starts[x.start].append(i)
+    cuts = sorted({0, len(text)} | {x.start for x in spans} | {x.end for x in spans})
     parts: list[str] = []
     stack: list[int] = []
+
+    def push(i: int, first: bool) -> None:
+        # the fragment is the span's last iff nothing it sits inside ends before it
+        parts.append(spans[i].tag(first, all(spans[j].end >= spans[i].end for j in stack)))
+        stack.append(i)
+
     for pos, nxt in zip(cuts, cuts[1:] + [None], strict=True):
-        ending = [k for k, i in enumerate(stack) if ents[i]["end"] == pos]
+        ending = [k for k, i in enumerate(stack) if spans[i].end == pos]
         if ending:
             popped = stack[ending[0]:]
             del stack[ending[0]:]
-            for i in reversed(popped):
-                parts.append(_close(ents[i]) if ents[i]["end"] == pos else "</span>")
-            for i in popped:  # entities that cross the closed one continue as a new fragment
-                if ents[i]["end"] != pos:
-                    parts.append(_open(ents[i], heights[i]))
-                    stack.append(i)
+            parts.append("</span>" * len(popped))
+            for i in popped:  # spans that cross the closed one continue as a new fragment
+                if spans[i].end != pos:
+                    push(i, False)
         for i in starts.get(pos, []):
-            parts.append(_open(ents[i], heights[i]))
-            stack.append(i)
+            push(i, True)
         if nxt is not None:
             parts.append(_esc(text[pos:nxt]))
     return "".join(parts)
 
 
-def _events_html(events: list[dict]) -> str:
+def _arg_text(a: dict, text: str) -> str:
+    return text[a["start"]:a["end"]] if _ok(a, len(text)) else str(a.get("text", ""))
+
+
+def _trigger_tag(key: str, n: int, evs: list[int], desc: str, first: bool, last: bool) -> str:
+    ident = f' id="{key}-t{n}"' if first else ""
+    return (f'<span class="trg"{ident} role="button" tabindex="{0 if first else -1}" aria-pressed="false" '
+            f'data-trg="{n}" data-evs="{" ".join(map(str, evs))}" data-desc="{_esc(desc)}" '
+            f'title="{_esc(desc)}">')
+
+
+def _arg_tag(start: int, end: int, marks: dict, first: bool, last: bool) -> str:
+    data = _esc(json.dumps(marks, ensure_ascii=False, sort_keys=True))
+    return f'<span class="arg{" first" if first else ""}" data-start="{start}" data-end="{end}" data-marks="{data}">'
+
+
+def _event_spans(text: str, events: list[dict], key: str) -> list[_Span]:
+    """A control span per distinct trigger span and a marker span per distinct argument span."""
+    n = len(text)
+    triggers: dict[tuple[int, int], list[int]] = {}
+    marks: dict[tuple[int, int], dict[str, list[list[str]]]] = {}
+    for i, ev in enumerate(events):
+        trig = ev.get("trigger") or {}
+        if _ok(trig, n):
+            triggers.setdefault((trig["start"], trig["end"]), []).append(i)
+        for a in ev.get("arguments") or []:
+            if _ok(a, n):
+                roles = marks.setdefault((a["start"], a["end"]), {}).setdefault(str(i), [])
+                role = str(a.get("role"))
+                if [role, role_color(role)] not in roles:
+                    roles.append([role, role_color(role)])
+    spans = [_Span(s, e, 0, partial(_arg_tag, s, e, m)) for (s, e), m in marks.items()]
+    for t, ((s, e), evs) in enumerate(triggers.items()):
+        desc = "; ".join(_describe(events[i], text) for i in evs)
+        spans.append(_Span(s, e, 1, partial(_trigger_tag, key, t, evs, desc)))
+    return spans
+
+
+def _describe(ev: dict, text: str) -> str:
+    trig = ev.get("trigger") or {}
+    args = ", ".join(f"{a.get('role')}: {_arg_text(a, text)}" for a in ev.get("arguments") or [])
+    return f"{_arg_text(trig, text)} ({trig.get('type', 'event')}): {args or 'no arguments'}"
+
+
+def markup_text(text: str, entities: list[dict], events: list[dict] | None = None, key: str = "doc") -> str:
+    """``text`` as escaped HTML with entities, triggers and event arguments wrapped in (nested) spans.
+
+    Args:
+        text: the document text.
+        entities: dicts with ``start``, ``end``, ``type`` (and optional ``id``, ``score``) ->
+            ``<span class="ent">``.
+        events: Extractor events (``{"trigger": {start, end, type, ...}, "arguments": [{role, start, end,
+            ...}]}``); each distinct trigger span becomes a ``<span class="trg" role="button">`` control
+            and each distinct argument span a ``<span class="arg">`` that the page's script marks.
+        key: prefix of the element ids (unique per document on a page).
+
+    Returns:
+        An HTML fragment whose text content is exactly ``text``; spans outside the text are ignored.
+    """
+    return _wrap(text, _entity_spans(entities, len(text)) + _event_spans(text, list(events or []), key))
+
+
+def _events_html(events: list[dict], text: str) -> str:
     if not events:
         return '<p class="muted">No events.</p>'
-    items = []
-    for ev in events:
+    rows = []
+    for i, ev in enumerate(events):
         trig = ev.get("trigger") or {}
-        args = "".join(
-            f'<li><span class="role">{_esc(a.get("role"))}</span>: {_esc(a.get("text", ""))} '
-            f'<span class="muted">[{_esc(a.get("start"))}, {_esc(a.get("end"))})'
-            f'{_score(a)}</span></li>' for a in ev.get("arguments") or [])
-        items.append(f'<li><b>{_esc(trig.get("text", ""))}</b> <span class="muted">{_esc(trig.get("type", ""))} '
-                     f'[{_esc(trig.get("start"))}, {_esc(trig.get("end"))})</span>'
-                     f'<ul>{args or "<li class=muted>no arguments</li>"}</ul></li>')
-    return f'<ol class="events">{"".join(items)}</ol>'
+        args = list(ev.get("arguments") or []) or [None]
+        head = (f'<td rowspan="{len(args)}">{i + 1}</td><td rowspan="{len(args)}"><b>{_esc(_arg_text(trig, text))}'
+                f'</b> <span class="muted">[{_esc(trig.get("start"))}, {_esc(trig.get("end"))})</span></td>'
+                f'<td rowspan="{len(args)}">{_esc(trig.get("type", ""))}</td>')
+        for j, a in enumerate(args):
+            cells = ('<td colspan="4" class="muted">no arguments</td>' if a is None else
+                     f'<td class="role">{_esc(a.get("role"))}</td><td>{_esc(_arg_text(a, text))}</td>'
+                     f'<td>[{_esc(a.get("start"))}, {_esc(a.get("end"))})</td><td>{_score(a)}</td>')
+            rows.append(f'<tr data-ev="{i}">{head if j == 0 else ""}{cells}</tr>')
+    return ('<table class="events"><tr><th>#</th><th>trigger</th><th>type</th><th>role</th><th>argument</th>'
+            f'<th>span</th><th>score</th></tr>{"".join(rows)}</table>')
 
 
 def _score(x: dict) -> str:
@@ -151,6 +235,19 @@ def _legend(types: list[str]) -> str:
     return f'<p class="legend">{chips}</p>'
 
 
+def _document(k: int, r: dict) -> str:
+    text = str(r.get("text", ""))
+    ents = list(r.get("entities") or [])
+    events = list(r.get("events") or [])
+    key = f"doc-{k}"
+    body = markup_text(text, ents, events, key)
+    status = (f'<p class="sel muted" id="{key}-sel" aria-live="polite" data-idle="{IDLE}">{IDLE}</p>'
+              if any(_ok(ev.get("trigger") or {}, len(text)) for ev in events) else "")
+    return (f'<section class="doc" id="{key}" data-sel=""><h2>{_esc(r.get("id") or f"Document {k}")}</h2>'
+            f'{status}<div class="text" id="{key}-text">{body}</div>{_entity_table(ents)}'
+            f'<h3>Events</h3>{_events_html(events, text)}</section>')
+
+
 def render_html(results: list[dict], title: str = "diplomat-ie") -> str:
     """A self-contained HTML page showing Extractor results.
 
@@ -161,18 +258,12 @@ def render_html(results: list[dict], title: str = "diplomat-ie") -> str:
         title: the page title (escaped).
 
     Returns:
-        The HTML document as a string (inline CSS, no scripts, no external resources).
+        The HTML document as a string: inline CSS and script only, no external resources. Element ids
+        are ``doc-<k>...`` (``k`` = 1-based position), unique on the page.
     """
     results = [r.to_dict() if hasattr(r, "to_dict") else r for r in results]
     types = sorted({str(e.get("type")) for r in results for e in r.get("entities") or []})
-    sections = []
-    for k, r in enumerate(results, start=1):
-        text = str(r.get("text", ""))
-        ents = list(r.get("entities") or [])
-        head = _esc(r.get("id") or f"Document {k}")
-        sections.append(f'<section><h2>{head}</h2><div class="text">{markup_text(text, ents)}</div>'
-                        f'{_entity_table(ents)}<h3>Events</h3>{_events_html(list(r.get("events") or []))}'
-                        f"</section>")
+    sections = "".join(_document(k, r) for k, r in enumerate(results, start=1))
     return (f'<!DOCTYPE html>\n<html lang="ru"><head><meta charset="utf-8"><title>{_esc(title)}</title>'
             f'<style>{CSS}</style></head><body><h1>{_esc(title)}</h1>{_legend(types)}'
-            f'{"".join(sections) or "<p>No documents.</p>"}</body></html>\n')
+            f'{sections or "<p>No documents.</p>"}<script>{JS}</script></body></html>\n')
