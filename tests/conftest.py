@@ -81,3 +81,19 @@ def tiny_backbone(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def brat_dir() -> Path:
     return BRAT
+
+
+V1_MODELS = FIXTURES / "v1_models"
+
+
+@pytest.fixture(scope="session")
+def v1(tmp_path_factory) -> Path:
+    """The format-1 fixture models (``fixtures/make_v1_models.py``) as model directories: their weights are
+    committed as ``weights.safetensors`` so that no ``model.safetensors`` is tracked in git."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("v1_models")
+    shutil.copytree(V1_MODELS, root, dirs_exist_ok=True)
+    for name in ("plain", "marker"):
+        (root / name / "weights.safetensors").rename(root / name / "model.safetensors")
+    return root

@@ -22,17 +22,6 @@ V1_FILES = Path(__file__).parent / "fixtures" / "v1_models"
 NAMES = ["plain", "marker"]
 
 
-@pytest.fixture(scope="module")
-def v1(tmp_path_factory) -> Path:
-    """The v1 fixture directories as a model directory has them: the weights are committed as
-    ``weights.safetensors`` so that no ``model.safetensors`` is tracked in git."""
-    root = tmp_path_factory.mktemp("v1_models")
-    shutil.copytree(V1_FILES, root, dirs_exist_ok=True)
-    for name in NAMES:
-        (root / name / "weights.safetensors").rename(root / name / "model.safetensors")
-    return root
-
-
 def _reference(name: str) -> tuple[dict[str, torch.Tensor], dict]:
     ref = load_file(str(V1_FILES / f"{name}_reference.safetensors"))
     return ref, json.loads((V1_FILES / f"{name}_reference.json").read_text(encoding="utf-8"))

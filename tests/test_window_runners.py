@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -16,8 +14,6 @@ from diplomat_ie.modeling.predict import (
     torch_window_outputs,
 )
 
-V1 = Path(__file__).parent / "fixtures" / "v1_models"
-
 
 def _inputs(seq: int = 11) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     ids = torch.randint(5, 100, (2, seq), generator=torch.Generator().manual_seed(0))
@@ -28,8 +24,8 @@ def _inputs(seq: int = 11) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 @pytest.mark.parametrize("name", ["plain", "marker"])
 @pytest.mark.parametrize("factory", [torch_window_outputs, bf16_window_outputs])
-def test_torch_runners_return_named_outputs(name, factory):
-    model, _ = load_model_dir(V1 / name)
+def test_torch_runners_return_named_outputs(name, factory, v1):
+    model, _ = load_model_dir(v1 / name)
     runner: WindowRunner = factory(model, pad_multiple=8)
     assert runner.pad_multiple == 8
     with torch.inference_mode():
@@ -46,18 +42,18 @@ def test_torch_runners_return_named_outputs(name, factory):
         assert out.attention_mask.shape == (2, 16) and int(out.attention_mask[1].sum()) == 8
 
 
-def test_padding_changes_no_output():
-    model, _ = load_model_dir(V1 / "marker")
+def test_padding_changes_no_output(v1):
+    model, _ = load_model_dir(v1 / "marker")
     with torch.inference_mode():
         a = torch_window_outputs(model, pad_multiple=1)(*_inputs())
         b = torch_window_outputs(model, pad_multiple=8)(*_inputs())
     assert torch.allclose(a.words, b.words, atol=1e-5) and torch.allclose(a.ner_logits, b.ner_logits, atol=1e-5)
 
 
-def test_a_heads_only_model_needs_a_runner():
+def test_a_heads_only_model_needs_a_runner(v1):
     from diplomat_ie.modeling.io import load_heads
 
-    heads = load_heads(V1 / "plain")
-    _, tok = load_model_dir(V1 / "plain")
+    heads = load_heads(v1 / "plain")
+    _, tok = load_model_dir(v1 / "plain")
     with pytest.raises(ValueError, match="needs a window_fn"):
         Predictor(heads, tok)
