@@ -119,6 +119,7 @@ def run_worker(a) -> dict:
 
     from diplomat_ie.data.roles import ROLES
     from diplomat_ie.modeling.features import collate
+    from diplomat_ie.modeling.configuration import DiplomatConfig
     from diplomat_ie.modeling.io import build_model
     from diplomat_ie.training.trainer import DiplomatTrainer, WindowDataset
 
@@ -129,8 +130,9 @@ def run_worker(a) -> dict:
 
     types = sorted({e.type for d in load_split(a.corpus, "train", root=a.data_root, lenient=True)
                     for e in d.entities})
-    model, tok = build_model(backbone, types, ROLES, ["EVENT"], max_length=a.max_length,
-                             freeze_word_embeddings=freeze)
+    config = DiplomatConfig(backbone_name=backbone, entity_types=types, roles=ROLES, trigger_types=["EVENT"],
+                            window_length=a.max_length)
+    model, tok = build_model(config, freeze_word_embeddings=freeze)
     feats, n_docs = _windows(a, model, tok)
     pad = tok.pad_token_id or 0
     timer = _StepTimer()
