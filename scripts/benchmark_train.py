@@ -118,8 +118,8 @@ def run_worker(a) -> dict:
     import torch
 
     from diplomat_ie.data.roles import ROLES
-    from diplomat_ie.modeling.features import collate
     from diplomat_ie.modeling.configuration import DiplomatConfig
+    from diplomat_ie.modeling.features import collate
     from diplomat_ie.modeling.io import build_model
     from diplomat_ie.training.trainer import DiplomatTrainer, WindowDataset
 
