@@ -10,6 +10,7 @@ import sys
 from .config import ConfigError, load_config, parse_overrides
 
 INT8_SCHEME_CHOICES = ["ffn", "ffn-nbits", "dynamic"]  # inference.quantize.INT8_SCHEMES, default first (not imported: it loads torch)
+DATA_ROOT_HELP = "corpora folder (default $DIPLOMAT_IE_DATA, then ./data, then ../shared/datasets)"  # utils.data_root
 
 
 def _add_train(sub) -> None:
@@ -27,7 +28,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--model", required=True, help="model directory")
     p.add_argument("--split", default="test", help="split name (train/dev/test)")
     p.add_argument("--corpus", default="nerel", help="nerel, factrueval, or a brat folder / JSONL path")
-    p.add_argument("--data-root", help="corpora folder (default $DIPLOMAT_IE_DATA, ./data, ../shared/datasets)")
+    p.add_argument("--data-root", help=DATA_ROOT_HELP)
     p.add_argument("--output", help="report folder (default reports/<model name>)")
     p.add_argument("--max-docs", type=int, help="evaluate on the first N documents only")
     p.add_argument("--lenient", action="store_true", help="skip and count malformed annotation lines")
@@ -43,7 +44,7 @@ def _add_report(sub) -> None:
     p.add_argument("--output", help="report folder (default reports/<model name>)")
     p.add_argument("--run-dir", help="run folder with train_summary.json (default runs/<model name>)")
     p.add_argument("--max-docs", type=int, help="evaluate on the first N documents of each corpus")
-    p.add_argument("--data-root", help="corpora folder (default $DIPLOMAT_IE_DATA, ./data, ../shared/datasets)")
+    p.add_argument("--data-root", help=DATA_ROOT_HELP)
     p.add_argument("--corpus", default="nerel", help="main corpus: nerel or a folder of split folders")
     p.add_argument("--seeds", default="../shared/seeds", help="folder of seed *.txt articles")
     p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
@@ -101,7 +102,7 @@ def _add_data(sub) -> None:
     s = dsub.add_parser("stats", help="documents, sentences, tokens, entities, nesting, relations, roles")
     s.add_argument("--corpus", default="nerel", help="nerel, factrueval, or a path")
     s.add_argument("--splits", nargs="*", help="splits (default: all of the corpus)")
-    s.add_argument("--data-root", help="corpora folder")
+    s.add_argument("--data-root", help=DATA_ROOT_HELP)
     s.add_argument("--lenient", action="store_true", help="skip and count malformed annotation lines")
 
 
@@ -124,7 +125,7 @@ def _add_backbone(sub) -> None:
     t.add_argument("--corpora", nargs="*", default=["nerel", "factrueval"],
                    help="corpora whose pieces are kept (all splits)")
     t.add_argument("--text-dir", nargs="*", default=[], help="folders of extra *.txt texts to keep pieces of")
-    t.add_argument("--data-root", help="corpora folder (default $DIPLOMAT_IE_DATA or ../shared/datasets)")
+    t.add_argument("--data-root", help=DATA_ROOT_HELP)
     t.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
                    help="storage dtype of the weights (training always runs on fp32 weights)")
     t.add_argument("--force", action="store_true", help="replace an existing output directory")
@@ -225,8 +226,8 @@ def cmd_backbone(args) -> int:
 
         from .backbone.trim import corpus_texts, trim_backbone
 
-        texts = corpus_texts(args.corpora, root=args.data_root, text_dirs=args.text_dir)
-        info = trim_backbone(args.backbone, args.out, keep=args.keep, texts=texts, dtype=args.dtype,
+        texts = corpus_texts(corpora=args.corpora, root=args.data_root, text_dirs=args.text_dir)
+        info = trim_backbone(source=args.backbone, out=args.out, keep=args.keep, texts=texts, dtype=args.dtype,
                              force=args.force)
         print(json.dumps(asdict(info), indent=2))
         return 0
