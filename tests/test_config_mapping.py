@@ -51,6 +51,8 @@ CASES = [
     ("model.dropout", "0.3", "dropout", 0.3, "applied"),
     ("roles.loss_weight", "2.5", "role_loss_weight", 2.5, "applied"),
     ("model.freeze_word_embeddings", "true", None, True, "applied"),
+    ("model.freeze_layers", "1", None, 1, "applied"),
+    ("training.save_dtype", "bfloat16", None, "bfloat16", "applied"),
     ("training.head_lr", "0.02", None, 0.02, "applied"),
     ("training.encoder_lr", "0.001", None, 0.001, "applied"),
     ("training.epochs", "2", None, 2.0, "applied"),

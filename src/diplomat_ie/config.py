@@ -60,6 +60,8 @@ class ModelConfig:
     num_layers: int = field(default=4, metadata={"help": "nesting depth K: one BIO layer per depth"})
     dropout: float = field(default=0.1, metadata={"help": "dropout before the heads"})
     freeze_word_embeddings: bool = field(default=True, metadata={"help": "do not train the embedding matrix"})
+    freeze_layers: int = field(default=0, metadata={
+        "help": "do not train the embeddings and the bottom N encoder layers (no backward pass through them)"})
     entity_types: list[str] | None = field(default=None, metadata={"help": "entity types; default: all "
                                                                           "types seen in training data"})
     init_from: str | None = field(default=None, metadata={
@@ -75,6 +77,7 @@ class ModelConfig:
                f"must be in [0, max_length/2), got {self.overlap}")
         _check(1 <= self.num_layers <= 16, "model.num_layers", f"must be in 1..16, got {self.num_layers}")
         _check(0.0 <= self.dropout < 1.0, "model.dropout", f"must be in [0, 1), got {self.dropout}")
+        _check(self.freeze_layers >= 0, "model.freeze_layers", f"must be >= 0, got {self.freeze_layers}")
 
 
 @dataclass
@@ -122,6 +125,8 @@ class TrainingConfig:
     bf16: str = field(default="auto", metadata={"help": "bf16 autocast (fp32 weights and optimiser state): "
                                                         "auto = where the CPU (AVX512-BF16/AMX) or GPU "
                                                         "supports it, true, false"})
+    save_dtype: str = field(default="float32", metadata={
+        "help": "dtype the saved model's weights are stored in: float32, float16 or bfloat16 (loaded as float32)"})
 
     def __post_init__(self) -> None:
         _check(self.epochs > 0 or self.max_steps > 0, "training.epochs", "must be > 0")
@@ -141,6 +146,8 @@ class TrainingConfig:
         self.bf16 = str(self.bf16).lower()  # YAML `bf16: true` arrives as the string "True"
         _check(self.bf16 in ("auto", "true", "false"), "training.bf16",
                f"must be auto, true or false, got {self.bf16!r}")
+        _check(self.save_dtype in ("float32", "float16", "bfloat16"), "training.save_dtype",
+               f"must be float32, float16 or bfloat16, got {self.save_dtype!r}")
 
 
 @dataclass

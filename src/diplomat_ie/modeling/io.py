@@ -58,13 +58,15 @@ def _load_encoder(backbone: str):
         return AutoModel.from_pretrained(backbone, **kw)
 
 
-def build_model(config: DiplomatConfig, *, freeze_word_embeddings: bool = False):
+def build_model(config: DiplomatConfig, *, freeze_word_embeddings: bool = False, freeze_layers: int = 0):
     """A new :class:`DiplomatModel` on the pretrained encoder ``config.backbone_name``, with its tokenizer.
 
     Args:
         config: the model's settings, e.g. :meth:`DiplomatConfig.from_run_config`; its ``encoder`` is
             filled in from the backbone (hub name or local directory, ``AutoModel``; never remote code).
         freeze_word_embeddings: do not train the embedding matrix.
+        freeze_layers: do not train the embeddings and the bottom ``freeze_layers`` encoder layers
+            (:func:`freeze_encoder`).
 
     Returns:
         ``(model, tokenizer)``; :class:`ModelLoadError` when the backbone cannot be loaded,
@@ -86,9 +88,35 @@ def build_model(config: DiplomatConfig, *, freeze_word_embeddings: bool = False)
         model = DiplomatModel(config, encoder=encoder)
     except ValueError as exc:  # roles.marker_layer the encoder does not have
         raise ConfigError(str(exc)) from exc
-    if freeze_word_embeddings:
-        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    freeze_encoder(model, word_embeddings=freeze_word_embeddings, layers=freeze_layers)
     return model, tokenizer
+
+
+def freeze_encoder(model: DiplomatModel, *, word_embeddings: bool, layers: int = 0) -> None:
+    """Stop training parts of the encoder: its word embeddings, or (``layers`` > 0) all its embeddings
+    and its bottom ``layers`` layers. Nothing below a trained parameter then needs gradients, so autograd
+    skips the backward pass through the frozen layers (the speed-up of freezing them).
+
+    Raises:
+        ConfigError: ``layers`` exceeds the encoder's layer count (named as ``model.freeze_layers``).
+    """
+    if word_embeddings:
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    if layers <= 0:
+        return
+    stack = _encoder_layers(model.encoder)
+    if stack is None or layers > len(stack):
+        have = "an unknown number of" if stack is None else len(stack)
+        raise ConfigError(f"model.freeze_layers: {layers} but the encoder has {have} layers")
+    model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    for module in (getattr(model.encoder, "embeddings", None), *stack[:layers]):
+        if module is not None:
+            module.requires_grad_(False)
+
+
+def _encoder_layers(encoder) -> Any:
+    inner = getattr(encoder, "encoder", None)
+    return getattr(inner, "layer", None)
 
 
 def check_model_dir(path: str | os.PathLike) -> dict:
@@ -154,8 +182,24 @@ def load_model_dir(path: str | os.PathLike) -> tuple[DiplomatModel, PreTrainedTo
     return model, tokenizer
 
 
+def stored_state_dict(model, dtype: str) -> dict[str, torch.Tensor]:
+    """``model``'s weights as saved with storage ``dtype`` (floating-point tensors cast; see :func:`save_model_dir`)."""
+    state = model.state_dict()
+    if dtype == "float32":
+        return state
+    target = {"float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
+    limit = torch.finfo(target).max
+    out = {}
+    for key, value in state.items():
+        fits = value.is_floating_point() and (value.numel() == 0 or float(value.abs().max()) <= limit)
+        out[key] = value.to(target) if fits else value
+    return out
+
+
 def _from_pretrained(path: str | None, **kwargs: Any) -> tuple[DiplomatModel, dict[str, Any]]:
-    # mismatched sizes are reported by the caller, not raised half-way by transformers
+    # mismatched sizes are reported by the caller, not raised half-way by transformers; float32 whatever
+    # dtype the weights are stored in (transformers 5 would keep the stored dtype)
+    kwargs.setdefault("dtype", torch.float32)
     loaded = DiplomatModel.from_pretrained(path, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs)
     return cast(tuple[DiplomatModel, dict[str, Any]], loaded)
 
@@ -266,8 +310,12 @@ def recover_interrupted_save(path: str | os.PathLike) -> bool:
     return True
 
 
-def save_model_dir(model, tokenizer, path: str | os.PathLike, card: str | None = None) -> Path:
+def save_model_dir(model, tokenizer, path: str | os.PathLike, card: str | None = None,
+                   dtype: str = "float32") -> Path:
     """Save weights (safetensors), config, tokenizer and a model card into ``path`` atomically.
+
+    ``dtype`` (float32, float16, bfloat16) is the storage dtype of the floating-point weights; loading
+    always gives float32. A tensor float16 cannot hold (|x| > 65504) stays float32.
 
     The new model is written to ``.NAME.saving`` and swapped in with two renames (``path`` ->
     ``.NAME.old``, ``.NAME.saving`` -> ``path``); a kill between them is repaired by the next save or
@@ -282,7 +330,7 @@ def save_model_dir(model, tokenizer, path: str | os.PathLike, card: str | None =
         import shutil
 
         shutil.rmtree(tmp)
-    model.save_pretrained(str(tmp), safe_serialization=True)
+    model.save_pretrained(str(tmp), safe_serialization=True, state_dict=stored_state_dict(model, dtype))
     tokenizer.save_pretrained(str(tmp))
     if card:
         atomic_write_text(tmp / "README.md", card)

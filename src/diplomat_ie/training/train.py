@@ -215,7 +215,8 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
         model, tokenizer = _init_from(cfg, types)
     else:
         model, tokenizer = build_model(DiplomatConfig.from_run_config(cfg, entity_types=types),
-                                       freeze_word_embeddings=cfg.model.freeze_word_embeddings)
+                                       freeze_word_embeddings=cfg.model.freeze_word_embeddings,
+                                       freeze_layers=cfg.model.freeze_layers)
     with distributed.main_process_first():  # rank 0 fills the cache, the others read it
         encoded = encode_windows(train_docs, model.config, tokenizer, cfg.data.cache_dir)
     feats, fstats = WindowRows(encoded.windows), encoded.stats
@@ -245,7 +246,8 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
     model.config.training_summary = {k: summary[k] for k in ("train_docs", "train_windows", "seconds",
                                                               "best_dev", "epochs_run")}
     if main:
-        save_model_dir(trainer.model, tokenizer, paths["model"], card=model_card(trainer.model.config, summary))
+        save_model_dir(trainer.model, tokenizer, paths["model"], card=model_card(trainer.model.config, summary),
+                       dtype=cfg.training.save_dtype)
         atomic_write_json(paths["run"] / "train_summary.json", summary)
     distributed.barrier()  # the model directory is complete when train() returns on any rank
     return summary
@@ -276,7 +278,7 @@ def _init_from(cfg: RunConfig, types: list[str]):
     """Continue training a saved model: its label schema must cover the data's types, the run's
     architecture settings must match it and its runtime settings are applied
     (:meth:`DiplomatConfig.run_config_changes`)."""
-    from ..modeling.io import load_model_dir
+    from ..modeling.io import freeze_encoder, load_model_dir
 
     path = cfg.model.init_from
     model, tokenizer = load_model_dir(path)
@@ -285,8 +287,7 @@ def _init_from(cfg: RunConfig, types: list[str]):
         raise ConfigError(f"model.init_from: {path} does not know the entity types {missing}")
     apply_changes(model, model.config.run_config_changes(cfg, source=str(path)))
     model.train()
-    if cfg.model.freeze_word_embeddings:
-        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    freeze_encoder(model, word_embeddings=cfg.model.freeze_word_embeddings, layers=cfg.model.freeze_layers)
     return model, tokenizer
 
 
