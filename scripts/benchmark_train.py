@@ -44,6 +44,7 @@ CONFIGS: dict[str, tuple[str, str, bool, bool, int]] = {
     "ours-trim-fp32-freeze4": ("ours", "trimmed", False, True, 4),
     "ours-trim-fp32-freeze6": ("ours", "trimmed", False, True, 6),
     "ours-trim-fp32-freeze8": ("ours", "trimmed", False, True, 8),
+    "ours-trim-bf16-freeze4": ("ours", "trimmed", True, True, 4),
     "hf-tokencls-fp32": ("hf", "full", False, True, 0),
     "hf-tokencls-bf16": ("hf", "full", True, True, 0),
 }
