@@ -63,6 +63,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--corpus", default="nerel", help="corpus (or folder of split folders) to take windows from")
     p.add_argument("--data-root", help="corpora folder")
     p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    p.add_argument("--sampling", default="group_by_length", choices=["group_by_length", "random"],
+                   help="training window order (group_by_length starts with the longest windows)")
+    p.add_argument("--pad-multiple", type=int, help="pad subword/word lengths to a multiple of this")
     p.add_argument("--out", default="benchmarks/train_results", help="output path without extension")
     p.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
     return p.parse_args(argv)
@@ -112,7 +115,7 @@ def _args(tmp: str, a, bf16: bool, **kw):
     return TrainingArguments(output_dir=tmp, max_steps=a.steps, per_device_train_batch_size=a.batch_size,
                              learning_rate=1e-3, lr_scheduler_type="linear", warmup_steps=0, eval_strategy="no",
                              save_strategy="no", logging_steps=10**6, report_to=[], seed=42, data_seed=42,
-                             train_sampling_strategy="group_by_length", use_cpu=not torch.cuda.is_available(),
+                             train_sampling_strategy=a.sampling, use_cpu=not torch.cuda.is_available(),
                              bf16=bf16, dataloader_num_workers=0, disable_tqdm=True, **kw)
 
 
@@ -143,8 +146,8 @@ def run_worker(a) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         if system == "ours":
             trainer = DiplomatTrainer(model=model, args=_args(tmp, a, bf16, remove_unused_columns=False),
-                                      train_dataset=WindowDataset(feats), data_collator=lambda b: collate(b, pad),
-                                      callbacks=[timer.cb], encoder_lr=8e-5, head_lr=1e-3)
+                                      train_dataset=WindowDataset(feats),
+                                      data_collator=lambda b: collate(b, pad, a.pad_multiple), callbacks=[timer.cb], encoder_lr=8e-5, head_lr=1e-3)
         else:
             from transformers import (
                 AutoModelForTokenClassification,
@@ -232,7 +235,7 @@ def main(argv=None) -> int:
         print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     ok = [r for r in results if "error" not in r]
     meta = {"steps": a.steps, "warmup_steps": a.warmup_steps, "batch_size": a.batch_size, "max_length": a.max_length,
-            "max_train_docs": a.max_train_docs, "windows": ok[0]["windows"] if ok else None,
+            "max_train_docs": a.max_train_docs, "sampling": a.sampling, "pad_multiple": a.pad_multiple, "windows": ok[0]["windows"] if ok else None,
             "backbone": a.backbone, "trimmed": a.trimmed, "machine": _machine(),
             "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     out = Path(a.out)

@@ -20,6 +20,10 @@ from diplomat_ie.modeling.io import ModelLoadError, load_heads, load_model_dir, 
 
 V1_FILES = Path(__file__).parent / "fixtures" / "v1_models"
 NAMES = ["plain", "marker"]
+# The reference logits were computed on another CPU: AVX2 and AVX512 kernels sum in other orders, which
+# moves fp32 logits by a few 1e-6 (4.8e-6 seen on an AVX512/AMX Xeon); a wrong or missing weight moves
+# them by orders of magnitude more.
+LOGIT_TOL = 1e-4
 
 
 def _reference(name: str) -> tuple[dict[str, torch.Tensor], dict]:
@@ -46,7 +50,7 @@ def test_v1_directory_loads_and_predicts_identically(name, v1):
     model, tok = load_model_dir(v1 / name)
     assert model.config.format_version == FORMAT_VERSION  # upgraded: saved again, it is a current directory
     ref, result = _reference(name)
-    assert _max_diff(model, ref, f"v1 {name}") < 1e-6
+    assert _max_diff(model, ref, f"v1 {name}") < LOGIT_TOL
     assert result["entities"] and result["events"]  # the comparison below is not vacuous
     assert Extractor(model, tok)(result["text"]).to_dict() == result
     if name == "marker":
@@ -67,7 +71,7 @@ def test_resaved_v1_directory_is_current_and_identical(name, tmp_path, v1):
     assert len(keys) == len({k for k in keys if k.startswith("encoder.")}) + len(model.heads.state_dict())
     again, _ = load_model_dir(out)
     ref, result = _reference(name)
-    assert _max_diff(again, ref, f"v{FORMAT_VERSION} {name} (re-saved)") < 1e-6
+    assert _max_diff(again, ref, f"v{FORMAT_VERSION} {name} (re-saved)") < LOGIT_TOL
     assert Extractor(again, tok)(result["text"]).to_dict() == result
 
 

@@ -127,11 +127,16 @@ def subword_span(word_pos: list[int], n_sub: int, lo: int, hi: int) -> tuple[int
     return first, max(end, first + 1)
 
 
-def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad a list of window features into tensors (used by the Trainer and by inference)."""
+def collate(batch: list[dict], pad_id: int, multiple_of: int | None = None) -> dict[str, torch.Tensor]:
+    """Pad a list of window features into tensors (used by the Trainer and by inference).
+
+    ``multiple_of`` rounds the subword and word lengths up to a multiple (fewer distinct shapes for
+    kernels that are compiled per shape)."""
     b = len(batch)
     seq = max(len(f["input_ids"]) for f in batch)
     nw = max(max(len(f["word_pos"]) for f in batch), 1)
+    if multiple_of:
+        seq, nw = (-(-n // multiple_of) * multiple_of for n in (seq, nw))
     input_ids = torch.full((b, seq), pad_id, dtype=torch.long)
     attention = torch.zeros((b, seq), dtype=torch.long)
     word_pos = torch.zeros((b, nw), dtype=torch.long)
