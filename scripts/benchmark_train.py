@@ -173,6 +173,8 @@ def run_worker(a) -> dict:
             "frozen_layers": frozen_layers,
             "vocab": int(tok.vocab_size), "train_docs": n_docs, "windows": len(feats), "steps": len(timer.cb.times),
             "s_per_step": round(s_step, 4), "s_per_step_mean": round(statistics.mean(timed), 4),
+            "s_per_step_mean_first_half": round(statistics.mean(timed[: max(1, len(timed) // 2)]), 4),
+            "s_per_step_mean_second_half": round(statistics.mean(timed[len(timed) // 2 :]), 4),
             "windows_per_s": round(a.batch_size / s_step, 2), "steps_per_epoch": steps_epoch,
             "s_per_epoch": round(steps_epoch * s_step, 1), "wall_s": round(wall, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
