@@ -329,10 +329,11 @@ class Predictor:
         batch = collate([{"input_ids": x.input_ids, "word_pos": x.word_pos} for x in wins], self.pad_id)
         # WindowOutputs(*...): a runner of an older export may give just (words, ner_logits)
         out = WindowOutputs(*self.window_fn(batch["input_ids"], batch["attention_mask"], batch["word_pos"]))
+        predicted = gold_words is None  # gold triggers replace the predicted ones
         if self.model.config.is_span:
             found = self._span_triggers(chunk, wins, out.ner_logits, span_out)
         else:
-            found = self._layer_triggers(chunk, wins, out.ner_logits, layer_out)
+            found = self._layer_triggers(chunk, wins, out.ner_logits, layer_out, predicted)
         trig_batch = []
         for (d, _), win, trig in zip(chunk, wins, found, strict=True):
             if gold_words is not None:
@@ -345,8 +346,9 @@ class Predictor:
             self._run_roles(out.words, chunk, wins, trig_batch, preds, out, batch["word_pos"])
 
     def _layer_triggers(self, chunk: list[tuple[int, int]], wins: list[Window], ner_logits: torch.Tensor,
-                        layer_out: LayerOut) -> list[list[SpanPred]]:
-        """Layered head: each window's tags and probabilities into ``layer_out``; its predicted triggers."""
+                        layer_out: LayerOut, predicted: bool = True) -> list[list[SpanPred]]:
+        """Layered head: each window's tags and probabilities into ``layer_out``; its predicted triggers
+        (none when not ``predicted``)."""
         k = self.model.config.num_layers
         logits = split_ner_layers(ner_logits, k)
         top_p, top_id = logits.softmax(-1).max(-1)
@@ -359,7 +361,7 @@ class Predictor:
                      enumerate(ids[j][layer][:n])] for layer in range(k)]
             pr = [probs[j][layer][:n] for layer in range(k)]
             layer_out[(d, w)] = (tags, pr)
-            found.append(_window_triggers(tags, pr, win, trigger_types))
+            found.append(_window_triggers(tags, pr, win, trigger_types) if predicted else [])
         return found
 
     def _span_triggers(self, chunk: list[tuple[int, int]], wins: list[Window], ner_logits: torch.Tensor,
