@@ -1,7 +1,8 @@
 """Everything after the encoder, defined once: :class:`DiplomatHeads` serves every runtime.
 
 :class:`~diplomat_ie.modeling.model.DiplomatModel` is encoder + heads; the ONNX backend runs the same
-module behind its exported encoder. The heads hold dropout, the K nested-NER layers, the event-role head,
+module behind its exported encoder. The heads hold dropout, the NER head (K nested BIO layers, or with
+``ner_head: span`` the span classifier of :mod:`.spans`), the event-role head,
 and in marker mode the marker vector and encoder layers ``L..`` (re-run once per trigger).
 
 Role head (all triggers of a window in one encoder pass): for every trigger t and word w,
@@ -28,6 +29,7 @@ from transformers import AutoModel, PretrainedConfig
 from transformers.masking_utils import create_bidirectional_mask
 
 from .configuration import DiplomatConfig
+from .spans import SpanHead
 
 HEADS_PREFIX = "heads."  # where DiplomatModel keeps its heads (state-dict key prefix)
 
@@ -126,8 +128,10 @@ class DiplomatHeads(nn.Module):
         self.encoder_config = encoder_config
         hidden = encoder_config.hidden_size
         self.dropout = nn.Dropout(config.dropout)
-        self.n_ner = len(config.ner_labels)
-        self.ner_head = nn.Linear(hidden, config.num_layers * self.n_ner)
+        self.n_ner = len(config.span_labels if config.is_span else config.ner_labels)
+        # one module, one state-dict prefix (heads.ner_head.*) for both kinds of NER head
+        self.ner_head: nn.Module = (SpanHead(hidden, hidden, self.n_ner, config.max_span_width, config.dropout)
+                                    if config.is_span else nn.Linear(hidden, config.num_layers * self.n_ner))
         self.role_head = (RoleHead(hidden, config.role_hidden_size, len(config.role_labels),
                                    config.max_distance, config.dropout) if config.roles else None)
         self.role_marker: nn.Parameter | None = None
@@ -158,7 +162,8 @@ class DiplomatHeads(nn.Module):
         self.share_top_layers(layers)
         if self.role_marker is None:
             p = next(self.ner_head.parameters())
-            self.role_marker = nn.Parameter(torch.zeros(self.ner_head.in_features, dtype=p.dtype, device=p.device))
+            self.role_marker = nn.Parameter(torch.zeros(self.encoder_config.hidden_size, dtype=p.dtype,
+                                                        device=p.device))
 
     def share_top_layers(self, layers: Iterable[nn.Module]) -> None:
         self.top = tuple(layers)  # a tuple registers nothing: the encoder owns (and saves) these layers
@@ -181,7 +186,14 @@ class DiplomatHeads(nn.Module):
         return self.dropout(gather_first_subwords(hidden, word_pos))
 
     def ner_logits(self, words: torch.Tensor) -> torch.Tensor:
-        """``[B, W, K * L]`` NER logits of all nesting layers (:func:`split_ner_layers` -> ``[B, K, W, L]``)."""
+        """``[B, W, K * L]`` NER logits of all nesting layers (:func:`split_ner_layers` -> ``[B, K, W, L]``).
+
+        The span head gives ``[B, W, max_width * C]`` (:func:`~.spans.split_span_logits` ->
+        ``[B, W, max_width, C]``): the same ``[batch, words, -]`` layout, so every window runner and the
+        ONNX export carry either head unchanged.
+        """
+        if self.config.is_span:
+            return self.ner_head(words).flatten(2)
         return self.ner_head(words)
 
     def role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, hidden_l: torch.Tensor | None = None,

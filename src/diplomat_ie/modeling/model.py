@@ -12,6 +12,7 @@ from transformers import AutoModel, PreTrainedModel
 
 from .configuration import DiplomatConfig
 from .heads import DiplomatHeads, RoleHead, split_ner_layers
+from .spans import span_loss, split_span_logits
 
 __all__ = ["DiplomatModel", "RoleHead", "layered_loss"]
 
@@ -73,7 +74,8 @@ class DiplomatModel(PreTrainedModel):
 
     # The heads' parts under their historical names (tests, scripts and callers use them).
     @property
-    def ner_head(self) -> nn.Linear:
+    def ner_head(self) -> nn.Module:
+        """The layered head's ``nn.Linear`` or the :class:`~.spans.SpanHead`."""
         return self.heads.ner_head
 
     @property
@@ -134,13 +136,9 @@ class DiplomatModel(PreTrainedModel):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
                 ner_labels: torch.Tensor | None = None, trig_spans: torch.Tensor | None = None,
                 role_labels: torch.Tensor | None = None, trig_sub: torch.Tensor | None = None,
-                **_: Any) -> dict[str, torch.Tensor]:
+                span_labels: torch.Tensor | None = None, **_: Any) -> dict[str, torch.Tensor]:
         words, hidden_l = self.window_states(input_ids, attention_mask, word_pos)
-        ner_logits = split_ner_layers(self.heads.ner_logits(words), self.config.num_layers)
-        out = {"ner_logits": ner_logits}
-        loss = None
-        if ner_labels is not None:
-            loss = layered_loss(ner_logits, ner_labels)
+        out, loss = self._ner(words, ner_labels, span_labels)
         if self.heads.role_head is not None and trig_spans is not None and trig_spans.size(1) > 0:
             role_logits = self.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub)
             out["role_logits"] = role_logits
@@ -152,3 +150,15 @@ class DiplomatModel(PreTrainedModel):
         if loss is not None:
             out["loss"] = loss
         return out
+
+    def _ner(self, words: torch.Tensor, ner_labels: torch.Tensor | None,
+             span_labels: torch.Tensor | None) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """``ner_logits`` ``[B, K, W, L]`` and the layered loss, or ``span_logits`` ``[B, W, max_width, C]``
+        and the span loss."""
+        logits = self.heads.ner_logits(words)
+        if self.config.is_span:
+            spans = split_span_logits(logits, self.config.max_span_width)
+            loss = None if span_labels is None else span_loss(spans, span_labels, self.config.span_none_weight)
+            return {"span_logits": spans}, loss
+        layered = split_ner_layers(logits, self.config.num_layers)
+        return {"ner_logits": layered}, None if ner_labels is None else layered_loss(layered, ner_labels)

@@ -33,9 +33,10 @@ from ..modeling.features import FeatureStats, window_features
 
 log = logging.getLogger(__name__)
 
-FEATURE_COLUMNS = ("input_ids", "word_pos", "ner_labels", "trig_spans", "role_labels")
+FEATURE_COLUMNS = ("input_ids", "word_pos", "ner_labels", "span_labels", "trig_spans", "role_labels")
 _INT = Value("int32")
 _WINDOW = {"input_ids": List(_INT), "word_pos": List(_INT), "ner_labels": List(List(_INT)),
+           "span_labels": List(List(_INT)),
            "trig_spans": List(List(_INT)), "role_labels": List(List(_INT))}
 DOC_FEATURES = Features({"windows": List(_WINDOW), "stats": Value("string")})
 WINDOW_FEATURES = Features({**_WINDOW, "length": _INT})
@@ -84,6 +85,7 @@ def tokenizer_fingerprint(tokenizer) -> str:
 def windows_fingerprint(doc_json: list[str], config, tokenizer) -> str:
     """The cache key of the windows of ``doc_json`` (``Document.to_dict`` as JSON) under ``config``."""
     settings = {"window_length": config.window_length, "overlap": config.overlap, "num_layers": config.num_layers,
+                "ner_head": config.ner_head, "max_span_width": config.max_span_width,
                 "ner_labels": list(config.ner_labels), "role_labels": list(config.role_labels),
                 "roles": list(config.roles), "trigger_types": list(config.trigger_types)}
     h = hashlib.sha256()
