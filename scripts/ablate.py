@@ -1,0 +1,125 @@
+"""Ablations at equal budget on NEREL dev: each candidate is the default recipe plus a few overrides,
+trained from the backbone for the same number of epochs with the same seed, then scored on dev by the
+trainer's own dev scorer (the run's ``train_summary.json``).
+
+    python scripts/ablate.py --epochs 1 --parallel 2 baseline fp32          # run two, one thread each
+    python scripts/ablate.py --epochs 1 --collect baseline fp32 unfrozen    # only rebuild the table
+
+Each run writes ``models/abl-<epochs>ep-<name>`` and ``runs/abl-<epochs>ep-<name>``; the table (JSON +
+Markdown) goes to ``<out>.json`` / ``<out>.md`` (default ``reports/ablations/dev``) and keeps the rows
+of earlier invocations (same name + epochs = replaced). A benchmark of the model, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# name -> the overrides of the default config that make the candidate
+CANDIDATES: dict[str, list[str]] = {
+    "baseline": [],
+    "fp32": ["--training.bf16", "false"],
+    "unfrozen-embeddings": ["--model.freeze_word_embeddings", "false"],
+    "freeze4": ["--model.freeze_layers", "4"],
+    "full-vocabulary": ["--model.backbone", "models/backbones/multilingual-e5-small"],
+}
+HEADLINE = ("eval_nested_f1", "eval_nested_macro_f1", "eval_per_org_loc_f1", "eval_roles_gold_f1",
+            "eval_roles_e2e_f1")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("candidates", nargs="+", choices=list(CANDIDATES), help="what to compare")
+    p.add_argument("--epochs", type=float, default=1.0, help="training epochs of every candidate")
+    p.add_argument("--parallel", type=int, default=1, help="runs at once (each gets cores / parallel threads)")
+    p.add_argument("--collect", action="store_true", help="do not train: rebuild the table from finished runs")
+    p.add_argument("--bin", default=str(Path(sys.executable).with_name("diplomat-ie")), help="the CLI")
+    p.add_argument("--out", default="reports/ablations/dev", help="output path without extension")
+    p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: overrides for every candidate")
+    return p.parse_args(argv)
+
+
+def run_name(name: str, epochs: float) -> str:
+    return f"abl-{epochs:g}ep-{name}"
+
+
+def command(a, name: str, threads: int) -> list[str]:
+    run = run_name(name, a.epochs)
+    extra = [x for x in a.extra if x != "--"]
+    return [a.bin, "train", "--config", "default", "--name", run, "--training.output_dir", f"models/{run}",
+            "--training.epochs", f"{a.epochs:g}", "--training.threads", str(threads), "--data.cache_dir", "null",
+            "--training.overwrite", "true", *CANDIDATES[name], *extra]
+
+
+def train_all(a) -> None:
+    threads = max(1, (os.cpu_count() or 1) // a.parallel)
+    pending, running = list(a.candidates), []
+    Path("runs").mkdir(exist_ok=True)
+    while pending or running:
+        while pending and len(running) < a.parallel:
+            name = pending.pop(0)
+            log = open(Path("runs") / f"{run_name(name, a.epochs)}.log", "w", encoding="utf-8")  # noqa: SIM115
+            print(f"start {name}: {' '.join(command(a, name, threads))}", file=sys.stderr, flush=True)
+            running.append((name, subprocess.Popen(command(a, name, threads), stdout=log, stderr=log), log))
+        time.sleep(5)
+        for item in list(running):
+            if item[1].poll() is not None:
+                item[2].close()
+                running.remove(item)
+                print(f"done {item[0]}: exit {item[1].returncode}", file=sys.stderr, flush=True)
+
+
+def row(name: str, epochs: float) -> dict:
+    path = Path("runs") / run_name(name, epochs) / "train_summary.json"
+    if not path.is_file():
+        return {"candidate": name, "epochs": epochs, "error": f"{path} missing (run failed or not run)"}
+    s = json.loads(path.read_text(encoding="utf-8"))
+    last = s["dev_history"][-1] if s.get("dev_history") else {}
+    return {"candidate": name, "epochs": epochs, "overrides": CANDIDATES[name], "steps": last.get("step"),
+            "seconds": s.get("seconds"), "peak_rss_mb": s.get("peak_rss_mb"),
+            "threads": s["config"]["training"].get("threads"), **{k: last.get(k) for k in HEADLINE}}
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["# Ablations on NEREL dev (default recipe + overrides, from the backbone, same seed)", "",
+             "| candidate | epochs | steps | nested F1 | macro F1 | PER/ORG/LOC | roles gold | roles e2e | "
+             "train s | threads | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['candidate']} | {r['epochs']:g} | {r['error']} | | | | | | | | |")
+            continue
+        f1 = " | ".join(f"{r[k]:.2f}" if r[k] is not None else "-" for k in HEADLINE)
+        lines.append(f"| {r['candidate']} | {r['epochs']:g} | {r['steps']} | {f1} | {r['seconds']:.0f} | "
+                     f"{r['threads']} | {r['peak_rss_mb']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    if not a.collect:
+        train_all(a)
+    out = Path(a.out)
+    old = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["rows"] if out.with_suffix(".json").is_file() else []
+    new = [row(n, a.epochs) for n in a.candidates]
+    keys = {(r["candidate"], r["epochs"]) for r in new}
+    rows = [r for r in old if (r["candidate"], r["epochs"]) not in keys] + new
+    _atomic(out.with_suffix(".json"), json.dumps({"rows": rows}, indent=2) + "\n")
+    _atomic(out.with_suffix(".md"), markdown(rows))
+    print(markdown(rows))
+    return 0 if all("error" not in r for r in new) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
