@@ -42,6 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("roles.hidden_size", "role_hidden_size", ARCHITECTURE, "role pair layer width"),
     Setting("roles.max_distance", "max_distance", ARCHITECTURE, "role distances bucketed up to"),
     Setting("roles.marker_layer", "role_marker_layer", ARCHITECTURE, "role marker layer"),
+    Setting("roles.head", "role_head", ARCHITECTURE, "role head (bio tagger or entity-pair classifier)"),
     Setting("roles.trigger_types", "trigger_types", RUNTIME, "trigger types"),
     Setting("model.overlap", "overlap", RUNTIME, "window overlap (subwords)"),
     Setting("model.dropout", "dropout", RUNTIME, "dropout before the heads"),
@@ -82,6 +83,8 @@ class DiplomatConfig(PretrainedConfig):
         role_marker_layer: None = the role head reads the shared encoder pass only (all triggers of a
             window in one pass); ``L`` = re-run encoder layers ``L..`` once per trigger with a learned
             marker added to the trigger's subwords (``0`` is the classic marker-per-trigger model).
+        role_head: ``"bio"`` (tag each word with its role per trigger) or ``"pair"`` (classify each
+            trigger x candidate entity pair, :mod:`.pair_roles`); configs saved without it are ``"bio"``.
     """
 
     model_type = "diplomat_ie"
@@ -90,7 +93,7 @@ class DiplomatConfig(PretrainedConfig):
                  num_layers: int = 4, roles: list[str] | None = None,
                  trigger_types: list[str] | None = None, window_length: int = 160, overlap: int = 32,
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
-                 role_marker_layer: int | None = None,
+                 role_marker_layer: int | None = None, role_head: str = "bio",
                  format_version: int = FORMAT_VERSION, backbone_name: str | None = None,
                  training_summary: dict | None = None, **kwargs):
         self.encoder = encoder or {}
@@ -105,6 +108,7 @@ class DiplomatConfig(PretrainedConfig):
         self.max_distance = max_distance
         self.role_loss_weight = role_loss_weight
         self.role_marker_layer = role_marker_layer
+        self.role_head = role_head
         self.format_version = format_version
         self.backbone_name = backbone_name
         self.training_summary = training_summary or {}
@@ -200,6 +204,11 @@ class DiplomatConfig(PretrainedConfig):
     @property
     def role_labels(self) -> list[str]:
         return bio_labels(self.roles)
+
+    @property
+    def pair_labels(self) -> list[str]:
+        """The pair head's classes: ``none`` (id 0), then the roles."""
+        return ["none", *self.roles]
 
     def encoder_config(self) -> PretrainedConfig:
         enc = dict(self.encoder)
