@@ -156,12 +156,13 @@ def score_predictions(p: Predictions, config, with_layers: bool = True) -> dict:
             out["roles_by_trigger_type"] = {}
             for t in config.trigger_types:
                 gold_t = [gold_role_set(d, (t,)) for d in p.docs]
-                out["roles_by_trigger_type"][t] = {
+                by_type = {
                     "gold_triggers": score_sets(gold_t, [pred_role_set(x, (t,)) for x in p.gold_trig], type_of),
                     "end_to_end": score_sets(gold_t, [pred_role_set(x, (t,)) for x in p.e2e], type_of)}
                 if p.gold_ent is not None:
-                    out["roles_by_trigger_type"][t]["gold_entities"] = score_sets(
-                        gold_t, [pred_role_set(x, (t,)) for x in p.gold_ent], type_of)
+                    by_type["gold_entities"] = score_sets(gold_t, [pred_role_set(x, (t,)) for x in p.gold_ent],
+                                                          type_of)
+                out["roles_by_trigger_type"][t] = by_type
     return out
 
 
