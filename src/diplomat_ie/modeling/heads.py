@@ -17,9 +17,8 @@ starts at zero, so switching a trained model to marker mode starts from its exac
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -28,31 +27,10 @@ from transformers import AutoModel, PretrainedConfig
 from transformers.masking_utils import create_bidirectional_mask
 
 from .configuration import DiplomatConfig
-
-if TYPE_CHECKING:
-    from .pair_roles import PairRoleHead
+from .distance import distance_buckets  # re-exported: it lived here first
+from .pair_roles import PairRoleHead
 
 HEADS_PREFIX = "heads."  # where DiplomatModel keeps its heads (state-dict key prefix)
-
-
-def distance_buckets(word_idx: torch.Tensor, trig_lo: torch.Tensor, trig_hi: torch.Tensor,
-                     max_distance: int) -> torch.Tensor:
-    """Bucket ids of the signed word distance to a trigger span (0 = inside the trigger).
-
-    Args:
-        word_idx: ``[W]`` word indices; trig_lo/trig_hi: ``[..., 1]`` trigger word spans.
-
-    Returns:
-        ``[..., W]`` ids in ``[0, 2 * n_buckets]`` (log-spaced beyond 8 words).
-    """
-    before = (trig_lo - word_idx).clamp(min=0)
-    after = (word_idx - (trig_hi - 1)).clamp(min=0)
-    dist = after - before  # negative: before the trigger
-    mag = dist.abs().clamp(max=max_distance).float()
-    exact = 8
-    log_b = exact + (torch.log(mag.clamp(min=1) / exact) / math.log(max_distance / exact) * 7).floor()
-    bucket = torch.where(mag < exact, mag, log_b.clamp(max=exact + 7)).long()
-    return torch.where(dist < 0, bucket + exact + 8, bucket)
 
 
 class RoleHead(nn.Module):
@@ -133,8 +111,6 @@ class DiplomatHeads(nn.Module):
         self.ner_head = nn.Linear(hidden, config.num_layers * self.n_ner)
         self.role_head: RoleHead | PairRoleHead | None = None
         if config.roles and getattr(config, "role_head", "bio") == "pair":
-            from .pair_roles import PairRoleHead  # imports this module: loaded once this one is
-
             self.role_head = PairRoleHead(hidden, config.role_hidden_size, len(config.entity_types),
                                           len(config.pair_labels), config.max_distance, config.dropout)
         elif config.roles:
@@ -225,8 +201,6 @@ class DiplomatHeads(nn.Module):
                          trig_sub: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
         """Pair-head logits ``[B, T, C, L]`` for triggers ``[B, T, 2]`` and candidates ``cand_spans``
         ``[B, C, 2]`` / ``cand_types`` ``[B, C]`` (:mod:`.pair_roles`); marker mode as :meth:`role_logits`."""
-        from .pair_roles import PairRoleHead
-
         head = self.role_head
         if not isinstance(head, PairRoleHead):
             raise ValueError("this model has no pair role head (roles.head: pair)")

@@ -3,7 +3,7 @@
 Span vector of a word span: ``[mean; first; last]`` of its words' first-subword states, projected to
 ``role_hidden_size`` (one projection for triggers, one for candidates). Pair vector:
 ``[t; e; t * e; D[dist(e, t)]; T[type(e)]]`` -> linear -> GELU -> linear over ``none`` + the roles,
-where ``dist`` is the bucketed signed word gap between the spans (:func:`~.heads.distance_buckets`,
+where ``dist`` is the bucketed signed word gap between the spans (:func:`~.distance.distance_buckets`,
 0 when they overlap) and ``type`` the candidate's entity type (one extra row for types the model does
 not tag). All pairs of a batch are computed at once; the candidates' vectors once per window.
 Inputs, labels and decoding: :mod:`.pair_features`.
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .heads import distance_buckets
+from .distance import distance_buckets
 
 
 def span_vectors(words: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
