@@ -120,6 +120,28 @@ def test_role_marker_model_onnx_matches_pytorch(exported_marker):
             assert all(r.text[a.start:a.end] == a.text for a in ev.arguments)
 
 
+@pytest.fixture(scope="module")
+def exported_pair(tmp_path_factory, tiny_backbone) -> Path:
+    return _train_and_export(tmp_path_factory.mktemp("onnx_pair"), tiny_backbone, **{"roles.head": "pair"})
+
+
+def test_pair_head_model_onnx_matches_pytorch(exported_pair):
+    from diplomat_ie.modeling.pair_roles import PairRoleHead
+
+    ref = Extractor.from_pretrained(exported_pair)(TEXTS)
+    got = Extractor.from_pretrained(exported_pair, backend="onnx")(TEXTS)
+    assert sum(len(ev.arguments) for r in ref for ev in r.events) > 0  # the forced agent bias gives some
+    assert _entities(got) == _entities(ref) and _events(got) == _events(ref)
+    for r, g in zip(ref, got, strict=True):
+        for a, b in zip(r.events, g.events, strict=True):
+            assert all(abs(x.score - y.score) < 1e-4 for x, y in zip(a.arguments, b.arguments, strict=True))
+    ex = Extractor.from_pretrained(exported_pair, backend="onnx-int8")
+    assert not hasattr(ex.model, "encoder") and isinstance(ex.model.role_head, PairRoleHead)
+    for r in ex(TEXTS):
+        for ev in r.events:
+            assert all(r.text[a.start:a.end] == a.text for a in ev.arguments)
+
+
 def test_old_export_of_a_marker_model_is_a_clear_error(exported_marker, tmp_path):
     from diplomat_ie.inference.onnx_backend import load_heads
 

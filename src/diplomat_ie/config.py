@@ -17,6 +17,7 @@ import yaml
 
 from .resources import ResourceNotFoundError, resolve
 
+ROLE_HEADS = ("bio", "pair")  # roles.head: the BIO word tagger, or the (trigger, entity) pair classifier
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names the key."""
@@ -80,9 +81,9 @@ class ModelConfig:
         "help": "continue from a trained diplomat-ie model directory (its labels, weights and architecture) "
                 "instead of a fresh head on the backbone. model.* / roles.* keys not given in the YAML or "
                 "on the command line come from that model; a given architecture key (backbone, max_length, "
-                "num_layers, ner_head, max_span_width, entity_types, roles.enabled/hidden_size/max_distance/marker_layer) must match "
-                "it, a given runtime key (dropout, overlap, span_none_weight, roles.loss_weight/trigger_types) is "
-                "applied"})
+                "num_layers, ner_head, max_span_width, entity_types, roles.enabled/hidden_size/max_distance/"
+                "marker_layer/head) must match it, a given runtime key (dropout, overlap, span_none_weight, "
+                "roles.loss_weight/trigger_types) is applied"})
 
     def __post_init__(self) -> None:
         _check(self.max_length >= 16, "model.max_length", f"must be >= 16, got {self.max_length}")
@@ -111,6 +112,10 @@ class RolesConfig:
     marker_layer: int | None = field(default=None, metadata={
         "help": "null: one shared encoder pass labels all triggers of a window; L: re-run encoder layers "
                 "L.. once per trigger with a learned trigger marker (0 = classic marker-per-trigger)"})
+    head: str = field(default="bio", metadata={
+        "help": "bio: tag every word with the BIO role it plays for each trigger; pair: classify each "
+                "(trigger, candidate entity) pair of a window (gold entities in training, the predicted "
+                "entities at inference)"})
 
     def __post_init__(self) -> None:
         _check(len(self.trigger_types) > 0, "roles.trigger_types", "needs at least one type")
@@ -119,6 +124,7 @@ class RolesConfig:
         _check(self.max_distance >= 2, "roles.max_distance", "must be >= 2")
         _check(self.marker_layer is None or self.marker_layer >= 0, "roles.marker_layer",
                f"must be null or >= 0, got {self.marker_layer}")
+        _check(self.head in ROLE_HEADS, "roles.head", f"must be one of {', '.join(ROLE_HEADS)}, got {self.head!r}")
 
 
 @dataclass

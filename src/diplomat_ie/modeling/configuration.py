@@ -45,6 +45,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("roles.hidden_size", "role_hidden_size", ARCHITECTURE, "role pair layer width"),
     Setting("roles.max_distance", "max_distance", ARCHITECTURE, "role distances bucketed up to"),
     Setting("roles.marker_layer", "role_marker_layer", ARCHITECTURE, "role marker layer"),
+    Setting("roles.head", "role_head", ARCHITECTURE, "role head (bio tagger or entity-pair classifier)"),
     Setting("roles.trigger_types", "trigger_types", RUNTIME, "trigger types"),
     Setting("model.overlap", "overlap", RUNTIME, "window overlap (subwords)"),
     Setting("model.dropout", "dropout", RUNTIME, "dropout before the heads"),
@@ -90,6 +91,8 @@ class DiplomatConfig(PretrainedConfig):
         role_marker_layer: None = the role head reads the shared encoder pass only (all triggers of a
             window in one pass); ``L`` = re-run encoder layers ``L..`` once per trigger with a learned
             marker added to the trigger's subwords (``0`` is the classic marker-per-trigger model).
+        role_head: ``"bio"`` (tag each word with its role per trigger) or ``"pair"`` (classify each
+            trigger x candidate entity pair, :mod:`.pair_roles`); configs saved without it are ``"bio"``.
     """
 
     model_type = "diplomat_ie"
@@ -99,7 +102,8 @@ class DiplomatConfig(PretrainedConfig):
                  trigger_types: list[str] | None = None, window_length: int = 160, overlap: int = 32,
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
                  role_marker_layer: int | None = None, ner_head: str = "layered", max_span_width: int = 12,
-                 span_none_weight: float = 1.0, format_version: int = FORMAT_VERSION, backbone_name: str | None = None,
+                 span_none_weight: float = 1.0, role_head: str = "bio", format_version: int = FORMAT_VERSION,
+                 backbone_name: str | None = None,
                  training_summary: dict | None = None, **kwargs):
         self.encoder = encoder or {}
         self.entity_types = list(entity_types or [])
@@ -116,6 +120,7 @@ class DiplomatConfig(PretrainedConfig):
         self.ner_head = ner_head
         self.max_span_width = max_span_width
         self.span_none_weight = span_none_weight
+        self.role_head = role_head
         self.format_version = format_version
         self.backbone_name = backbone_name
         self.training_summary = training_summary or {}
@@ -221,6 +226,11 @@ class DiplomatConfig(PretrainedConfig):
     @property
     def role_labels(self) -> list[str]:
         return bio_labels(self.roles)
+
+    @property
+    def pair_labels(self) -> list[str]:
+        """The pair head's classes: ``none`` (id 0), then the roles."""
+        return ["none", *self.roles]
 
     def encoder_config(self) -> PretrainedConfig:
         enc = dict(self.encoder)

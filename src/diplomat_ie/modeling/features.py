@@ -12,6 +12,7 @@ from ..data.document import Document
 from ..data.labels import assign_layers, char_to_word_span
 from ..data.roles import document_events
 from .encoding import EncodedDoc, Window
+from .pair_features import collate_pairs, window_pair_features
 from .spans import span_label_grid
 
 IGNORE = -100
@@ -64,7 +65,9 @@ def window_features(doc: Document, enc: EncodedDoc, config, stats: FeatureStats 
     Returns:
         Dicts with ``input_ids``, ``word_pos``, ``ner_labels`` ``[K][W]`` (span head: ``[]``),
         ``span_labels`` ``[W][max_span_width]`` (span head, :func:`~.spans.span_label_grid`; layered: ``[]``),
-        ``trig_spans`` ``[T][2]``, ``role_labels`` ``[T][W]`` (window-relative word indices).
+        ``trig_spans`` ``[T][2]``, ``role_labels`` ``[T][W]`` (window-relative word indices); with
+        ``role_head == "pair"`` also ``cand_spans``, ``cand_types`` and ``pair_labels``
+        (:func:`.pair_features.window_pair_features`).
     """
     stats = stats or FeatureStats()
     spans = doc_word_spans(doc, enc, stats)
@@ -79,6 +82,7 @@ def window_features(doc: Document, enc: EncodedDoc, config, stats: FeatureStats 
         stats.counts["entities_beyond_layers"] += sum(len(layer) for layer in layers[config.num_layers:])
     events = document_events(doc, tuple(config.trigger_types)) if config.roles else []
     role_ids = {lab: i for i, lab in enumerate(config.role_labels)}
+    pair = bool(config.roles) and getattr(config, "role_head", "bio") == "pair"
     feats = []
     for win in enc.windows:
         n = win.hi - win.lo
@@ -95,6 +99,8 @@ def window_features(doc: Document, enc: EncodedDoc, config, stats: FeatureStats 
                     row[i] = IGNORE
         feats.append({"input_ids": win.input_ids, "word_pos": win.word_pos, "ner_labels": ner,
                       "span_labels": span_rows, "trig_spans": trig_spans, "role_labels": role_rows})
+        if pair:  # roles.head: pair adds its candidates and pair labels (pair_features.PAIR_COLUMNS)
+            feats[-1].update(window_pair_features(doc, spans, events, win, config, stats))
     return feats
 
 
@@ -192,4 +198,6 @@ def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
         out["trig_sub"] = sub
         if "role_labels" in batch[0]:
             out["role_labels"] = roles
+        if "cand_spans" in batch[0]:
+            out.update(collate_pairs(batch, nt))
     return out
