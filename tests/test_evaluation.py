@@ -116,16 +116,16 @@ def test_run_evaluation_writes_files_with_expected_keys(evaluated):
                             "diplomatic", "timings", "errors"}
     assert metrics["scheme"] == "nerel" and metrics["documents"] == 2
     assert set(metrics["headline"]) == {"nested_f1", "nested_macro_f1", "per_org_loc_f1", "roles_gold_f1",
-                                        "roles_e2e_f1"}
+                                        "roles_e2e_f1", "roles_gold_ent_f1"}
     assert set(metrics["metrics"]) >= {"nested", "per_org_loc", "layers", "roles_gold_triggers",
-                                       "roles_end_to_end"}
+                                       "roles_end_to_end", "roles_gold_entities"}
     assert set(metrics["diplomatic"]) == {"documents", "headline", "metrics"}
     assert set(metrics["timings"]) >= {"load_model_s", "predict_s", "score_s", "total_s"}
     scores = list(_walk_scores(metrics))
     assert len(scores) > 20 and all(0.0 <= v <= 100.0 for _, v in scores), scores
     report = (out / "report.md").read_text(encoding="utf-8")
     for heading in ("## Headline", "Nested NER, per type", "PER/ORG/LOC", "gold triggers", "end to end",
-                    "Per-layer BIO", "diplomatic subset", "## Errors"):
+                    "gold triggers and gold entities", "Per-layer BIO", "diplomatic subset", "## Errors"):
         assert heading in report
 
 
@@ -140,6 +140,7 @@ def test_supports_equal_gold_counts(evaluated, brat_dir):
     assert m["per_org_loc"]["micro"]["support"] == sum(len(coarse(g)) for g in gold)
     roles = sum(len(gold_role_set(d, ["EVENT"])) for d in docs)
     assert m["roles_gold_triggers"]["micro"]["support"] == m["roles_end_to_end"]["micro"]["support"] == roles
+    assert m["roles_gold_entities"]["micro"]["support"] == roles
     assert result["diplomatic"]["documents"] == sum(is_diplomatic(d) for d in docs)
     layer0 = m["layers"]["layer_0"]["micro avg"]["support"]
     assert 0 < layer0 <= m["nested"]["micro"]["support"]

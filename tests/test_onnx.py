@@ -120,6 +120,28 @@ def test_role_marker_model_onnx_matches_pytorch(exported_marker):
             assert all(r.text[a.start:a.end] == a.text for a in ev.arguments)
 
 
+@pytest.fixture(scope="module")
+def exported_pair(tmp_path_factory, tiny_backbone) -> Path:
+    return _train_and_export(tmp_path_factory.mktemp("onnx_pair"), tiny_backbone, **{"roles.head": "pair"})
+
+
+def test_pair_head_model_onnx_matches_pytorch(exported_pair):
+    from diplomat_ie.modeling.pair_roles import PairRoleHead
+
+    ref = Extractor.from_pretrained(exported_pair)(TEXTS)
+    got = Extractor.from_pretrained(exported_pair, backend="onnx")(TEXTS)
+    assert sum(len(ev.arguments) for r in ref for ev in r.events) > 0  # the forced agent bias gives some
+    assert _entities(got) == _entities(ref) and _events(got) == _events(ref)
+    for r, g in zip(ref, got, strict=True):
+        for a, b in zip(r.events, g.events, strict=True):
+            assert all(abs(x.score - y.score) < 1e-4 for x, y in zip(a.arguments, b.arguments, strict=True))
+    ex = Extractor.from_pretrained(exported_pair, backend="onnx-int8")
+    assert not hasattr(ex.model, "encoder") and isinstance(ex.model.role_head, PairRoleHead)
+    for r in ex(TEXTS):
+        for ev in r.events:
+            assert all(r.text[a.start:a.end] == a.text for a in ev.arguments)
+
+
 def test_old_export_of_a_marker_model_is_a_clear_error(exported_marker, tmp_path):
     from diplomat_ie.inference.onnx_backend import load_heads
 
@@ -251,3 +273,39 @@ def test_cli_int8_scheme_choices_match_the_quantiser():
     from diplomat_ie.inference.quantize import DEFAULT_INT8_SCHEME, INT8_SCHEMES
 
     assert INT8_SCHEME_CHOICES == list(INT8_SCHEMES) and INT8_SCHEME_CHOICES[0] == DEFAULT_INT8_SCHEME
+
+
+@pytest.fixture(scope="module")
+def exported_span(tmp_path_factory, tiny_backbone) -> Path:
+    """A span-head model, biased towards EVENT spans (a few steps teach nothing) so that triggers and
+    role arguments reach both runtimes, then exported (fp32 + int8)."""
+    from test_span_head import force_events
+
+    tmp = tmp_path_factory.mktemp("onnx_span")
+    cwd = os.getcwd()
+    os.chdir(tmp)
+    try:
+        trained = train_tiny_model(tmp, tiny_backbone, **{"model.ner_head": "span", "model.max_span_width": "4",
+                                                          "training.epochs": "1"})
+    finally:
+        os.chdir(cwd)
+    model = force_events(trained, tmp / "forced")
+    assert main(["export", "onnx", "--model", str(model), "--int8"]) == 0
+    return model
+
+
+def test_span_head_model_onnx_matches_pytorch(exported_span):
+    import onnx
+
+    graph = onnx.load(str(exported_span / "onnx/model.onnx"), load_external_data=False).graph
+    assert [o.name for o in graph.output] == ["words", "ner_logits"]  # the span logits, flattened
+    assert json.loads((exported_span / "onnx/export.json").read_text())["max_abs_diff_fp32"] < 1e-4
+    ref = Extractor.from_pretrained(exported_span)(TEXTS)
+    got = Extractor.from_pretrained(exported_span, backend="onnx")(TEXTS)
+    assert sum(len(r.entities) for r in ref) > 0 and sum(len(r.events) for r in ref) > 0
+    assert _entities(got) == _entities(ref) and _events(got) == _events(ref)
+    for r, g in zip(ref, got, strict=True):
+        assert all(abs(a.score - b.score) < 1e-4 for a, b in zip(r.entities, g.entities, strict=True))
+    for r in Extractor.from_pretrained(exported_span, backend="onnx-int8")(TEXTS):
+        assert all(r.text[e.start : e.end] == e.text for e in r.entities)
+        assert all(r.text[a.start : a.end] == a.text for ev in r.events for a in ev.arguments)

@@ -77,3 +77,21 @@ def test_run_data_stats_on_paths_and_named_corpus(tmp_path):
     (dev / "a.ann").write_text("T1\tPROFESSION 0 5\tПосол\nbroken line\n", encoding="utf-8")
     out = run_data_stats("nerel", splits=["dev"], root=tmp_path, lenient=True)
     assert "| diplomatic-subset documents" in out and "dev: skipped 1 malformed line" in out
+
+
+def test_span_width_coverage_is_counted_in_words():
+    from collections import Counter
+
+    from diplomat_ie.data.stats import entity_widths, span_width_coverage
+
+    # T7 (discontinuous «Визит» + «два дня») counts by its full extent «Визит длился два дня»
+    assert entity_widths(_doc()) == [4, 1, 2, 1, 1, 3, 4, 1]
+    s = corpus_stats([_doc()])
+    assert s["max_entity_width"] == 4
+    assert [s["span_width_coverage"][w] for w in (1, 2, 3, 4, 12)] == [50.0, 62.5, 75.0, 100.0, 100.0]
+    assert span_width_coverage(Counter()) == {}
+    assert span_width_coverage(Counter({1: 3, 5: 1}), at=(1, 4, 5)) == {1: 75.0, 4: 75.0, 5: 100.0}
+    text = format_stats({"train": s})
+    assert "Entities no longer than w words, %" in text and "| 12 " in text
+    assert text.index("| 2 ") < text.index("| 10 ")  # widths in numeric order
+    assert "| longest entity (words)" in text

@@ -99,7 +99,7 @@ def _add_export(sub) -> None:
 def _add_data(sub) -> None:
     p = sub.add_parser("data", help="corpus utilities")
     dsub = p.add_subparsers(dest="data_command", required=True)
-    s = dsub.add_parser("stats", help="documents, sentences, tokens, entities, nesting, relations, roles")
+    s = dsub.add_parser("stats", help="documents, sentences, tokens, entities, nesting, span widths, relations, roles")
     s.add_argument("--corpus", default="nerel", help="nerel, factrueval, or a path")
     s.add_argument("--splits", nargs="*", help="splits (default: all of the corpus)")
     s.add_argument("--data-root", help=DATA_ROOT_HELP)

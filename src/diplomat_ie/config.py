@@ -17,6 +17,7 @@ import yaml
 
 from .resources import ResourceNotFoundError, resolve
 
+ROLE_HEADS = ("bio", "pair")  # roles.head: the BIO word tagger, or the (trigger, entity) pair classifier
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names the key."""
@@ -50,6 +51,9 @@ class DataConfig:
             _check(v is None or v > 0, f"data.{key}", f"must be positive, got {v}")
 
 
+NER_HEADS = ("layered", "span")  # model.ner_head values
+
+
 @dataclass
 class ModelConfig:
     backbone: str = field(default="models/backbones/multilingual-e5-small",
@@ -58,6 +62,15 @@ class ModelConfig:
                                                            "at most the backbone's usable positions"})
     overlap: int = field(default=32, metadata={"help": "subwords of context carried into the next window"})
     num_layers: int = field(default=4, metadata={"help": "nesting depth K: one BIO layer per depth"})
+    ner_head: str = field(default="layered", metadata={
+        "help": "layered: K nested BIO taggers; span: a classifier over every word span up to "
+                "max_span_width words (nested spans kept, crossing ones resolved by score)"})
+    max_span_width: int = field(default=12, metadata={
+        "help": "span head: longest entity in words (`diplomat-ie data stats` shows the share of "
+                "entities each width covers)"})
+    span_none_weight: float = field(default=1.0, metadata={
+        "help": "span head: loss weight of the 'none' class over the candidate spans (1: plain "
+                "cross-entropy; below 1 counts the many non-entity spans less)"})
     dropout: float = field(default=0.1, metadata={"help": "dropout before the heads"})
     freeze_word_embeddings: bool = field(default=True, metadata={"help": "do not train the embedding matrix"})
     freeze_layers: int = field(default=0, metadata={
@@ -68,8 +81,9 @@ class ModelConfig:
         "help": "continue from a trained diplomat-ie model directory (its labels, weights and architecture) "
                 "instead of a fresh head on the backbone. model.* / roles.* keys not given in the YAML or "
                 "on the command line come from that model; a given architecture key (backbone, max_length, "
-                "num_layers, entity_types, roles.enabled/hidden_size/max_distance/marker_layer) must match "
-                "it, a given runtime key (dropout, overlap, roles.loss_weight/trigger_types) is applied"})
+                "num_layers, ner_head, max_span_width, entity_types, roles.enabled/hidden_size/max_distance/"
+                "marker_layer/head) must match it, a given runtime key (dropout, overlap, span_none_weight, "
+                "roles.loss_weight/trigger_types) is applied"})
 
     def __post_init__(self) -> None:
         _check(self.max_length >= 16, "model.max_length", f"must be >= 16, got {self.max_length}")
@@ -78,6 +92,12 @@ class ModelConfig:
         _check(1 <= self.num_layers <= 16, "model.num_layers", f"must be in 1..16, got {self.num_layers}")
         _check(0.0 <= self.dropout < 1.0, "model.dropout", f"must be in [0, 1), got {self.dropout}")
         _check(self.freeze_layers >= 0, "model.freeze_layers", f"must be >= 0, got {self.freeze_layers}")
+        _check(self.ner_head in NER_HEADS, "model.ner_head",
+               f"must be one of {', '.join(NER_HEADS)}, got {self.ner_head!r}")
+        _check(1 <= self.max_span_width <= 64, "model.max_span_width",
+               f"must be in 1..64, got {self.max_span_width}")
+        _check(self.span_none_weight > 0, "model.span_none_weight",
+               f"must be positive, got {self.span_none_weight}")
 
 
 @dataclass
@@ -92,6 +112,10 @@ class RolesConfig:
     marker_layer: int | None = field(default=None, metadata={
         "help": "null: one shared encoder pass labels all triggers of a window; L: re-run encoder layers "
                 "L.. once per trigger with a learned trigger marker (0 = classic marker-per-trigger)"})
+    head: str = field(default="bio", metadata={
+        "help": "bio: tag every word with the BIO role it plays for each trigger; pair: classify each "
+                "(trigger, candidate entity) pair of a window (gold entities in training, the predicted "
+                "entities at inference)"})
 
     def __post_init__(self) -> None:
         _check(len(self.trigger_types) > 0, "roles.trigger_types", "needs at least one type")
@@ -100,6 +124,7 @@ class RolesConfig:
         _check(self.max_distance >= 2, "roles.max_distance", "must be >= 2")
         _check(self.marker_layer is None or self.marker_layer >= 0, "roles.marker_layer",
                f"must be null or >= 0, got {self.marker_layer}")
+        _check(self.head in ROLE_HEADS, "roles.head", f"must be one of {', '.join(ROLE_HEADS)}, got {self.head!r}")
 
 
 @dataclass

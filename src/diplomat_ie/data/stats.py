@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from .corpora import load_split, split_names
 from .document import Document
 from .factrueval import FactRuEvalStats
-from .labels import assign_layers
+from .labels import assign_layers, char_to_word_span
 from .roles import document_events
 from .subset import diplomatic_subset
 from .text import tokenize_document
@@ -23,6 +23,7 @@ _SCALARS = [
     ("duplicate_entities", "duplicate entities (same start, end, type)"),
     ("discontinuous_entities", "discontinuous entities"),
     ("max_depth", "max nesting depth (layers)"),
+    ("max_entity_width", "longest entity (words)"),
     ("relations", "relations"),
     ("events", "event triggers"),
     ("event_arguments", "event role arguments"),
@@ -33,9 +34,11 @@ _SECTIONS = [
     ("entity_types", "Entities per type"),
     ("doc_depth", "Documents by nesting depth (number of layers)"),
     ("entity_layers", "Entities per layer (0 = outermost)"),
+    ("span_width_coverage", "Entities no longer than w words, % (for the span head's model.max_span_width)"),
     ("relation_types", "Relations per type"),
     ("event_roles", "Event role arguments per role"),
 ]
+_NUMERIC_KEYS = ("doc_depth", "entity_layers", "span_width_coverage")  # histograms shown in key order
 
 
 def entity_layers(doc: Document) -> list[list[tuple[int, int, str]]]:
@@ -50,8 +53,51 @@ def entity_layers(doc: Document) -> list[list[tuple[int, int, str]]]:
     return assign_layers([e.key() for e in doc.entities])
 
 
+# the widths w (words) shown in the span-width coverage table
+COVERAGE_WIDTHS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32)
+
+
+def entity_widths(doc: Document, words=None) -> list[int]:
+    """Width in words (the model's words, :func:`tokenize_document`) of each entity that covers a word.
+
+    Args:
+        doc: the document; discontinuous entities count with their full extent.
+        words: its tokens, if already computed.
+
+    Returns:
+        One width per entity, in document order (entities covering no word are left out).
+    """
+    if words is None:
+        words, _ = tokenize_document(doc.text)
+    starts = [w.start for w in words]
+    ends = [w.end for w in words]
+    out = []
+    for e in doc.entities:
+        span = char_to_word_span(e.start, e.end, starts, ends)
+        if span is not None:
+            out.append(span[1] - span[0])
+    return out
+
+
+def span_width_coverage(widths: Counter, at: Sequence[int] = COVERAGE_WIDTHS) -> dict[int, float]:
+    """Share (%) of entities no longer than ``w`` words, for each ``w`` in ``at``.
+
+    Args:
+        widths: entity width (words) -> count.
+        at: the widths to report.
+
+    Returns:
+        ``{w: percent}`` rounded to 0.01; empty when there are no entities.
+    """
+    total = sum(widths.values())
+    if not total:
+        return {}
+    return {w: round(100 * sum(n for k, n in widths.items() if k <= w) / total, 2) for w in at}
+
+
 def _count_doc(doc: Document, acc: dict) -> None:
     words, sentences = tokenize_document(doc.text)
+    acc["entity_widths"].update(entity_widths(doc, words))
     acc["sentences"] += len(sentences)
     acc["tokens"] += len(words)
     acc["entities"] += len(doc.entities)
@@ -79,14 +125,19 @@ def corpus_stats(docs: Sequence[Document]) -> dict:
     Returns:
         A dict with the scalar counts ``documents``, ``sentences``, ``tokens`` (``tokenize_document``),
         ``entities``, ``duplicate_entities``, ``discontinuous_entities``, ``max_depth``, ``relations``,
-        ``events``, ``event_arguments``, ``diplomatic_documents``, and the histograms (plain dicts,
-        sorted) ``entity_types``, ``doc_depth`` (documents by number of layers), ``entity_layers``
-        (unique entity spans per layer index), ``relation_types`` and ``event_roles``.
+        ``events``, ``event_arguments``, ``diplomatic_documents``, ``max_entity_width`` (words), and the
+        histograms (plain dicts, sorted) ``entity_types``, ``doc_depth`` (documents by number of layers),
+        ``entity_layers`` (unique entity spans per layer index), ``span_width_coverage`` (% of entities
+        no longer than ``w`` words, :data:`COVERAGE_WIDTHS`), ``relation_types`` and ``event_roles``.
     """
     acc: dict = {key: 0 for key, _ in _SCALARS}
     acc.update({key: Counter() for key, _ in _SECTIONS})
+    acc["entity_widths"] = Counter()
     for doc in docs:
         _count_doc(doc, acc)
+    widths = acc.pop("entity_widths")
+    acc["max_entity_width"] = max(widths, default=0)
+    acc["span_width_coverage"] = span_width_coverage(widths)
     acc["documents"] = len(docs)
     acc["max_depth"] = max(acc["doc_depth"], default=0)
     acc["diplomatic_documents"] = len(diplomatic_subset(docs))
@@ -114,7 +165,7 @@ def _union_keys(stats: Iterable[dict], key: str) -> list:
     totals: Counter = Counter()
     for s in stats:
         totals.update(s.get(key, {}))
-    if key in ("doc_depth", "entity_layers"):
+    if key in _NUMERIC_KEYS:
         return sorted(totals)
     return [k for k, _ in sorted(totals.items(), key=lambda kv: (-kv[1], str(kv[0])))]
 

@@ -21,11 +21,16 @@ class Predictions:
     docs: list[Document]
     e2e: list[DocPred]  # entities + events from predicted triggers
     gold_trig: list[DocPred] | None  # events from gold triggers (None without a role head)
+    gold_ent: list[DocPred] | None = None  # events from gold triggers with gold argument candidates
 
 
 def predict_gold_docs(predictor: Predictor, docs: list[Document], progress=None,
-                      encoded: list[EncodedDoc] | None = None, gold_triggers: bool = True) -> Predictions:
+                      encoded: list[EncodedDoc] | None = None, gold_triggers: bool = True,
+                      gold_entities: bool = True) -> Predictions:
     """Run the predictor end to end, and (with a role head) again with gold triggers.
+
+    The gold-entity pass (gold triggers and the gold entities as argument candidates: classified by
+    the pair head, the targets of the BIO head's snapping) runs with ``gold_triggers`` and ``gold_entities``.
 
     Args:
         predictor: the model wrapper.
@@ -33,19 +38,25 @@ def predict_gold_docs(predictor: Predictor, docs: list[Document], progress=None,
         progress: optional tqdm-like object; ``update(n)`` is called per batch of windows in both passes.
         encoded: ``predictor.encode`` of each document, if already computed.
         gold_triggers: run the gold-trigger pass (skip it for corpora without event annotation).
+        gold_entities: also run the gold-entity pass.
 
     Returns:
-        :class:`Predictions` (``gold_trig`` is None without a role head or with ``gold_triggers=False``).
+        :class:`Predictions` (``gold_trig`` is None without a role head or with ``gold_triggers=False``,
+        ``gold_ent`` also with ``gold_entities=False``).
     """
     encs = encoded if encoded is not None else [predictor.encode(d.text) for d in docs]
     e2e = predictor.predict([d.text for d in docs], encoded=encs, progress=progress)
-    gold_trig = None
+    gold_trig = gold_ent = None
     if predictor.model.role_head is not None and gold_triggers:
         types = tuple(predictor.model.config.trigger_types)
         triggers = [[(e.start, e.end, e.type) for e in d.entities if e.type in types] for d in docs]
         gold_trig = predictor.predict([d.text for d in docs], gold_triggers=triggers, encoded=encs,
                                       progress=progress)
-    return Predictions(docs=docs, e2e=e2e, gold_trig=gold_trig)
+        if gold_entities:
+            ents = [[e.key() for e in d.entities] for d in docs]
+            gold_ent = predictor.predict([d.text for d in docs], gold_triggers=triggers, encoded=encs,
+                                         progress=progress, gold_entities=ents)
+    return Predictions(docs=docs, e2e=e2e, gold_trig=gold_trig, gold_ent=gold_ent)
 
 
 def entity_sets(pred: DocPred) -> set[tuple[int, int, str]]:
@@ -139,20 +150,27 @@ def score_predictions(p: Predictions, config, with_layers: bool = True) -> dict:
         gold_roles = [gold_role_set(d, config.trigger_types) for d in p.docs]
         out["roles_gold_triggers"] = score_sets(gold_roles, [pred_role_set(x) for x in p.gold_trig], type_of)
         out["roles_end_to_end"] = score_sets(gold_roles, [pred_role_set(x) for x in p.e2e], type_of)
+        if p.gold_ent is not None:
+            out["roles_gold_entities"] = score_sets(gold_roles, [pred_role_set(x) for x in p.gold_ent], type_of)
         if len(config.trigger_types) > 1:  # each trigger type alone, to compare with single-type models
             out["roles_by_trigger_type"] = {}
             for t in config.trigger_types:
                 gold_t = [gold_role_set(d, (t,)) for d in p.docs]
-                out["roles_by_trigger_type"][t] = {
+                by_type = {
                     "gold_triggers": score_sets(gold_t, [pred_role_set(x, (t,)) for x in p.gold_trig], type_of),
                     "end_to_end": score_sets(gold_t, [pred_role_set(x, (t,)) for x in p.e2e], type_of)}
+                if p.gold_ent is not None:
+                    by_type["gold_entities"] = score_sets(gold_t, [pred_role_set(x, (t,)) for x in p.gold_ent],
+                                                          type_of)
+                out["roles_by_trigger_type"][t] = by_type
     return out
 
 
 def subset_predictions(p: Predictions, keep: list[bool]) -> Predictions:
     pick = lambda xs: [x for x, k in zip(xs, keep, strict=True) if k]  # noqa: E731
     return Predictions(docs=pick(p.docs), e2e=pick(p.e2e),
-                       gold_trig=pick(p.gold_trig) if p.gold_trig is not None else None)
+                       gold_trig=pick(p.gold_trig) if p.gold_trig is not None else None,
+                       gold_ent=pick(p.gold_ent) if p.gold_ent is not None else None)
 
 
 def headline(metrics: dict) -> dict[str, float]:
@@ -162,6 +180,8 @@ def headline(metrics: dict) -> dict[str, float]:
     if "roles_gold_triggers" in metrics:
         out["roles_gold_f1"] = metrics["roles_gold_triggers"]["micro"]["f1"]
         out["roles_e2e_f1"] = metrics["roles_end_to_end"]["micro"]["f1"]
+    if "roles_gold_entities" in metrics:
+        out["roles_gold_ent_f1"] = metrics["roles_gold_entities"]["micro"]["f1"]
     return out
 
 
@@ -174,7 +194,8 @@ def dev_scores(model, tokenizer, dev_docs: list[Document], batch_size: int) -> d
         batch_size: windows per forward pass.
 
     Returns:
-        :func:`headline` of the scores (``nested_f1`` ...), per-layer seqeval left out for speed.
+        :func:`headline` of the scores (``nested_f1`` ...), per-layer seqeval and the gold-entity pass
+        left out for speed.
     """
-    preds = predict_gold_docs(Predictor(model, tokenizer, batch_size=batch_size), dev_docs)
+    preds = predict_gold_docs(Predictor(model, tokenizer, batch_size=batch_size), dev_docs, gold_entities=False)
     return headline(score_predictions(preds, model.config, with_layers=False))

@@ -108,7 +108,7 @@ def _predict(predictor: Predictor, docs: list[Document], scheme: str, desc: str)
     from tqdm.auto import tqdm
 
     encs = [predictor.encode(d.text) for d in docs]
-    passes = 2 if scheme == "nerel" and predictor.model.role_head is not None else 1
+    passes = 3 if scheme == "nerel" and predictor.model.role_head is not None else 1
     total = passes * sum(len(e.windows) for e in encs)
     with tqdm(total=total, desc=f"evaluating {desc}", unit="win", mininterval=2.0) as bar:
         return predict_gold_docs(predictor, docs, progress=bar, encoded=encs, gold_triggers=scheme == "nerel")
@@ -213,6 +213,8 @@ def collect_errors(p: Predictions, config, scheme: str = "nerel") -> list[dict]:
         gold_roles = gold_role_set(doc, config.trigger_types)
         out += _role_errors(doc, gold_roles, pred_role_set(p.gold_trig[i]), "gold_triggers")
         out += _role_errors(doc, gold_roles, pred_role_set(p.e2e[i]), "end_to_end")
+        if p.gold_ent is not None:
+            out += _role_errors(doc, gold_roles, pred_role_set(p.gold_ent[i]), "gold_entities")
     return out
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 HEADLINE_NAMES = {"nested_f1": "nested NER micro F1", "nested_macro_f1": "nested NER macro F1",
                   "per_org_loc_f1": "PER/ORG/LOC micro F1", "per_org_loc_macro_f1": "PER/ORG/LOC macro F1",
-                  "roles_gold_f1": "roles F1, gold triggers", "roles_e2e_f1": "roles F1, end to end"}
+                  "roles_gold_f1": "roles F1, gold triggers", "roles_e2e_f1": "roles F1, end to end",
+                  "roles_gold_ent_f1": "roles F1, gold triggers and gold entities"}
 
 
 def fmt(v) -> str:
@@ -61,6 +62,9 @@ def detail_sections(result: dict, h: str = "##") -> list[str]:
         out.append(f"{h} Event roles with gold triggers\n\n{prf_table(m['roles_gold_triggers'], 'role')}")
         out.append(f"{h} Event roles end to end (predicted triggers)\n\n"
                    f"{prf_table(m['roles_end_to_end'], 'role')}")
+    if "roles_gold_entities" in m:
+        out.append(f"{h} Event roles with gold triggers and gold entities (argument candidates)\n\n"
+                   f"{prf_table(m['roles_gold_entities'], 'role')}")
     if "layers" in m:
         out.append(f"{h} Per-layer BIO (seqeval, word level)\n\n{layers_table(m['layers'])}")
     return out

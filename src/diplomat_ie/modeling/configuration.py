@@ -16,6 +16,7 @@ from ..data.roles import ROLES
 FORMAT_VERSION = 2
 
 ARCHITECTURE, RUNTIME = "architecture", "runtime"
+SPAN_NONE = "none"  # the span head's class 0: the span is no entity
 
 
 class Setting(NamedTuple):
@@ -37,14 +38,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model.backbone", "backbone_name", ARCHITECTURE, "backbone"),
     Setting("model.max_length", "window_length", ARCHITECTURE, "window length (subwords)"),
     Setting("model.num_layers", "num_layers", ARCHITECTURE, "nesting layers"),
+    Setting("model.ner_head", "ner_head", ARCHITECTURE, "NER head"),
+    Setting("model.max_span_width", "max_span_width", ARCHITECTURE, "span head: longest span (words)"),
     Setting("model.entity_types", "entity_types", ARCHITECTURE, "entity types"),
     Setting("roles.enabled", "roles", ARCHITECTURE, "event roles"),
     Setting("roles.hidden_size", "role_hidden_size", ARCHITECTURE, "role pair layer width"),
     Setting("roles.max_distance", "max_distance", ARCHITECTURE, "role distances bucketed up to"),
     Setting("roles.marker_layer", "role_marker_layer", ARCHITECTURE, "role marker layer"),
+    Setting("roles.head", "role_head", ARCHITECTURE, "role head (bio tagger or entity-pair classifier)"),
     Setting("roles.trigger_types", "trigger_types", RUNTIME, "trigger types"),
     Setting("model.overlap", "overlap", RUNTIME, "window overlap (subwords)"),
     Setting("model.dropout", "dropout", RUNTIME, "dropout before the heads"),
+    Setting("model.span_none_weight", "span_none_weight", RUNTIME, "span head: loss weight of none"),
     Setting("roles.loss_weight", "role_loss_weight", RUNTIME, "role loss weight"),
 )
 
@@ -75,13 +80,19 @@ class DiplomatConfig(PretrainedConfig):
     Args:
         encoder: the backbone's config as a dict (``model_type`` included).
         entity_types: NER types; each nesting layer tags ``O``/``B-T``/``I-T`` over them.
-        num_layers: nesting depth K (one BIO layer per depth).
+        num_layers: nesting depth K (one BIO layer per depth; the layered head).
+        ner_head: ``"layered"`` (K BIO layers) or ``"span"`` (:class:`~.heads.SpanHead`: every word span
+            up to ``max_span_width`` words classified as one of the entity types or none).
+        max_span_width: the span head's longest span, in words.
+        span_none_weight: the span head's loss weight of the ``none`` class.
         roles: event roles; the role head tags ``O``/``B-R``/``I-R``.
         trigger_types: entity types that are event triggers.
         window_length, overlap: windowing in subwords (special tokens included).
         role_marker_layer: None = the role head reads the shared encoder pass only (all triggers of a
             window in one pass); ``L`` = re-run encoder layers ``L..`` once per trigger with a learned
             marker added to the trigger's subwords (``0`` is the classic marker-per-trigger model).
+        role_head: ``"bio"`` (tag each word with its role per trigger) or ``"pair"`` (classify each
+            trigger x candidate entity pair, :mod:`.pair_roles`); configs saved without it are ``"bio"``.
     """
 
     model_type = "diplomat_ie"
@@ -90,8 +101,9 @@ class DiplomatConfig(PretrainedConfig):
                  num_layers: int = 4, roles: list[str] | None = None,
                  trigger_types: list[str] | None = None, window_length: int = 160, overlap: int = 32,
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
-                 role_marker_layer: int | None = None,
-                 format_version: int = FORMAT_VERSION, backbone_name: str | None = None,
+                 role_marker_layer: int | None = None, ner_head: str = "layered", max_span_width: int = 12,
+                 span_none_weight: float = 1.0, role_head: str = "bio", format_version: int = FORMAT_VERSION,
+                 backbone_name: str | None = None,
                  training_summary: dict | None = None, **kwargs):
         self.encoder = encoder or {}
         self.entity_types = list(entity_types or [])
@@ -105,6 +117,10 @@ class DiplomatConfig(PretrainedConfig):
         self.max_distance = max_distance
         self.role_loss_weight = role_loss_weight
         self.role_marker_layer = role_marker_layer
+        self.ner_head = ner_head
+        self.max_span_width = max_span_width
+        self.span_none_weight = span_none_weight
+        self.role_head = role_head
         self.format_version = format_version
         self.backbone_name = backbone_name
         self.training_summary = training_summary or {}
@@ -198,8 +214,23 @@ class DiplomatConfig(PretrainedConfig):
         return bio_labels(self.entity_types)
 
     @property
+    def is_span(self) -> bool:
+        """The NER head is the span classifier (``model.ner_head: span``)."""
+        return self.ner_head == "span"
+
+    @property
+    def span_labels(self) -> list[str]:
+        """The span head's classes: :data:`SPAN_NONE` (id 0), then the entity types."""
+        return [SPAN_NONE, *self.entity_types]
+
+    @property
     def role_labels(self) -> list[str]:
         return bio_labels(self.roles)
+
+    @property
+    def pair_labels(self) -> list[str]:
+        """The pair head's classes: ``none`` (id 0), then the roles."""
+        return ["none", *self.roles]
 
     def encoder_config(self) -> PretrainedConfig:
         enc = dict(self.encoder)

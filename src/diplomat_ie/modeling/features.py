@@ -1,4 +1,5 @@
-"""Gold labels for training windows: K nested BIO layers and per-trigger role BIO sequences."""
+"""Gold labels for training windows: K nested BIO layers (or the span head's span classes) and
+per-trigger role BIO sequences."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import torch
 from ..data.document import Document
 from ..data.labels import assign_layers, char_to_word_span
 from ..data.roles import document_events
-from .encoding import EncodedDoc
+from .encoding import EncodedDoc, Window
+from .pair_features import collate_pairs, window_pair_features
+from .spans import span_label_grid
 
 IGNORE = -100
 
@@ -60,34 +63,59 @@ def window_features(doc: Document, enc: EncodedDoc, config, stats: FeatureStats 
         doc: the gold document; enc: its encoding; config: a :class:`DiplomatConfig`.
 
     Returns:
-        Dicts with ``input_ids``, ``word_pos``, ``ner_labels`` ``[K][W]``, ``trig_spans`` ``[T][2]``,
-        ``role_labels`` ``[T][W]`` (window-relative word indices).
+        Dicts with ``input_ids``, ``word_pos``, ``ner_labels`` ``[K][W]`` (span head: ``[]``),
+        ``span_labels`` ``[W][max_span_width]`` (span head, :func:`~.spans.span_label_grid`; layered: ``[]``),
+        ``trig_spans`` ``[T][2]``, ``role_labels`` ``[T][W]`` (window-relative word indices); with
+        ``role_head == "pair"`` also ``cand_spans``, ``cand_types`` and ``pair_labels``
+        (:func:`.pair_features.window_pair_features`).
     """
     stats = stats or FeatureStats()
     spans = doc_word_spans(doc, enc, stats)
     ner_ids = {lab: i for i, lab in enumerate(config.ner_labels)}
     typed = [(lo, hi, e.type) for e in doc.entities if e.id in spans and f"B-{e.type}" in ner_ids
              for lo, hi in [spans[e.id]]]
-    layers = assign_layers(typed)
-    stats.counts["entities_beyond_layers"] += sum(len(layer) for layer in layers[config.num_layers:])
+    if config.is_span:
+        stats.counts["entities_beyond_span_width"] += sum(hi - lo > config.max_span_width for lo, hi, _ in typed)
+        layers = []
+    else:
+        layers = assign_layers(typed)
+        stats.counts["entities_beyond_layers"] += sum(len(layer) for layer in layers[config.num_layers:])
     events = document_events(doc, tuple(config.trigger_types)) if config.roles else []
     role_ids = {lab: i for i, lab in enumerate(config.role_labels)}
+    pair = bool(config.roles) and getattr(config, "role_head", "bio") == "pair"
     feats = []
     for win in enc.windows:
         n = win.hi - win.lo
-        ner = [[0] * n for _ in range(config.num_layers)]
+        span_rows = _window_spans(typed, win, config, stats) if config.is_span else []
+        ner = [[0] * n for _ in range(0 if config.is_span else config.num_layers)]
         for k, layer in enumerate(layers[: config.num_layers]):
             for lo, hi, typ in layer:
                 if hi > win.lo and lo < win.hi:
                     _label_span(ner[k], lo, hi, win.lo, win.hi, ner_ids[f"B-{typ}"])
         trig_spans, role_rows = _window_roles(events, spans, win, role_ids, stats)
-        for k in range(config.num_layers):
+        for row in ner:
             for i, p in enumerate(win.word_pos):
                 if p < 0:
-                    ner[k][i] = IGNORE
+                    row[i] = IGNORE
         feats.append({"input_ids": win.input_ids, "word_pos": win.word_pos, "ner_labels": ner,
-                      "trig_spans": trig_spans, "role_labels": role_rows})
+                      "span_labels": span_rows, "trig_spans": trig_spans, "role_labels": role_rows})
+        if pair:  # roles.head: pair adds its candidates and pair labels (pair_features.PAIR_COLUMNS)
+            feats[-1].update(window_pair_features(doc, spans, events, win, config, stats))
     return feats
+
+
+def _window_spans(typed: list[tuple[int, int, str]], win: Window, config, stats: FeatureStats) -> list[list[int]]:
+    """The span head's gold grid of one window; an entity cut by the window edge is left unknown."""
+    cls = {t: i for i, t in enumerate(config.span_labels)}
+    inside = []
+    for lo, hi, typ in typed:
+        if hi <= win.lo or lo >= win.hi:
+            continue
+        whole = lo >= win.lo and hi <= win.hi
+        inside.append((max(lo, win.lo) - win.lo, min(hi, win.hi) - win.lo, cls[typ] if whole else IGNORE))
+    grid, counts = span_label_grid(win.hi - win.lo, config.max_span_width, inside, [p >= 0 for p in win.word_pos])
+    stats.counts["entities_same_span_other_type"] += counts.same_span
+    return grid
 
 
 def _window_roles(events, spans, win, role_ids, stats: FeatureStats):
@@ -145,7 +173,15 @@ def collate(batch: list[dict], pad_id: int, multiple_of: int | None = None) -> d
         attention[i, : len(f["input_ids"])] = 1
         word_pos[i, : len(f["word_pos"])] = torch.tensor(f["word_pos"]).clamp(min=0)
     out = {"input_ids": input_ids, "attention_mask": attention, "word_pos": word_pos}
-    if "ner_labels" in batch[0]:
+    labelled = [f["span_labels"] for f in batch if f.get("span_labels")]
+    if labelled:
+        width = len(labelled[0][0])
+        span = torch.full((b, nw, width), IGNORE, dtype=torch.long)
+        for i, f in enumerate(batch):
+            if f["span_labels"]:
+                span[i, : len(f["span_labels"])] = torch.tensor(f["span_labels"])
+        out["span_labels"] = span
+    if batch[0].get("ner_labels"):
         k = len(batch[0]["ner_labels"])
         ner = torch.full((b, k, nw), IGNORE, dtype=torch.long)
         for i, f in enumerate(batch):
@@ -167,4 +203,6 @@ def collate(batch: list[dict], pad_id: int, multiple_of: int | None = None) -> d
         out["trig_sub"] = sub
         if "role_labels" in batch[0]:
             out["role_labels"] = roles
+        if "cand_spans" in batch[0]:
+            out.update(collate_pairs(batch, nt))
     return out

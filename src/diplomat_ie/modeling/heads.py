@@ -1,7 +1,8 @@
 """Everything after the encoder, defined once: :class:`DiplomatHeads` serves every runtime.
 
 :class:`~diplomat_ie.modeling.model.DiplomatModel` is encoder + heads; the ONNX backend runs the same
-module behind its exported encoder. The heads hold dropout, the K nested-NER layers, the event-role head,
+module behind its exported encoder. The heads hold dropout, the NER head (K nested BIO layers, or with
+``ner_head: span`` the span classifier of :mod:`.spans`), the event-role head,
 and in marker mode the marker vector and encoder layers ``L..`` (re-run once per trigger).
 
 Role head (all triggers of a window in one encoder pass): for every trigger t and word w,
@@ -17,7 +18,6 @@ starts at zero, so switching a trained model to marker mode starts from its exac
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -28,28 +28,11 @@ from transformers import AutoModel, PretrainedConfig
 from transformers.masking_utils import create_bidirectional_mask
 
 from .configuration import DiplomatConfig
+from .distance import distance_buckets  # re-exported: it lived here first
+from .pair_roles import PairRoleHead
+from .spans import SpanHead
 
 HEADS_PREFIX = "heads."  # where DiplomatModel keeps its heads (state-dict key prefix)
-
-
-def distance_buckets(word_idx: torch.Tensor, trig_lo: torch.Tensor, trig_hi: torch.Tensor,
-                     max_distance: int) -> torch.Tensor:
-    """Bucket ids of the signed word distance to a trigger span (0 = inside the trigger).
-
-    Args:
-        word_idx: ``[W]`` word indices; trig_lo/trig_hi: ``[..., 1]`` trigger word spans.
-
-    Returns:
-        ``[..., W]`` ids in ``[0, 2 * n_buckets]`` (log-spaced beyond 8 words).
-    """
-    before = (trig_lo - word_idx).clamp(min=0)
-    after = (word_idx - (trig_hi - 1)).clamp(min=0)
-    dist = after - before  # negative: before the trigger
-    mag = dist.abs().clamp(max=max_distance).float()
-    exact = 8
-    log_b = exact + (torch.log(mag.clamp(min=1) / exact) / math.log(max_distance / exact) * 7).floor()
-    bucket = torch.where(mag < exact, mag, log_b.clamp(max=exact + 7)).long()
-    return torch.where(dist < 0, bucket + exact + 8, bucket)
 
 
 class RoleHead(nn.Module):
@@ -126,10 +109,17 @@ class DiplomatHeads(nn.Module):
         self.encoder_config = encoder_config
         hidden = encoder_config.hidden_size
         self.dropout = nn.Dropout(config.dropout)
-        self.n_ner = len(config.ner_labels)
-        self.ner_head = nn.Linear(hidden, config.num_layers * self.n_ner)
-        self.role_head = (RoleHead(hidden, config.role_hidden_size, len(config.role_labels),
-                                   config.max_distance, config.dropout) if config.roles else None)
+        self.n_ner = len(config.span_labels if config.is_span else config.ner_labels)
+        # one module, one state-dict prefix (heads.ner_head.*) for both kinds of NER head
+        self.ner_head: nn.Module = (SpanHead(hidden, hidden, self.n_ner, config.max_span_width, config.dropout)
+                                    if config.is_span else nn.Linear(hidden, config.num_layers * self.n_ner))
+        self.role_head: RoleHead | PairRoleHead | None = None
+        if config.roles and getattr(config, "role_head", "bio") == "pair":
+            self.role_head = PairRoleHead(hidden, config.role_hidden_size, len(config.entity_types),
+                                          len(config.pair_labels), config.max_distance, config.dropout)
+        elif config.roles:
+            self.role_head = RoleHead(hidden, config.role_hidden_size, len(config.role_labels),
+                                      config.max_distance, config.dropout)
         self.role_marker: nn.Parameter | None = None
         self.top: nn.ModuleList | tuple[nn.Module, ...] | None = None
         self.role_runner: MarkedRunner | None = None  # set by a runtime that exports the marked pass
@@ -158,7 +148,8 @@ class DiplomatHeads(nn.Module):
         self.share_top_layers(layers)
         if self.role_marker is None:
             p = next(self.ner_head.parameters())
-            self.role_marker = nn.Parameter(torch.zeros(self.ner_head.in_features, dtype=p.dtype, device=p.device))
+            self.role_marker = nn.Parameter(torch.zeros(self.encoder_config.hidden_size, dtype=p.dtype,
+                                                        device=p.device))
 
     def share_top_layers(self, layers: Iterable[nn.Module]) -> None:
         self.top = tuple(layers)  # a tuple registers nothing: the encoder owns (and saves) these layers
@@ -181,7 +172,14 @@ class DiplomatHeads(nn.Module):
         return self.dropout(gather_first_subwords(hidden, word_pos))
 
     def ner_logits(self, words: torch.Tensor) -> torch.Tensor:
-        """``[B, W, K * L]`` NER logits of all nesting layers (:func:`split_ner_layers` -> ``[B, K, W, L]``)."""
+        """``[B, W, K * L]`` NER logits of all nesting layers (:func:`split_ner_layers` -> ``[B, K, W, L]``).
+
+        The span head gives ``[B, W, max_width * C]`` (:func:`~.spans.split_span_logits` ->
+        ``[B, W, max_width, C]``): the same ``[batch, words, -]`` layout, so every window runner and the
+        ONNX export carry either head unchanged.
+        """
+        if self.config.is_span:
+            return self.ner_head(words).flatten(2)
         return self.ner_head(words)
 
     def role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, hidden_l: torch.Tensor | None = None,
@@ -192,8 +190,9 @@ class DiplomatHeads(nn.Module):
         Marker mode also needs ``hidden_l`` (the hidden states entering layer L), the attention mask,
         ``word_pos`` and ``trig_sub`` (the triggers' subword spans, ``[B, T, 2]``; empty spans are padding).
         """
-        if self.role_head is None:
-            raise ValueError("this model has no role head (roles.enabled: false)")
+        if not isinstance(self.role_head, RoleHead):
+            raise ValueError("this model has no BIO role head (roles.enabled: false, or roles.head: pair: "
+                             "see pair_role_logits)")
         if self.marker_layer is None:
             return self.role_head(words, trig_spans)
         if hidden_l is None or attention_mask is None or word_pos is None or trig_sub is None:
@@ -206,6 +205,28 @@ class DiplomatHeads(nn.Module):
             vec = self.marked_words(hidden_l[bb], attention_mask[bb], trig_sub[bb, tt], word_pos[bb])
             logits = self.role_head.pair_logits(vec, torch.arange(len(bb), device=vec.device), trig_spans[bb, tt])
             out[bb, tt] = logits.to(out.dtype)  # autocast: the logits may be bf16, the fp32 words are not
+        return out
+
+    def pair_role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, cand_spans: torch.Tensor,
+                         cand_types: torch.Tensor, hidden_l: torch.Tensor | None = None,
+                         attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,
+                         trig_sub: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
+        """Pair-head logits ``[B, T, C, L]`` for triggers ``[B, T, 2]`` and candidates ``cand_spans``
+        ``[B, C, 2]`` / ``cand_types`` ``[B, C]`` (:mod:`.pair_roles`); marker mode as :meth:`role_logits`."""
+        head = self.role_head
+        if not isinstance(head, PairRoleHead):
+            raise ValueError("this model has no pair role head (roles.head: pair)")
+        if self.marker_layer is None:
+            return head(words, trig_spans, cand_spans, cand_types)
+        if hidden_l is None or attention_mask is None or word_pos is None or trig_sub is None:
+            raise ValueError("marker mode needs hidden_l, attention_mask, word_pos and trig_sub")
+        b, t = trig_spans.shape[:2]
+        out = words.new_zeros((b, t, cand_spans.size(1), head.out.out_features))
+        bi, ti = (trig_sub[..., 1] > trig_sub[..., 0]).nonzero(as_tuple=True)
+        for s in range(0, len(bi), chunk):
+            bb, tt = bi[s : s + chunk], ti[s : s + chunk]
+            vec = self.marked_words(hidden_l[bb], attention_mask[bb], trig_sub[bb, tt], word_pos[bb])
+            out[bb, tt] = head.rows(vec, trig_spans[bb, tt], cand_spans[bb], cand_types[bb]).to(out.dtype)
         return out
 
     def marked_words(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,

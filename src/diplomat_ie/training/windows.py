@@ -28,17 +28,32 @@ from ..data import text as _text
 from ..data.document import Document
 from ..modeling import encoding as _encoding
 from ..modeling import features as _features
+from ..modeling import pair_features as _pair_features
 from ..modeling.encoding import encode_document
 from ..modeling.features import FeatureStats, window_features
 
 log = logging.getLogger(__name__)
 
-FEATURE_COLUMNS = ("input_ids", "word_pos", "ner_labels", "trig_spans", "role_labels")
+FEATURE_COLUMNS = ("input_ids", "word_pos", "ner_labels", "span_labels", "trig_spans", "role_labels")
 _INT = Value("int32")
 _WINDOW = {"input_ids": List(_INT), "word_pos": List(_INT), "ner_labels": List(List(_INT)),
+           "span_labels": List(List(_INT)),
            "trig_spans": List(List(_INT)), "role_labels": List(List(_INT))}
 DOC_FEATURES = Features({"windows": List(_WINDOW), "stats": Value("string")})
 WINDOW_FEATURES = Features({**_WINDOW, "length": _INT})
+# roles.head: pair models' windows also hold these (pair_features.PAIR_COLUMNS)
+_PAIR_WINDOW = {"cand_spans": List(List(_INT)), "cand_types": List(_INT), "pair_labels": List(List(_INT))}
+
+
+def feature_columns(config) -> tuple[str, ...]:
+    """The window columns of a model with ``config``: :data:`FEATURE_COLUMNS`, plus the pair head's."""
+    pair = bool(config.roles) and getattr(config, "role_head", "bio") == "pair"
+    return FEATURE_COLUMNS + (_pair_features.PAIR_COLUMNS if pair else ())
+
+
+def _schemas(config) -> tuple[Features, Features]:
+    window = {**_WINDOW, **(_PAIR_WINDOW if len(feature_columns(config)) > len(FEATURE_COLUMNS) else {})}
+    return Features({"windows": List(window), "stats": Value("string")}), Features({**window, "length": _INT})
 
 
 class EncodedWindows(NamedTuple):
@@ -54,7 +69,8 @@ class WindowRows(torch.utils.data.Dataset):
     """The Trainer's view of a window :class:`~datasets.Dataset`: feature dicts and their lengths."""
 
     def __init__(self, windows: Dataset):
-        self.windows = windows.select_columns(list(FEATURE_COLUMNS))
+        known = FEATURE_COLUMNS + _pair_features.PAIR_COLUMNS
+        self.windows = windows.select_columns([c for c in known if c in windows.column_names])
         self.lengths: list[int] = windows["length"]
 
     def __len__(self) -> int:
@@ -67,7 +83,7 @@ class WindowRows(torch.utils.data.Dataset):
 def _code_version() -> str:
     """Hash of the source of every module the windows come from (a code change invalidates the cache)."""
     h = hashlib.sha256()
-    for module in (_text, _document, _labels, _roles, _encoding, _features):
+    for module in (_text, _document, _labels, _roles, _encoding, _features, _pair_features):
         h.update(inspect.getsource(module).encode("utf-8"))
     h.update(inspect.getsource(_encode_batch).encode("utf-8"))
     return h.hexdigest()
@@ -84,8 +100,11 @@ def tokenizer_fingerprint(tokenizer) -> str:
 def windows_fingerprint(doc_json: list[str], config, tokenizer) -> str:
     """The cache key of the windows of ``doc_json`` (``Document.to_dict`` as JSON) under ``config``."""
     settings = {"window_length": config.window_length, "overlap": config.overlap, "num_layers": config.num_layers,
+                "ner_head": config.ner_head, "max_span_width": config.max_span_width,
                 "ner_labels": list(config.ner_labels), "role_labels": list(config.role_labels),
                 "roles": list(config.roles), "trigger_types": list(config.trigger_types)}
+    if getattr(config, "role_head", "bio") != "bio":  # bio: the key of the windows cached before roles.head
+        settings["role_head"] = config.role_head
     h = hashlib.sha256()
     for part in (_code_version(), tokenizer_fingerprint(tokenizer), json.dumps(settings, sort_keys=True)):
         h.update(part.encode("utf-8"))
@@ -105,11 +124,11 @@ def _encode_batch(batch: dict, config, tokenizer) -> dict:
     return out
 
 
-def _flatten(batch: dict) -> dict:
-    out: dict[str, list] = {k: [] for k in (*FEATURE_COLUMNS, "length")}
+def _flatten(batch: dict, columns: tuple[str, ...] = FEATURE_COLUMNS) -> dict:
+    out: dict[str, list] = {k: [] for k in (*columns, "length")}
     for windows in batch["windows"]:
         for w in windows:
-            for k in FEATURE_COLUMNS:
+            for k in columns:
                 out[k].append(w[k])
             out["length"].append(len(w["input_ids"]))
     return out
@@ -138,12 +157,14 @@ def encode_windows(docs: list[Document], config, tokenizer, cache_dir: str | Pat
         files = {k: str(Path(cache_dir) / f"{k}-{fp}.arrow") for k in files}
     hit = files["windows"] is not None and all(Path(f).is_file() for f in files.values() if f)
     source = Dataset.from_dict({"doc": doc_json})
-    per_doc = source.map(_encode_batch, batched=True, batch_size=32, remove_columns=["doc"], features=DOC_FEATURES,
+    doc_features, window_features_ = _schemas(config)
+    per_doc = source.map(_encode_batch, batched=True, batch_size=32, remove_columns=["doc"], features=doc_features,
                          fn_kwargs={"config": config, "tokenizer": tokenizer}, new_fingerprint=f"docs-{fp}",
                          cache_file_name=files["docs"], load_from_cache_file=True, keep_in_memory=cache_dir is None,
                          desc=desc)
     windows = per_doc.map(_flatten, batched=True, batch_size=256, remove_columns=["windows", "stats"],
-                          features=WINDOW_FEATURES, new_fingerprint=f"windows-{fp}",
+                          features=window_features_, fn_kwargs={"columns": feature_columns(config)},
+                          new_fingerprint=f"windows-{fp}",
                           cache_file_name=files["windows"], load_from_cache_file=True,
                           keep_in_memory=cache_dir is None, desc="windows")
     stats: Counter = Counter()

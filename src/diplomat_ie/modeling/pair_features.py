@@ -1,0 +1,173 @@
+"""Inputs and labels of the pair role head (``roles.head: pair``): candidate spans, pair labels, decoding.
+
+A window's candidates are entity word spans ``(lo, hi)`` (window-relative, ``[lo, hi)``) with a type id
+(the index in ``config.entity_types``; :func:`type_id` maps any other type to ``len(entity_types)``).
+In training they are the window's gold entities (any type, any nesting level) plus a few random
+non-entity spans as negatives (:data:`RANDOM_NEGATIVES`, drawn from the document id and window, so the
+cached windows are reproducible); every (trigger, candidate) pair is labelled with the candidate's role
+for that trigger (``config.pair_labels`` id, 0 = none), or ignored where the candidate is the trigger
+itself. At inference the candidates are the entities the NER layers predict in the window (or the gold
+entities, in the gold-entity evaluation setting).
+
+Kept apart from the torch head (:mod:`.pair_roles`) so that only this module's source is part of the
+training-window cache key.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Sequence
+
+import torch
+
+from ..data.labels import bio_to_spans
+
+IGNORE = -100
+RANDOM_NEGATIVES = 4  # random non-entity spans per training window, labelled none
+MAX_RANDOM_LEN = 3  # their length in words: 1..3
+PAIR_COLUMNS = ("cand_spans", "cand_types", "pair_labels")
+
+Candidate = tuple[int, int, int]  # window word lo, hi, type id
+
+
+def type_id(entity_types: Sequence[str], typ: str) -> int:
+    """The type embedding row of ``typ``: its index, or ``len(entity_types)`` for any other type."""
+    return entity_types.index(typ) if typ in entity_types else len(entity_types)
+
+
+def random_negatives(taken: set[tuple[int, int]], word_pos: Sequence[int], n_types: int, seed: str,
+                     n: int = RANDOM_NEGATIVES) -> list[Candidate]:
+    """Up to ``n`` random spans of 1..3 words that are no gold span, with a random entity type.
+
+    Args:
+        taken: the gold candidate spans ``(lo, hi)`` (never drawn).
+        word_pos: the window's first-subword positions (words without subwords never start a span).
+        n_types: entity types to draw from.
+        seed: makes the draw reproducible (document id and window start).
+
+    Returns:
+        Candidates ``(lo, hi, type id)``, sorted.
+    """
+    rng = random.Random(zlib.crc32(seed.encode("utf-8")))
+    starts = [i for i, p in enumerate(word_pos) if p >= 0]
+    out: set[Candidate] = set()
+    for _ in range(4 * n):  # a few tries: short windows may hold fewer free spans than n
+        if len(out) >= n or not starts or n_types < 1:
+            break
+        lo = rng.choice(starts)
+        hi = min(len(word_pos), lo + rng.randint(1, MAX_RANDOM_LEN))
+        if (lo, hi) not in taken and all((lo, hi) != (c[0], c[1]) for c in out):
+            out.add((lo, hi, rng.randrange(n_types)))
+    return sorted(out)
+
+
+def window_pair_features(doc, spans: dict, events: list, win, config, stats) -> dict:
+    """The pair-head columns of one training window (see the module docstring).
+
+    Args:
+        doc: the gold document; spans: entity id -> document word span (``features.doc_word_spans``).
+        events: ``document_events(doc, ...)``; the triggers kept are those of ``features._window_roles``
+            (fully inside the window), in the same order.
+        win: the :class:`~diplomat_ie.modeling.encoding.Window`; config: the ``DiplomatConfig``.
+        stats: a ``FeatureStats`` (counts what the pairs cannot express).
+
+    Returns:
+        ``{"cand_spans": [C][2], "cand_types": [C], "pair_labels": [T][C]}``.
+    """
+    types = list(config.entity_types)
+    key_of: dict[tuple[int, int, str], int] = {}
+    cands: list[Candidate] = []
+    for e in doc.entities:
+        span = spans.get(e.id)
+        if span is None or span[0] < win.lo or span[1] > win.hi:
+            continue
+        key = (span[0] - win.lo, span[1] - win.lo, e.type)
+        if key not in key_of:
+            key_of[key] = len(cands)
+            cands.append((key[0], key[1], type_id(types, e.type)))
+    taken = {(c[0], c[1]) for c in cands}
+    cands += random_negatives(taken, win.word_pos, len(types), f"{doc.id}:{win.lo}")
+    role_ids = {r: i for i, r in enumerate(config.pair_labels)}
+    labels = []
+    for ev in events:
+        t = spans.get(ev.trigger.id)
+        if t is None or not (t[0] >= win.lo and t[1] <= win.hi):
+            continue
+        t_lo, t_hi = t[0] - win.lo, t[1] - win.lo
+        row = [IGNORE if (lo, hi) == (t_lo, t_hi) else 0 for lo, hi, _ in cands]
+        for a in ev.arguments:
+            span = spans.get(a.entity.id)
+            j = None if span is None else key_of.get((span[0] - win.lo, span[1] - win.lo, a.entity.type))
+            if j is None:
+                stats.counts["pair_argument_not_candidate"] += 1
+            elif row[j] > 0:
+                stats.counts["pair_argument_second_role_dropped"] += 1
+            elif row[j] == 0:
+                row[j] = role_ids[a.role]
+        labels.append(row)
+    stats.counts["pair_candidates"] += len(cands)
+    return {"cand_spans": [[lo, hi] for lo, hi, _ in cands], "cand_types": [c[2] for c in cands],
+            "pair_labels": labels}
+
+
+def collate_pairs(batch: list[dict], n_triggers: int) -> dict[str, torch.Tensor]:
+    """Pad the pair columns: ``cand_spans [B, C, 2]`` (padding ``(0, 0)``), ``cand_types [B, C]``,
+    ``pair_labels [B, T, C]`` (padding ignored)."""
+    b = len(batch)
+    nc = max(len(f["cand_spans"]) for f in batch)
+    spans = torch.zeros((b, nc, 2), dtype=torch.long)
+    types = torch.zeros((b, nc), dtype=torch.long)
+    labels = torch.full((b, n_triggers, nc), IGNORE, dtype=torch.long)
+    for i, f in enumerate(batch):
+        if f["cand_spans"]:
+            spans[i, : len(f["cand_spans"])] = torch.tensor(f["cand_spans"])
+            types[i, : len(f["cand_types"])] = torch.tensor(f["cand_types"])
+        for j, row in enumerate(f.get("pair_labels") or []):
+            labels[i, j, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return {"cand_spans": spans, "cand_types": types, "pair_labels": labels}
+
+
+def predicted_candidates(layer_tags: list[list[str]], entity_types: Sequence[str]) -> list[Candidate]:
+    """The entities of a window's predicted BIO layers (any layer, any type) as candidates, sorted."""
+    found = {(lo, hi, type_id(entity_types, typ)) for tags in layer_tags for lo, hi, typ in bio_to_spans(tags)}
+    return sorted(found)
+
+
+def pad_candidates(cand_batch: list[list[Candidate]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cand_spans [B, C, 2]`` and ``cand_types [B, C]`` of per-window candidate lists (C >= 1)."""
+    nc = max(1, max((len(c) for c in cand_batch), default=0))
+    spans = torch.zeros((len(cand_batch), nc, 2), dtype=torch.long)
+    types = torch.zeros((len(cand_batch), nc), dtype=torch.long)
+    for i, cands in enumerate(cand_batch):
+        if cands:
+            spans[i, : len(cands)] = torch.tensor([c[:2] for c in cands])
+            types[i, : len(cands)] = torch.tensor([c[2] for c in cands])
+    return spans, types
+
+
+def decode_pairs(logits: torch.Tensor, trig_batch: list[list[tuple[int, int]]], cand_batch: list[list[Candidate]],
+                 none_bias: float | None = None) -> list[list[list[tuple[int, int, int, float]]]]:
+    """Arguments from pair logits ``[B, T, C, L]``: per window and trigger, ``(lo, hi, label id, prob)``.
+
+    A candidate becomes an argument when its best class is not ``none`` (id 0); the trigger's own span
+    is never one. Candidates sharing a span (two types) give one argument, the most probable.
+    ``none_bias`` lowers the ``none`` logit (more arguments, less precision).
+    """
+    if none_bias:
+        logits = logits.clone()
+        logits[..., 0] -= none_bias
+    top_p, top_id = logits.float().softmax(-1).max(-1)
+    ids, probs = top_id.tolist(), top_p.tolist()
+    out = []
+    for j, (trigs, cands) in enumerate(zip(trig_batch, cand_batch, strict=True)):
+        rows = []
+        for t, (t_lo, t_hi) in enumerate(trigs):
+            best: dict[tuple[int, int], tuple[int, float]] = {}
+            for c, (lo, hi, _) in enumerate(cands):
+                label, p = ids[j][t][c], probs[j][t][c]
+                if label != 0 and (lo, hi) != (t_lo, t_hi) and ((lo, hi) not in best or best[(lo, hi)][1] < p):
+                    best[(lo, hi)] = (label, p)
+            rows.append([(lo, hi, label, p) for (lo, hi), (label, p) in sorted(best.items())])
+        out.append(rows)
+    return out
