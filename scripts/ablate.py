@@ -27,6 +27,9 @@ CANDIDATES: dict[str, list[str]] = {
     "unfrozen-embeddings": ["--model.freeze_word_embeddings", "false"],
     "freeze4": ["--model.freeze_layers", "4"],
     "full-vocabulary": ["--model.backbone", "models/backbones/multilingual-e5-small"],
+    "span-head": ["--model.ner_head", "span"],
+    "pair-roles": ["--roles.head", "pair"],
+    "span-head+pair-roles": ["--model.ner_head", "span", "--roles.head", "pair"],
 }
 HEADLINE = ("eval_nested_f1", "eval_nested_macro_f1", "eval_per_org_loc_f1", "eval_roles_gold_f1",
             "eval_roles_e2e_f1")

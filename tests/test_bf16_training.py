@@ -58,7 +58,8 @@ def test_bf16_training_step_and_resume(tmp_path, tiny_backbone, brat_dir, monkey
     assert losses and all(math.isfinite(x) for x in losses)
     from safetensors import safe_open
 
-    with safe_open(str(out / "model.safetensors"), "pt") as fh:
+    # the checkpoint holds the master weights (the saved model is float16: training.save_dtype)
+    with safe_open(str(tmp_path / "runs/bf16/checkpoints/checkpoint-2/model.safetensors"), "pt") as fh:
         dtypes = {fh.get_slice(k).get_dtype() for k in fh.keys()}
     assert dtypes == {"F32"}  # autocast keeps fp32 master weights
     opt = torch.load(tmp_path / "runs/bf16/checkpoints/checkpoint-2/optimizer.pt", weights_only=True)

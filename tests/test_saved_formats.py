@@ -26,6 +26,24 @@ NAMES = ["plain", "marker"]
 LOGIT_TOL = 1e-4
 
 
+def _same_result(got, ref, path: str = "") -> None:
+    """Extractor output equal to the reference: exact but for scores (4 decimals), which the other CPU's
+    rounding may move by one unit in the last place."""
+    if isinstance(ref, dict):
+        assert isinstance(got, dict) and got.keys() == ref.keys(), path
+        for k in ref:
+            if k == "score":
+                assert abs(got[k] - ref[k]) <= 2e-4, f"{path}.score: {got[k]} vs {ref[k]}"
+            else:
+                _same_result(got[k], ref[k], f"{path}.{k}")
+    elif isinstance(ref, list):
+        assert isinstance(got, list) and len(got) == len(ref), path
+        for i, (g, r) in enumerate(zip(got, ref, strict=True)):
+            _same_result(g, r, f"{path}[{i}]")
+    else:
+        assert got == ref, f"{path}: {got!r} vs {ref!r}"
+
+
 def _reference(name: str) -> tuple[dict[str, torch.Tensor], dict]:
     ref = load_file(str(V1_FILES / f"{name}_reference.safetensors"))
     return ref, json.loads((V1_FILES / f"{name}_reference.json").read_text(encoding="utf-8"))
@@ -52,7 +70,7 @@ def test_v1_directory_loads_and_predicts_identically(name, v1):
     ref, result = _reference(name)
     assert _max_diff(model, ref, f"v1 {name}") < LOGIT_TOL
     assert result["entities"] and result["events"]  # the comparison below is not vacuous
-    assert Extractor(model, tok)(result["text"]).to_dict() == result
+    _same_result(Extractor(model, tok)(result["text"]).to_dict(), result)
     if name == "marker":
         assert model.config.role_marker_layer == 1 and model.role_marker is not None
         assert model.role_marker.abs().sum() > 0
@@ -72,7 +90,7 @@ def test_resaved_v1_directory_is_current_and_identical(name, tmp_path, v1):
     again, _ = load_model_dir(out)
     ref, result = _reference(name)
     assert _max_diff(again, ref, f"v{FORMAT_VERSION} {name} (re-saved)") < LOGIT_TOL
-    assert Extractor(again, tok)(result["text"]).to_dict() == result
+    _same_result(Extractor(again, tok)(result["text"]).to_dict(), result)
 
 
 @pytest.mark.parametrize("name", NAMES)
