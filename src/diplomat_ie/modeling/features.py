@@ -141,12 +141,14 @@ def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
         word_pos[i, : len(f["word_pos"])] = torch.tensor(f["word_pos"]).clamp(min=0)
     out = {"input_ids": input_ids, "attention_mask": attention, "word_pos": word_pos}
     if "ner_labels" in batch[0]:
-        k = len(batch[0]["ner_labels"])
+        k = max(len(f["ner_labels"]) for f in batch)  # windows of other corpora's heads: other depths
         ner = torch.full((b, k, nw), IGNORE, dtype=torch.long)
         for i, f in enumerate(batch):
             if f["word_pos"]:
-                ner[i, :, : len(f["word_pos"])] = torch.tensor(f["ner_labels"])
+                ner[i, : len(f["ner_labels"]), : len(f["word_pos"])] = torch.tensor(f["ner_labels"])
         out["ner_labels"] = ner
+    if "head" in batch[0]:  # data.extra_corpora: the NER head each window trains (0 = main)
+        out["head"] = torch.tensor([int(f["head"]) for f in batch], dtype=torch.long)
     if "trig_spans" in batch[0]:
         nt = max(len(f["trig_spans"]) for f in batch)
         trig = torch.zeros((b, nt, 2), dtype=torch.long)

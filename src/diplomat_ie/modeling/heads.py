@@ -13,6 +13,9 @@ on the hidden states entering layer ``L``, with a learned marker vector added to
 and the role head reads those trigger-aware word vectors. ``L = 0`` is the classic marker-per-trigger
 (BERT SRL) model, one full encoder pass per trigger; larger ``L`` shares more of the pass. The marker
 starts at zero, so switching a trained model to marker mode starts from its exact predictions.
+
+Extra NER heads (``config.extra_heads``, one per extra training corpus label set): each is a linear
+layered BIO tagger like the main NER head, over the same first-subword vectors (``extra_ner.<name>``).
 """
 
 from __future__ import annotations
@@ -128,6 +131,10 @@ class DiplomatHeads(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.n_ner = len(config.ner_labels)
         self.ner_head = nn.Linear(hidden, config.num_layers * self.n_ner)
+        # one linear layered tagger per extra corpus label set; an empty dict registers no weights
+        self.extra_ner = nn.ModuleDict({
+            name: nn.Linear(hidden, int(h["num_layers"]) * len(config.extra_ner_labels(name)))
+            for name, h in config.extra_heads.items()})
         self.role_head = (RoleHead(hidden, config.role_hidden_size, len(config.role_labels),
                                    config.max_distance, config.dropout) if config.roles else None)
         self.role_marker: nn.Parameter | None = None
@@ -183,6 +190,13 @@ class DiplomatHeads(nn.Module):
     def ner_logits(self, words: torch.Tensor) -> torch.Tensor:
         """``[B, W, K * L]`` NER logits of all nesting layers (:func:`split_ner_layers` -> ``[B, K, W, L]``)."""
         return self.ner_head(words)
+
+    def extra_ner_logits(self, words: torch.Tensor, head: str) -> torch.Tensor:
+        """``[B, W, K_h * L_h]`` logits of the extra NER head ``head`` (:func:`split_ner_layers` with its K)."""
+        if head not in self.extra_ner:
+            raise KeyError(f"this model has no NER head {head!r} (extra heads: "
+                           f"{', '.join(self.extra_ner) or 'none'})")
+        return self.extra_ner[head](words)
 
     def role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, hidden_l: torch.Tensor | None = None,
                     attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,

@@ -13,7 +13,7 @@ from transformers import AutoModel, PreTrainedModel
 from .configuration import DiplomatConfig
 from .heads import DiplomatHeads, RoleHead, split_ner_layers
 
-__all__ = ["DiplomatModel", "RoleHead", "layered_loss"]
+__all__ = ["DiplomatModel", "RoleHead", "layered_loss", "mixed_ner_loss"]
 
 
 def layered_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -28,6 +28,35 @@ def layered_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if (lab != -100).any():
             total = total + F.cross_entropy(logits[:, k].reshape(-1, logits.size(-1)).float(), lab,
                                             ignore_index=-100)  # fp32 loss under bf16 autocast
+    return total
+
+
+def mixed_ner_loss(heads: DiplomatHeads, words: torch.Tensor, ner_logits: torch.Tensor, ner_labels: torch.Tensor,
+                   head_ids: torch.Tensor) -> torch.Tensor | None:
+    """NER loss of a batch mixing corpora: each window's labels reach only its own corpus's head.
+
+    Args:
+        heads: the model's heads; ``config.extra_heads`` gives the head of id ``1 + index``.
+        words: ``[B, W, H]`` word vectors; ner_logits: the main head's ``[B, K, W, L]``.
+        ner_labels: ``[B, K_max, W]`` (each window's own head's layers, then ``-100``).
+        head_ids: ``[B]``: 0 = the main head, ``i`` = the ``i``-th extra head.
+
+    Returns:
+        The main head's :func:`layered_loss` on its windows plus each extra head's on its windows times its
+        loss weight; None when no window has a label.
+    """
+    total = None
+    main = head_ids == 0
+    if main.any():
+        total = layered_loss(ner_logits[main], ner_labels[main, : ner_logits.size(1)])
+    for i, (name, spec) in enumerate(heads.config.extra_heads.items(), start=1):
+        sel = head_ids == i
+        if not sel.any():
+            continue
+        k = int(spec["num_layers"])
+        logits = split_ner_layers(heads.extra_ner_logits(words[sel], name), k)
+        loss = layered_loss(logits, ner_labels[sel, :k]) * float(spec.get("loss_weight", 1.0))
+        total = loss if total is None else total + loss
     return total
 
 
@@ -134,12 +163,15 @@ class DiplomatModel(PreTrainedModel):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
                 ner_labels: torch.Tensor | None = None, trig_spans: torch.Tensor | None = None,
                 role_labels: torch.Tensor | None = None, trig_sub: torch.Tensor | None = None,
-                **_: Any) -> dict[str, torch.Tensor]:
+                head: torch.Tensor | None = None, **_: Any) -> dict[str, torch.Tensor]:
+        """``head`` (``[B]``, batches of ``data.extra_corpora`` runs): which NER head each window trains."""
         words, hidden_l = self.window_states(input_ids, attention_mask, word_pos)
         ner_logits = split_ner_layers(self.heads.ner_logits(words), self.config.num_layers)
         out = {"ner_logits": ner_logits}
         loss = None
-        if ner_labels is not None:
+        if ner_labels is not None and head is not None:
+            loss = mixed_ner_loss(self.heads, words, ner_logits, ner_labels, head)
+        elif ner_labels is not None:
             loss = layered_loss(ner_logits, ner_labels)
         if self.heads.role_head is not None and trig_spans is not None and trig_spans.size(1) > 0:
             role_logits = self.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub)

@@ -239,12 +239,14 @@ class Predictor:
     where the model predicted none (end-to-end setting only). ``role_o_bias`` (default 0) lowers the role
     head's ``O`` logit by that much: more arguments, less precision. Windows are batched by length
     (:func:`length_batches`: at most ``batch_size`` per pass, at most ``max_padding`` padded tokens).
+    ``head`` names an extra NER head (``config.extra_heads``, from ``data.extra_corpora``): its entities
+    replace the main head's, and no events are predicted (the role head reads the main head's triggers).
     """
 
     def __init__(self, model: DiplomatModel | DiplomatHeads, tokenizer: PreTrainedTokenizerBase, batch_size: int = 32,
                  window_fn: WindowRunner | None = None, snap_arguments: bool = True,
                  trigger_lexicon: TriggerLexicon | None = None, role_o_bias: float | None = None,
-                 max_padding: float | None = 0.1):
+                 max_padding: float | None = 0.1, head: str | None = None):
         self.model = model
         self.max_padding = max_padding
         self.role_o_bias = role_o_bias
@@ -258,7 +260,14 @@ class Predictor:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         cfg = model.config
-        self.ner_labels = cfg.ner_labels
+        self.head = head
+        self.ner_labels, self.num_layers, self.trigger_types = cfg.ner_labels, cfg.num_layers, set(cfg.trigger_types)
+        if head is not None:
+            try:
+                self.ner_labels = cfg.extra_ner_labels(head)
+            except KeyError as exc:
+                raise ValueError(exc.args[0]) from None
+            self.num_layers, self.trigger_types = int(cfg.extra_heads[head]["num_layers"]), set()
         self.role_labels = cfg.role_labels if model.role_head is not None else []
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else 0
@@ -317,8 +326,12 @@ class Predictor:
         # WindowOutputs(*...): a runner of an older export may give just (words, ner_logits)
         out = WindowOutputs(*self.window_fn(batch["input_ids"], batch["attention_mask"], batch["word_pos"]))
         words = out.words
-        k = self.model.config.num_layers
-        logits = split_ner_layers(out.ner_logits, k)
+        k = self.num_layers
+        ner_logits = out.ner_logits
+        if self.head is not None:  # the extra head runs on the runner's word vectors (torch or ONNX)
+            heads = self.model.heads if isinstance(self.model, DiplomatModel) else self.model
+            ner_logits = heads.extra_ner_logits(words, self.head)
+        logits = split_ner_layers(ner_logits, k)
         top_p, top_id = logits.softmax(-1).max(-1)
         ids, probs = top_id.tolist(), top_p.tolist()  # one conversion, not one tensor slice per window and layer
         trig_batch = []
@@ -332,11 +345,11 @@ class Predictor:
                 trig = [s for s in gold_words[d] if win.own_lo <= s.lo < win.own_hi and s.hi <= win.hi]
                 trig = [SpanPred(s.lo - win.lo, s.hi - win.lo, s.type, s.score) for s in trig]
             else:
-                trig = _window_triggers(tags, pr, win, set(self.model.config.trigger_types))
-                if self.trigger_lexicon is not None:
+                trig = _window_triggers(tags, pr, win, self.trigger_types)
+                if self.trigger_lexicon is not None and self.head is None:
                     trig = _add_lexicon_triggers(trig, encs[d], win, self.trigger_lexicon)
             trig_batch.append(trig)
-        if self.model.role_head is not None and any(trig_batch):
+        if self.model.role_head is not None and self.head is None and any(trig_batch):
             self._run_roles(words, chunk, wins, trig_batch, preds, out, batch["word_pos"])
 
     def _run_roles(self, words: torch.Tensor, chunk: list[tuple[int, int]], wins: list[Window],
@@ -376,7 +389,7 @@ class Predictor:
 
     def _merge_entities(self, enc: EncodedDoc, d: int, layer_out: LayerOut) -> tuple[list[SpanPred], list[list[str]]]:
         """Stitch each layer's owned words from all windows, then decode BIO over the whole document."""
-        k = self.model.config.num_layers
+        k = self.num_layers
         n = len(enc.words)
         tags = [["O"] * n for _ in range(k)]
         probs = [[0.0] * n for _ in range(k)]

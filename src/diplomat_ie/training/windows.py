@@ -54,7 +54,8 @@ class WindowRows(torch.utils.data.Dataset):
     """The Trainer's view of a window :class:`~datasets.Dataset`: feature dicts and their lengths."""
 
     def __init__(self, windows: Dataset):
-        self.windows = windows.select_columns(list(FEATURE_COLUMNS))
+        extra = ["head"] if "head" in windows.column_names else []  # data.extra_corpora runs
+        self.windows = windows.select_columns([*FEATURE_COLUMNS, *extra])
         self.lengths: list[int] = windows["length"]
 
     def __len__(self) -> int:
