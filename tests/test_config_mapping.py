@@ -50,6 +50,8 @@ CASES = [
     ("model.overlap", "4", "overlap", 4, "applied"),
     ("model.dropout", "0.3", "dropout", 0.3, "applied"),
     ("roles.loss_weight", "2.5", "role_loss_weight", 2.5, "applied"),
+    ("data.extra_corpora", f"[{{corpus: {BRAT / 'dev'}, head: own, types: [PERSON, CITY], layers: 1}}]",
+     "extra_heads", {"own": {"entity_types": ["PERSON", "CITY"], "num_layers": 1, "loss_weight": 1.0}}, "error"),
     ("model.freeze_word_embeddings", "true", None, True, "applied"),
     ("training.head_lr", "0.02", None, 0.02, "applied"),
     ("training.encoder_lr", "0.001", None, 0.001, "applied"),

@@ -249,3 +249,19 @@ def test_init_from_keeps_the_heads_and_refuses_other_ones(trained, capsys):
     err = capsys.readouterr().err
     assert f"data.extra_corpora: {trained / 'model'} was trained with" in err
     assert "architecture settings cannot change" in err
+
+
+def test_predict_cli_with_the_extra_head(trained, tmp_path, capsys):
+    from diplomat_ie.cli import main
+
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "a", "text": "Посол Германии в Москве встретился с Лавровым."},
+                              ensure_ascii=False) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["predict", "--model", str(trained / "model"), "--input", str(src), "--output", str(out),
+                 "--head", "factrueval", "--no-progress"]) == 0
+    (row,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert row["id"] == "a" and row["events"] == [] and set(row) >= {"text", "entities", "events"}
+    assert main(["predict", "--model", str(trained / "model"), "--input", str(src), "--output",
+                 str(tmp_path / "x.jsonl"), "--head", "nope", "--no-progress"]) == 2
+    assert "--head: this model has no NER head 'nope' (extra heads: factrueval)" in capsys.readouterr().err
