@@ -265,3 +265,17 @@ def test_predict_cli_with_the_extra_head(trained, tmp_path, capsys):
     assert main(["predict", "--model", str(trained / "model"), "--input", str(src), "--output",
                  str(tmp_path / "x.jsonl"), "--head", "nope", "--no-progress"]) == 2
     assert "--head: this model has no NER head 'nope' (extra heads: factrueval)" in capsys.readouterr().err
+
+
+def test_unreadable_corpus_and_reserved_head_names_are_config_errors(tiny_backbone):
+    from diplomat_ie.modeling.configuration import DiplomatConfig
+    from diplomat_ie.modeling.io import build_model
+    from diplomat_ie.training.extra import load_extra_corpora
+
+    cfg = load_config("default", {"data.root": str(DATASETS), "data.extra_corpora": "[{corpus: factrueval}]"})
+    with pytest.raises(ConfigError, match=r"data.extra_corpora\[0\]: corpus factrueval has no split 'train'"):
+        load_extra_corpora(cfg)
+    bad = DiplomatConfig(entity_types=["PERSON"], backbone_name=str(tiny_backbone), window_length=32, overlap=8,
+                         extra_heads={"values": {"entity_types": ["Person"], "num_layers": 1}})
+    with pytest.raises(ConfigError, match=r"head name\(s\) \['values'\] are reserved"):
+        build_model(bad)

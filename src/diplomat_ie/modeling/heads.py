@@ -132,6 +132,8 @@ class DiplomatHeads(nn.Module):
         self.n_ner = len(config.ner_labels)
         self.ner_head = nn.Linear(hidden, config.num_layers * self.n_ner)
         # one linear layered tagger per extra corpus label set; an empty dict registers no weights
+        if clash := [n for n in config.extra_heads if hasattr(nn.ModuleDict, n)]:
+            raise ValueError(f"data.extra_corpora: head name(s) {clash} are reserved; choose other names")
         self.extra_ner = nn.ModuleDict({
             name: nn.Linear(hidden, int(h["num_layers"]) * len(config.extra_ner_labels(name)))
             for name, h in config.extra_heads.items()})

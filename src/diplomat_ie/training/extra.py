@@ -17,7 +17,7 @@ from datasets import Dataset, concatenate_datasets
 
 from ..config import MAIN_HEAD, ConfigError, ExtraCorpusConfig, RunConfig
 from ..data.corpora import load_docs
-from ..data.document import Document
+from ..data.document import CorpusError, Document
 from ..data.labels import bio_labels
 from .windows import encode_windows
 
@@ -54,11 +54,14 @@ def load_extra_corpora(cfg: RunConfig) -> list[ExtraDocs]:
     """The documents of every ``data.extra_corpora`` entry (``max_docs`` applied).
 
     Raises:
-        ConfigError: an entry's corpus has no documents (naming the entry).
+        ConfigError: an entry's corpus cannot be read or has no documents (naming the entry).
     """
     out = []
     for i, e in enumerate(cfg.data.extra_corpora):
-        docs = load_docs(e.corpus, e.split, root=cfg.data.root, lenient=cfg.data.lenient)
+        try:
+            docs = load_docs(e.corpus, e.split, root=cfg.data.root, lenient=cfg.data.lenient)
+        except CorpusError as exc:
+            raise ConfigError(f"data.extra_corpora[{i}]: {exc}") from exc
         if e.max_docs:
             docs = docs[: e.max_docs]
         if not docs:
