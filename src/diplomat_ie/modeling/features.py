@@ -168,21 +168,25 @@ def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
         attention[i, : len(f["input_ids"])] = 1
         word_pos[i, : len(f["word_pos"])] = torch.tensor(f["word_pos"]).clamp(min=0)
     out = {"input_ids": input_ids, "attention_mask": attention, "word_pos": word_pos}
+    # a window labels either the span head (span_labels) or a layered head (ner_labels; data.extra_corpora
+    # windows always the latter): a batch may mix both, the other rows stay ignored
     labelled = [f["span_labels"] for f in batch if f.get("span_labels")]
     if labelled:
         width = len(labelled[0][0])
         span = torch.full((b, nw, width), IGNORE, dtype=torch.long)
         for i, f in enumerate(batch):
-            if f["span_labels"]:
+            if f.get("span_labels"):
                 span[i, : len(f["span_labels"])] = torch.tensor(f["span_labels"])
         out["span_labels"] = span
-    if batch[0].get("ner_labels"):
-        k = len(batch[0]["ner_labels"])
+    if any(f.get("ner_labels") for f in batch):
+        k = max(len(f.get("ner_labels") or []) for f in batch)  # windows of other corpora's heads: other depths
         ner = torch.full((b, k, nw), IGNORE, dtype=torch.long)
         for i, f in enumerate(batch):
-            if f["word_pos"]:
-                ner[i, :, : len(f["word_pos"])] = torch.tensor(f["ner_labels"])
+            if f["word_pos"] and f.get("ner_labels"):
+                ner[i, : len(f["ner_labels"]), : len(f["word_pos"])] = torch.tensor(f["ner_labels"])
         out["ner_labels"] = ner
+    if "head" in batch[0]:  # data.extra_corpora: the NER head each window trains (0 = main)
+        out["head"] = torch.tensor([int(f["head"]) for f in batch], dtype=torch.long)
     if "trig_spans" in batch[0]:
         nt = max(len(f["trig_spans"]) for f in batch)
         trig = torch.zeros((b, nt, 2), dtype=torch.long)

@@ -14,6 +14,10 @@ on the hidden states entering layer ``L``, with a learned marker vector added to
 and the role head reads those trigger-aware word vectors. ``L = 0`` is the classic marker-per-trigger
 (BERT SRL) model, one full encoder pass per trigger; larger ``L`` shares more of the pass. The marker
 starts at zero, so switching a trained model to marker mode starts from its exact predictions.
+
+Extra NER heads (``config.extra_heads``, one per extra training corpus label set): each is a linear
+layered BIO tagger like the layered main NER head (also next to a span main head), over the same
+first-subword vectors (``extra_ner.<name>``).
 """
 
 from __future__ import annotations
@@ -113,6 +117,13 @@ class DiplomatHeads(nn.Module):
         # one module, one state-dict prefix (heads.ner_head.*) for both kinds of NER head
         self.ner_head: nn.Module = (SpanHead(hidden, hidden, self.n_ner, config.max_span_width, config.dropout)
                                     if config.is_span else nn.Linear(hidden, config.num_layers * self.n_ner))
+        # one linear layered tagger per extra corpus label set (whatever the main head's kind); an empty
+        # dict registers no weights
+        if clash := [n for n in config.extra_heads if hasattr(nn.ModuleDict, n)]:
+            raise ValueError(f"data.extra_corpora: head name(s) {clash} are reserved; choose other names")
+        self.extra_ner = nn.ModuleDict({
+            name: nn.Linear(hidden, int(h["num_layers"]) * len(config.extra_ner_labels(name)))
+            for name, h in config.extra_heads.items()})
         self.role_head: RoleHead | PairRoleHead | None = None
         if config.roles and getattr(config, "role_head", "bio") == "pair":
             self.role_head = PairRoleHead(hidden, config.role_hidden_size, len(config.entity_types),
@@ -181,6 +192,13 @@ class DiplomatHeads(nn.Module):
         if self.config.is_span:
             return self.ner_head(words).flatten(2)
         return self.ner_head(words)
+
+    def extra_ner_logits(self, words: torch.Tensor, head: str) -> torch.Tensor:
+        """``[B, W, K_h * L_h]`` logits of the extra NER head ``head`` (:func:`split_ner_layers` with its K)."""
+        if head not in self.extra_ner:
+            raise KeyError(f"this model has no NER head {head!r} (extra heads: "
+                           f"{', '.join(self.extra_ner) or 'none'})")
+        return self.extra_ner[head](words)
 
     def role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, hidden_l: torch.Tensor | None = None,
                     attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,

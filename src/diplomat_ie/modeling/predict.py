@@ -250,12 +250,14 @@ class Predictor:
     where the model predicted none (end-to-end setting only). ``role_o_bias`` (default 0) lowers the role
     head's ``O`` logit by that much: more arguments, less precision. Windows are batched by length
     (:func:`length_batches`: at most ``batch_size`` per pass, at most ``max_padding`` padded tokens).
+    ``head`` names an extra NER head (``config.extra_heads``, from ``data.extra_corpora``): its entities
+    replace the main head's, and no events are predicted (the role head reads the main head's triggers).
     """
 
     def __init__(self, model: DiplomatModel | DiplomatHeads, tokenizer: PreTrainedTokenizerBase, batch_size: int = 32,
                  window_fn: WindowRunner | None = None, snap_arguments: bool = True,
                  trigger_lexicon: TriggerLexicon | None = None, role_o_bias: float | None = None,
-                 max_padding: float | None = 0.1):
+                 max_padding: float | None = 0.1, head: str | None = None):
         self.model = model
         self.max_padding = max_padding
         self.role_o_bias = role_o_bias
@@ -269,7 +271,14 @@ class Predictor:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         cfg = model.config
-        self.ner_labels = cfg.ner_labels
+        self.head = head
+        self.ner_labels, self.num_layers, self.trigger_types = cfg.ner_labels, cfg.num_layers, set(cfg.trigger_types)
+        if head is not None:
+            try:
+                self.ner_labels = cfg.extra_ner_labels(head)
+            except KeyError as exc:
+                raise ValueError(exc.args[0]) from None
+            self.num_layers, self.trigger_types = int(cfg.extra_heads[head]["num_layers"]), set()
         self.role_labels = cfg.role_labels if model.role_head is not None else []
         self.pair = model.role_head is not None and getattr(cfg, "role_head", "bio") == "pair"
         pad = tokenizer.pad_token_id
@@ -308,7 +317,7 @@ class Predictor:
             if progress is not None:
                 progress.update(len(chunk))
         for d, pred in enumerate(preds):
-            if self.model.config.is_span:
+            if self.model.config.is_span and self.head is None:
                 pred.entities, pred.layer_tags = self._merge_spans(encs[d], d, span_out)
             else:
                 pred.entities, pred.layer_tags = self._merge_entities(encs[d], d, layer_out)
@@ -339,10 +348,16 @@ class Predictor:
         # WindowOutputs(*...): a runner of an older export may give just (words, ner_logits)
         out = WindowOutputs(*self.window_fn(batch["input_ids"], batch["attention_mask"], batch["word_pos"]))
         predicted = gold_words is None  # gold triggers replace the predicted ones
-        if self.model.config.is_span:
+        if self.head is not None:  # the extra head (layered) runs on the runner's word vectors (torch or ONNX)
+            heads = self.model.heads if isinstance(self.model, DiplomatModel) else self.model
+            found = self._layer_triggers(chunk, wins, heads.extra_ner_logits(out.words, self.head), layer_out,
+                                         predicted)
+        elif self.model.config.is_span:
             found = self._span_triggers(chunk, wins, out.ner_logits, span_out)
         else:
             found = self._layer_triggers(chunk, wins, out.ner_logits, layer_out, predicted)
+        if self.model.role_head is None or self.head is not None:
+            return  # no events: the role head reads the main head's triggers
         trig_batch = []
         for (d, _), win, trig in zip(chunk, wins, found, strict=True):
             if gold_words is not None:
@@ -355,18 +370,17 @@ class Predictor:
         if self.pair:
             cand_batch = [self._candidates((d, w), win, layer_out, span_out, None if gold_ents is None else gold_ents[d])
                           for (d, w), win in zip(chunk, wins, strict=True)]
-        if self.model.role_head is not None and any(trig_batch):
+        if any(trig_batch):
             self._run_roles(out.words, chunk, wins, trig_batch, preds, out, batch["word_pos"], cand_batch)
 
     def _layer_triggers(self, chunk: list[tuple[int, int]], wins: list[Window], ner_logits: torch.Tensor,
                         layer_out: LayerOut, predicted: bool = True) -> list[list[SpanPred]]:
-        """Layered head: each window's tags and probabilities into ``layer_out``; its predicted triggers
-        (none when not ``predicted``)."""
-        k = self.model.config.num_layers
+        """Layered head (the main one, or the extra head ``self.head``): each window's tags and
+        probabilities into ``layer_out``; its predicted triggers (none when not ``predicted``)."""
+        k = self.num_layers
         logits = split_ner_layers(ner_logits, k)
         top_p, top_id = logits.softmax(-1).max(-1)
         ids, probs = top_id.tolist(), top_p.tolist()  # one conversion, not one tensor slice per window and layer
-        trigger_types = set(self.model.config.trigger_types)
         found = []
         for j, ((d, w), win) in enumerate(zip(chunk, wins, strict=True)):
             n = win.hi - win.lo
@@ -374,7 +388,7 @@ class Predictor:
                      enumerate(ids[j][layer][:n])] for layer in range(k)]
             pr = [probs[j][layer][:n] for layer in range(k)]
             layer_out[(d, w)] = (tags, pr)
-            found.append(_window_triggers(tags, pr, win, trigger_types) if predicted else [])
+            found.append(_window_triggers(tags, pr, win, self.trigger_types) if predicted else [])
         return found
 
     def _span_triggers(self, chunk: list[tuple[int, int]], wins: list[Window], ner_logits: torch.Tensor,
@@ -459,7 +473,7 @@ class Predictor:
 
     def _merge_entities(self, enc: EncodedDoc, d: int, layer_out: LayerOut) -> tuple[list[SpanPred], list[list[str]]]:
         """Stitch each layer's owned words from all windows, then decode BIO over the whole document."""
-        k = self.model.config.num_layers
+        k = self.num_layers
         n = len(enc.words)
         tags = [["O"] * n for _ in range(k)]
         probs = [[0.0] * n for _ in range(k)]

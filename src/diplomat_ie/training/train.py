@@ -25,6 +25,7 @@ from ..modeling.io import build_model, save_model_dir
 from ..utils import atomic_write_json, atomic_write_text, set_seed
 from . import distributed
 from .card import model_card
+from .extra import check_saved_heads, found_types, load_extra_corpora, mix_windows, split_main
 from .trainer import DevScorer, DiplomatTrainer, WindowDataset
 from .windows import WindowRows, encode_windows
 
@@ -210,16 +211,26 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
     set_seed(cfg.training.seed)
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(paths["run"] / "tensorboard"))
     train_docs, dev_docs = load_training_docs(cfg)
+    more_main, extras = split_main(load_extra_corpora(cfg))
+    train_docs = train_docs + more_main  # data.extra_corpora with head "main": the main head's scheme
     types = cfg.model.entity_types or sorted({e.type for d in train_docs for e in d.entities})
     if cfg.model.init_from:
         model, tokenizer = _init_from(cfg, types)
+        check_saved_heads(model.config, extras, str(cfg.model.init_from))
     else:
-        model, tokenizer = build_model(DiplomatConfig.from_run_config(cfg, entity_types=types),
+        model, tokenizer = build_model(DiplomatConfig.from_run_config(cfg, entity_types=types,
+                                                                      extra_types=found_types(extras)),
                                        freeze_word_embeddings=cfg.model.freeze_word_embeddings,
                                        freeze_layers=cfg.model.freeze_layers)
+    extra_info: list[dict] = []
     with distributed.main_process_first():  # rank 0 fills the cache, the others read it
         encoded = encode_windows(train_docs, model.config, tokenizer, cfg.data.cache_dir)
-    feats, fstats = WindowRows(encoded.windows), encoded.stats
+        windows, fstats = encoded.windows, encoded.stats
+        if extras:
+            windows, extra_stats, extra_info = mix_windows(windows, extras, model.config, tokenizer,
+                                                           cfg.data.cache_dir)
+            fstats.update(extra_stats)
+    feats = WindowRows(windows)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     if scorer is None:
         log.warning("no dev scorer: training without dev evaluation or early stopping; the last model is saved")
@@ -243,6 +254,8 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
     summary = _summary(cfg, trainer, result, seconds, len(train_docs), len(dev_docs), len(feats), fstats, last)
     summary["windows_cache"] = {"fingerprint": encoded.fingerprint, "hit": encoded.cache_hit,
                                 "dir": cfg.data.cache_dir}
+    if extra_info:
+        summary["extra_corpora"] = extra_info
     model.config.training_summary = {k: summary[k] for k in ("train_docs", "train_windows", "seconds",
                                                               "best_dev", "epochs_run")}
     if main:

@@ -69,7 +69,8 @@ class WindowRows(torch.utils.data.Dataset):
     """The Trainer's view of a window :class:`~datasets.Dataset`: feature dicts and their lengths."""
 
     def __init__(self, windows: Dataset):
-        known = FEATURE_COLUMNS + _pair_features.PAIR_COLUMNS
+        # "head": data.extra_corpora runs (the NER head each window trains)
+        known = FEATURE_COLUMNS + _pair_features.PAIR_COLUMNS + ("head",)
         self.windows = windows.select_columns([c for c in known if c in windows.column_names])
         self.lengths: list[int] = windows["length"]
 
