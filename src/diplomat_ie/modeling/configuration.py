@@ -46,6 +46,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model.overlap", "overlap", RUNTIME, "window overlap (subwords)"),
     Setting("model.dropout", "dropout", RUNTIME, "dropout before the heads"),
     Setting("roles.loss_weight", "role_loss_weight", RUNTIME, "role loss weight"),
+    Setting("model.word_vectors", "word_vectors", ARCHITECTURE, "word vectors"),
+    Setting("model.word_vectors_size", "word_vectors_size", ARCHITECTURE, "word vector projection width"),
+    Setting("model.word_feature_dropout", "word_feature_dropout", RUNTIME, "word feature dropout"),
 )
 
 # Encoders whose position ids start at padding_idx + 1 (XLM-R: 514 positions, 512 usable).
@@ -82,6 +85,12 @@ class DiplomatConfig(PretrainedConfig):
         role_marker_layer: None = the role head reads the shared encoder pass only (all triggers of a
             window in one pass); ``L`` = re-run encoder layers ``L..`` once per trigger with a learned
             marker added to the trigger's subwords (``0`` is the classic marker-per-trigger model).
+        word_vectors: None, or the navec table (``"navec"`` or a navec ``.tar`` path) whose vectors,
+            projected to ``word_vectors_size``, are concatenated to each word (:mod:`.word_features`).
+        word_vectors_table: the table's shape and word-list sha256 (filled in when the model is built).
+        word_lexicon: None, or the lexicon feature groups (:mod:`.word_lexicon`), embedded to
+            ``word_lexicon_size`` and concatenated to each word.
+        word_feature_dropout: training-time chance that a word's features are dropped.
     """
 
     model_type = "diplomat_ie"
@@ -90,7 +99,10 @@ class DiplomatConfig(PretrainedConfig):
                  num_layers: int = 4, roles: list[str] | None = None,
                  trigger_types: list[str] | None = None, window_length: int = 160, overlap: int = 32,
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
-                 role_marker_layer: int | None = None,
+                 role_marker_layer: int | None = None, word_vectors: str | None = None,
+                 word_vectors_size: int = 64, word_vectors_table: dict | None = None,
+                 word_lexicon: list[str] | None = None, word_lexicon_size: int = 16,
+                 word_feature_dropout: float = 0.1,
                  format_version: int = FORMAT_VERSION, backbone_name: str | None = None,
                  training_summary: dict | None = None, **kwargs):
         self.encoder = encoder or {}
@@ -105,6 +117,12 @@ class DiplomatConfig(PretrainedConfig):
         self.max_distance = max_distance
         self.role_loss_weight = role_loss_weight
         self.role_marker_layer = role_marker_layer
+        self.word_vectors = word_vectors
+        self.word_vectors_size = word_vectors_size
+        self.word_vectors_table = word_vectors_table
+        self.word_lexicon = list(word_lexicon) if word_lexicon else None
+        self.word_lexicon_size = word_lexicon_size
+        self.word_feature_dropout = word_feature_dropout
         self.format_version = format_version
         self.backbone_name = backbone_name
         self.training_summary = training_summary or {}

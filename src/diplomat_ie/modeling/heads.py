@@ -13,6 +13,11 @@ on the hidden states entering layer ``L``, with a learned marker vector added to
 and the role head reads those trigger-aware word vectors. ``L = 0`` is the classic marker-per-trigger
 (BERT SRL) model, one full encoder pass per trigger; larger ``L`` shares more of the pass. The marker
 starts at zero, so switching a trained model to marker mode starts from its exact predictions.
+
+Word features (``model.word_vectors`` / ``model.word_lexicon``, :mod:`.word_features`): a vector per word,
+computed from the ``word_feats`` input, is concatenated to every first-subword vector (both the shared
+pass and, in marker mode, the per-trigger pass), so the NER and role heads read ``hidden + size`` wide
+word vectors.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from transformers import AutoModel, PretrainedConfig
 from transformers.masking_utils import create_bidirectional_mask
 
 from .configuration import DiplomatConfig
+from .word_features import WordFeatures, WordFeaturizer, has_word_features
 
 HEADS_PREFIX = "heads."  # where DiplomatModel keeps its heads (state-dict key prefix)
 
@@ -127,8 +133,11 @@ class DiplomatHeads(nn.Module):
         hidden = encoder_config.hidden_size
         self.dropout = nn.Dropout(config.dropout)
         self.n_ner = len(config.ner_labels)
-        self.ner_head = nn.Linear(hidden, config.num_layers * self.n_ner)
-        self.role_head = (RoleHead(hidden, config.role_hidden_size, len(config.role_labels),
+        self.word_features = WordFeatures(config) if has_word_features(config) else None
+        self.featurizer: WordFeaturizer | None = None  # data side of word_features (set by build / load)
+        width = hidden + (self.word_features.size if self.word_features is not None else 0)
+        self.ner_head = nn.Linear(width, config.num_layers * self.n_ner)
+        self.role_head = (RoleHead(width, config.role_hidden_size, len(config.role_labels),
                                    config.max_distance, config.dropout) if config.roles else None)
         self.role_marker: nn.Parameter | None = None
         self.top: nn.ModuleList | tuple[nn.Module, ...] | None = None
@@ -158,7 +167,8 @@ class DiplomatHeads(nn.Module):
         self.share_top_layers(layers)
         if self.role_marker is None:
             p = next(self.ner_head.parameters())
-            self.role_marker = nn.Parameter(torch.zeros(self.ner_head.in_features, dtype=p.dtype, device=p.device))
+            hidden = self.encoder_config.hidden_size  # the marker is added to encoder states, not word vectors
+            self.role_marker = nn.Parameter(torch.zeros(hidden, dtype=p.dtype, device=p.device))
 
     def share_top_layers(self, layers: Iterable[nn.Module]) -> None:
         self.top = tuple(layers)  # a tuple registers nothing: the encoder owns (and saves) these layers
@@ -176,9 +186,21 @@ class DiplomatHeads(nn.Module):
         return create_bidirectional_mask(config=self.encoder_config, inputs_embeds=hidden,
                                          attention_mask=attention_mask)
 
-    def gather_words(self, hidden: torch.Tensor, word_pos: torch.Tensor) -> torch.Tensor:
-        """First-subword vectors ``[B, W, H]`` (after dropout) of subword states ``[B, S, H]``."""
-        return self.dropout(gather_first_subwords(hidden, word_pos))
+    def gather_words(self, hidden: torch.Tensor, word_pos: torch.Tensor,
+                     word_feats: torch.Tensor | None = None) -> torch.Tensor:
+        """First-subword vectors ``[B, W, H]`` (after dropout) of subword states ``[B, S, H]``, with the word
+        features of ``word_feats`` ``[B, W, C]`` concatenated when the model has them."""
+        return self.dropout(self.add_word_features(gather_first_subwords(hidden, word_pos), word_feats))
+
+    def add_word_features(self, words: torch.Tensor, word_feats: torch.Tensor | None) -> torch.Tensor:
+        """``words`` ``[B, W, H]`` -> ``[B, W, H + size]`` (unchanged for a model without word features)."""
+        if self.word_features is None:
+            return words
+        if word_feats is None:
+            raise ValueError("this model reads word features (model.word_vectors / model.word_lexicon): "
+                             "pass word_feats (WordFeaturizer rows of the window's words)")
+        extra = self.word_features(word_feats.to(words.device))
+        return torch.cat([words, extra.to(words.dtype)], -1)
 
     def ner_logits(self, words: torch.Tensor) -> torch.Tensor:
         """``[B, W, K * L]`` NER logits of all nesting layers (:func:`split_ner_layers` -> ``[B, K, W, L]``)."""
@@ -186,11 +208,13 @@ class DiplomatHeads(nn.Module):
 
     def role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, hidden_l: torch.Tensor | None = None,
                     attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,
-                    trig_sub: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
+                    trig_sub: torch.Tensor | None = None, chunk: int = 64,
+                    word_feats: torch.Tensor | None = None) -> torch.Tensor:
         """Role logits ``[B, T, W, L]`` for triggers ``trig_spans`` ``[B, T, 2]`` (window word spans).
 
         Marker mode also needs ``hidden_l`` (the hidden states entering layer L), the attention mask,
-        ``word_pos`` and ``trig_sub`` (the triggers' subword spans, ``[B, T, 2]``; empty spans are padding).
+        ``word_pos`` and ``trig_sub`` (the triggers' subword spans, ``[B, T, 2]``; empty spans are padding),
+        and for a model with word features ``word_feats``.
         """
         if self.role_head is None:
             raise ValueError("this model has no role head (roles.enabled: false)")
@@ -203,15 +227,24 @@ class DiplomatHeads(nn.Module):
         bi, ti = (trig_sub[..., 1] > trig_sub[..., 0]).nonzero(as_tuple=True)
         for s in range(0, len(bi), chunk):
             bb, tt = bi[s : s + chunk], ti[s : s + chunk]
-            vec = self.marked_words(hidden_l[bb], attention_mask[bb], trig_sub[bb, tt], word_pos[bb])
+            feats = None if word_feats is None else word_feats[bb]
+            vec = self.marked_words(hidden_l[bb], attention_mask[bb], trig_sub[bb, tt], word_pos[bb], feats)
             logits = self.role_head.pair_logits(vec, torch.arange(len(bb), device=vec.device), trig_spans[bb, tt])
             out[bb, tt] = logits.to(out.dtype)  # autocast: the logits may be bf16, the fp32 words are not
         return out
 
     def marked_words(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,
-                     word_pos: torch.Tensor) -> torch.Tensor:
+                     word_pos: torch.Tensor, word_feats: torch.Tensor | None = None) -> torch.Tensor:
         """Trigger-aware word vectors ``[N, W, H]``, one sequence per trigger: the marker added to the
-        trigger subwords ``trig_sub`` ``[N, 2]`` of ``hidden_l``, then layers ``L..`` (what ``role.onnx`` exports)."""
+        trigger subwords ``trig_sub`` ``[N, 2]`` of ``hidden_l``, then layers ``L..``
+        (:meth:`marked_states`), with the word features of ``word_feats`` ``[N, W, C]`` concatenated."""
+        return self.dropout(self.add_word_features(self.marked_states(hidden_l, attention_mask, trig_sub, word_pos),
+                                                   word_feats))
+
+    def marked_states(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,
+                      word_pos: torch.Tensor) -> torch.Tensor:
+        """The per-trigger pass itself, first-subword vectors ``[N, W, H]`` without word features or dropout
+        (what ``role.onnx`` exports and a ``role_runner`` replaces)."""
         if self.role_runner is not None:
             return self.role_runner(hidden_l, attention_mask, trig_sub, word_pos)
         if self.top is None or self.role_marker is None:
@@ -222,4 +255,4 @@ class DiplomatHeads(nn.Module):
         mask = self.mask(h, attention_mask)
         for layer in self.top:
             h = layer(h, mask)
-        return self.gather_words(h, word_pos)
+        return gather_first_subwords(h, word_pos)

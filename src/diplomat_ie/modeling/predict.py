@@ -13,6 +13,7 @@ from .encoding import EncodedDoc, Window, encode_document
 from .features import collate, subword_span
 from .heads import DiplomatHeads, split_ner_layers
 from .model import DiplomatModel
+from .word_features import has_word_features
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -157,16 +158,16 @@ class WindowOutputs(NamedTuple):
 
 
 class WindowRunner(Protocol):
-    """``(input_ids, attention_mask, word_pos) -> WindowOutputs`` over a padded batch of windows.
+    """``(input_ids, attention_mask, word_pos[, word_feats]) -> WindowOutputs`` over a padded batch of windows.
 
     ``pad_multiple``: the runner pads sequences to multiples of it (1: not at all); the Predictor groups
-    windows by padded length.
+    windows by padded length. ``word_feats`` (``[B, W, C]``) is passed only for a model with word features.
     """
 
     pad_multiple: int
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                 word_pos: torch.Tensor) -> WindowOutputs: ...
+                 word_pos: torch.Tensor, word_feats: torch.Tensor | None = None) -> WindowOutputs: ...
 
 
 class TorchWindowRunner:
@@ -178,24 +179,26 @@ class TorchWindowRunner:
         self.bf16 = bf16
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                 word_pos: torch.Tensor) -> WindowOutputs:
+                 word_pos: torch.Tensor, word_feats: torch.Tensor | None = None) -> WindowOutputs:
         dev = getattr(self.model, "device", None)  # a model the Trainer put on CUDA evaluates there
         if dev is not None and dev != input_ids.device:
             input_ids, attention_mask, word_pos = (x.to(dev) for x in (input_ids, attention_mask, word_pos))
+            word_feats = None if word_feats is None else word_feats.to(dev)
         seq = input_ids.size(1)
         extra = min(-seq % self.pad_multiple, max(0, self.model.config.window_length - seq))
         if extra:
             input_ids = torch.nn.functional.pad(input_ids, (0, extra))
             attention_mask = torch.nn.functional.pad(attention_mask, (0, extra))
         if not self.bf16:
-            return self._run(input_ids, attention_mask, word_pos)
+            return self._run(input_ids, attention_mask, word_pos, word_feats)
         with torch.autocast(input_ids.device.type, dtype=torch.bfloat16):
-            out = self._run(input_ids, attention_mask, word_pos)
+            out = self._run(input_ids, attention_mask, word_pos, word_feats)
         hidden_l = None if out.hidden_l is None else out.hidden_l.float()
         return WindowOutputs(out.words.float(), out.ner_logits.float(), hidden_l, out.attention_mask)
 
-    def _run(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor) -> WindowOutputs:
-        words, hidden_l = self.model.window_states(input_ids, attention_mask, word_pos)
+    def _run(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
+             word_feats: torch.Tensor | None) -> WindowOutputs:
+        words, hidden_l = self.model.window_states(input_ids, attention_mask, word_pos, word_feats)
         return WindowOutputs(words, self.model.heads.ner_logits(words), hidden_l,
                              None if hidden_l is None else attention_mask)
 
@@ -262,6 +265,10 @@ class Predictor:
         self.role_labels = cfg.role_labels if model.role_head is not None else []
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else 0
+        self.featurizer = getattr(model, "featurizer", None)  # word features: an extra input per window
+        if self.featurizer is None and has_word_features(cfg):
+            raise ValueError("this model reads word features but has no featurizer (load it with "
+                             "modeling.io.load_model_dir / load_heads)")
 
     def encode(self, text: str) -> EncodedDoc:
         cfg = self.model.config
@@ -313,9 +320,17 @@ class Predictor:
     def _run_batch(self, chunk: list[tuple[int, int]], encs: list[EncodedDoc], preds: list[DocPred],
                    gold_words: list[list[SpanPred]] | None, layer_out: LayerOut) -> None:
         wins = [encs[d].windows[w] for d, w in chunk]
-        batch = collate([{"input_ids": x.input_ids, "word_pos": x.word_pos} for x in wins], self.pad_id)
+        rows = [{"input_ids": x.input_ids, "word_pos": x.word_pos} for x in wins]
+        if self.featurizer is not None:
+            for (d, _), win, row in zip(chunk, wins, rows, strict=True):
+                row["word_feats"] = self.featurizer([t.text for t in encs[d].words[win.lo : win.hi]])
+        batch = collate(rows, self.pad_id)
+        args = [batch["input_ids"], batch["attention_mask"], batch["word_pos"]]
+        word_feats = batch.get("word_feats")
+        if word_feats is not None:  # only then: runners of models without word features take three inputs
+            args.append(word_feats)
         # WindowOutputs(*...): a runner of an older export may give just (words, ner_logits)
-        out = WindowOutputs(*self.window_fn(batch["input_ids"], batch["attention_mask"], batch["word_pos"]))
+        out = WindowOutputs(*self.window_fn(*args))
         words = out.words
         k = self.model.config.num_layers
         logits = split_ner_layers(out.ner_logits, k)
@@ -337,11 +352,11 @@ class Predictor:
                     trig = _add_lexicon_triggers(trig, encs[d], win, self.trigger_lexicon)
             trig_batch.append(trig)
         if self.model.role_head is not None and any(trig_batch):
-            self._run_roles(words, chunk, wins, trig_batch, preds, out, batch["word_pos"])
+            self._run_roles(words, chunk, wins, trig_batch, preds, out, batch["word_pos"], word_feats)
 
     def _run_roles(self, words: torch.Tensor, chunk: list[tuple[int, int]], wins: list[Window],
                    trig_batch: list[list[SpanPred]], preds: list[DocPred], out: WindowOutputs,
-                   word_pos: torch.Tensor) -> None:
+                   word_pos: torch.Tensor, word_feats: torch.Tensor | None = None) -> None:
         nt = max(len(t) for t in trig_batch)
         spans = torch.tensor([[(s.lo, s.hi) for s in trig] + [(0, 0)] * (nt - len(trig)) for trig in trig_batch],
                              dtype=torch.long)
@@ -356,7 +371,9 @@ class Predictor:
                                dtype=torch.long)
         dev = words.device
         spans, word_pos, sub = spans.to(dev), word_pos.to(dev), None if sub is None else sub.to(dev)
-        logits = self.model.role_logits(words, spans, hidden_l, mask, word_pos, sub)
+        if word_feats is not None:
+            word_feats = word_feats.to(dev)
+        logits = self.model.role_logits(words, spans, hidden_l, mask, word_pos, sub, word_feats=word_feats)
         if self.role_o_bias:  # P(O) scaled by exp(-bias): more arguments, at the cost of precision
             logits = logits.clone()
             logits[..., 0] -= self.role_o_bias

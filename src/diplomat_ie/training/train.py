@@ -135,11 +135,13 @@ def make_features(docs, model, tokenizer, desc: str):
     stats = FeatureStats()
     feats = []
     cfg = model.config
+    featurizer = getattr(model, "featurizer", None)
     from ..modeling.encoding import encode_document
 
     for doc in tqdm(docs, desc=desc, unit="doc", leave=False):
         enc = encode_document(doc.text, tokenizer, cfg.window_length, cfg.overlap)
-        feats.extend(window_features(doc, enc, cfg, stats))
+        featurize = featurizer.for_doc(doc.id) if featurizer is not None else None
+        feats.extend(window_features(doc, enc, cfg, stats, featurize))
     return feats, stats.counts
 
 
@@ -218,7 +220,8 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
                                        freeze_word_embeddings=cfg.model.freeze_word_embeddings,
                                        freeze_layers=cfg.model.freeze_layers)
     with distributed.main_process_first():  # rank 0 fills the cache, the others read it
-        encoded = encode_windows(train_docs, model.config, tokenizer, cfg.data.cache_dir)
+        encoded = encode_windows(train_docs, model.config, tokenizer, cfg.data.cache_dir,
+                                 featurizer=model.featurizer)
     feats, fstats = WindowRows(encoded.windows), encoded.stats
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     if scorer is None:
