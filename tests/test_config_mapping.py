@@ -53,6 +53,8 @@ CASES = [
     ("roles.loss_weight", "2.5", "role_loss_weight", 2.5, "applied"),
     ("model.word_vectors", TINY_NAVEC, "word_vectors", TINY_NAVEC, "error"),
     ("model.word_vectors_size", "8", "word_vectors_size", 8, "error"),
+    ("model.word_lexicon", "morph,train", "word_lexicon", ["morph", "train"], "error"),
+    ("model.word_lexicon_size", "4", "word_lexicon_size", 4, "error"),
     ("model.word_feature_dropout", "0.3", "word_feature_dropout", 0.3, "applied"),
     ("model.freeze_word_embeddings", "true", None, True, "applied"),
     ("model.freeze_layers", "1", None, 1, "applied"),

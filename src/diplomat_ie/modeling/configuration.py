@@ -48,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("roles.loss_weight", "role_loss_weight", RUNTIME, "role loss weight"),
     Setting("model.word_vectors", "word_vectors", ARCHITECTURE, "word vectors"),
     Setting("model.word_vectors_size", "word_vectors_size", ARCHITECTURE, "word vector projection width"),
+    Setting("model.word_lexicon", "word_lexicon", ARCHITECTURE, "word lexicon features"),
+    Setting("model.word_lexicon_size", "word_lexicon_size", ARCHITECTURE, "word lexicon embedding width"),
     Setting("model.word_feature_dropout", "word_feature_dropout", RUNTIME, "word feature dropout"),
 )
 

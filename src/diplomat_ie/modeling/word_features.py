@@ -105,7 +105,7 @@ def lexicon_bits(config) -> list[str]:
         return []
     from .word_lexicon import feature_bits
 
-    return feature_bits(config.word_lexicon)
+    return feature_bits(config.word_lexicon, config.entity_types)
 
 
 def has_word_features(config) -> bool:
@@ -180,7 +180,7 @@ def load_featurizer(folder: str | os.PathLike, config) -> WordFeaturizer | None:
     if config.word_lexicon:
         from .word_lexicon import WordLexicon
 
-        lexicon = WordLexicon.load(folder, config.word_lexicon)
+        lexicon = WordLexicon.load(folder, config)
     return WordFeaturizer(index, lexicon)
 
 

@@ -219,6 +219,7 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
         model, tokenizer = build_model(DiplomatConfig.from_run_config(cfg, entity_types=types),
                                        freeze_word_embeddings=cfg.model.freeze_word_embeddings,
                                        freeze_layers=cfg.model.freeze_layers)
+    attach_word_lexicon(model, train_docs, cfg.data.cache_dir)
     with distributed.main_process_first():  # rank 0 fills the cache, the others read it
         encoded = encode_windows(train_docs, model.config, tokenizer, cfg.data.cache_dir,
                                  featurizer=model.featurizer)
@@ -254,6 +255,23 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
         atomic_write_json(paths["run"] / "train_summary.json", summary)
     distributed.barrier()  # the model directory is complete when train() returns on any rank
     return summary
+
+
+def attach_word_lexicon(model, train_docs, cache_dir: str | None = None) -> None:
+    """Build ``model.word_lexicon``'s lookups from this run's training documents (out-of-fold ``train``
+    lexicons included) and give them to the model's featurizer; a continued model's are rebuilt too."""
+    cfg = model.config
+    if not cfg.word_lexicon:
+        return
+    from ..modeling.word_features import WordFeaturizer
+    from ..modeling.word_lexicon import LexiconError, build_lexicon
+
+    try:
+        lexicon = build_lexicon(cfg.word_lexicon, cfg.entity_types, train_docs, cache_dir=cache_dir)
+    except LexiconError as exc:
+        raise ConfigError(f"model.word_lexicon: {exc}") from exc
+    old = model.featurizer
+    model.heads.featurizer = WordFeaturizer(old.index if old is not None else None, lexicon)
 
 
 def _complete_checkpoint(path: Path) -> bool:
