@@ -131,7 +131,9 @@ def test_saved_model_carries_the_table_the_word_list_and_the_licence(vec_model, 
     model, _ = load_model_dir(vec_model)
     wf = model.heads.word_features
     assert wf is not None and wf.codes.dtype == torch.uint8
-    assert torch.equal(wf.codes, torch.from_numpy(table.codes)) and torch.equal(wf.centroids, torch.from_numpy(table.centroids))
+    assert torch.equal(wf.codes, torch.from_numpy(table.codes))
+    # training.save_dtype float16 stores the centroids in half precision
+    assert torch.allclose(wf.centroids, torch.from_numpy(table.centroids), rtol=1e-3, atol=1e-3)
     assert model.ner_head.in_features == 32 + 8 and model.role_head.word.in_features == 32 + 8
     assert model.featurizer.index.words == table.words
     assert "navec news embeddings (natasha project, MIT)" in (vec_model / "README.md").read_text(encoding="utf-8")
