@@ -323,8 +323,9 @@ def test_span_main_head_and_extra_head_in_one_batch(span_mixed_model):
 
 
 @pytest.fixture(scope="module")
-def span_pair_extra(tmp_path_factory, tiny_backbone) -> Path:
-    """A tiny model with all three: span NER head, pair role head, an extra NER head; ONNX-exported."""
+def span_pair_extra(tmp_path_factory, tiny_backbone, tiny_navec) -> Path:
+    """A tiny model with span NER head, pair role head, an extra NER head and word features (vectors and
+    lexicon: the extra corpus's windows carry them too); ONNX-exported."""
     from safetensors.torch import load_file, save_file
 
     from diplomat_ie import train
@@ -339,6 +340,7 @@ def span_pair_extra(tmp_path_factory, tiny_backbone) -> Path:
             "training.output_dir": str(tmp / "model"), "training.max_steps": "2", "training.batch_size": "4",
             "model.max_length": "32", "model.overlap": "8", "training.report_dir": str(tmp / "report"),
             "training.threads": "1", "model.ner_head": "span", "model.max_span_width": "4", "roles.head": "pair",
+            "model.word_vectors": str(tiny_navec), "model.word_lexicon": "morph",
             "data.extra_corpora": f"[{{corpus: {BRAT / 'dev'}, head: own, types: [PERSON, CITY, COUNTRY]}}]"}))
     finally:
         mp.undo()
@@ -354,6 +356,7 @@ def test_span_pair_and_extra_heads_train_save_and_predict(span_pair_extra):
 
     cfg = json.loads((span_pair_extra / "config.json").read_text(encoding="utf-8"))
     assert (cfg["ner_head"], cfg["role_head"]) == ("span", "pair") and set(cfg["extra_heads"]) == {"own"}
+    assert cfg["word_vectors"] and cfg["word_lexicon"] == ["morph"]
     text = "Посол Германии в Москве встретился с Лавровым. Саммит ШОС прошёл в Пекине."
     main_head = Extractor.from_pretrained(span_pair_extra)(text).to_dict()
     own = Extractor.from_pretrained(span_pair_extra, head="own")(text).to_dict()

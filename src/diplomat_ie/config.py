@@ -19,6 +19,9 @@ import yaml
 from .resources import ResourceNotFoundError, resolve
 
 ROLE_HEADS = ("bio", "pair")  # roles.head: the BIO word tagger, or the (trigger, entity) pair classifier
+# model.word_lexicon's feature groups (modeling.word_lexicon computes them)
+WORD_LEXICON_GROUPS = ("morph", "places", "train")
+
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names the key."""
@@ -147,6 +150,17 @@ class ModelConfig:
         "help": "do not train the embeddings and the bottom N encoder layers (no backward pass through them)"})
     entity_types: list[str] | None = field(default=None, metadata={"help": "entity types; default: all "
                                                                           "types seen in training data"})
+    word_vectors: str | None = field(default=None, metadata={
+        "help": "null, or navec (the natasha wheel's news vectors) or the path of a navec .tar: each word's "
+                "vector (lower-cased; OOV: a learned vector) is projected and concatenated before the heads"})
+    word_vectors_size: int = field(default=64, metadata={"help": "width the word vectors are projected to"})
+    word_lexicon: list[str] | None = field(default=None, metadata={
+        "help": "null, or lexicon feature groups concatenated before the heads: morph (pymorphy3 "
+                "Geox/Name/Surn/Patr/Orgn), places (country / region / city lookup by lemma), train "
+                "(most frequent training-set type of the lemma, out of fold)"})
+    word_lexicon_size: int = field(default=16, metadata={"help": "width the lexicon bits are embedded to"})
+    word_feature_dropout: float = field(default=0.1, metadata={
+        "help": "training: chance that a word's word_vectors / word_lexicon features are dropped"})
     init_from: str | None = field(default=None, metadata={
         "help": "continue from a trained diplomat-ie model directory (its labels, weights and architecture) "
                 "instead of a fresh head on the backbone. model.* / roles.* keys not given in the YAML or "
@@ -168,6 +182,15 @@ class ModelConfig:
                f"must be in 1..64, got {self.max_span_width}")
         _check(self.span_none_weight > 0, "model.span_none_weight",
                f"must be positive, got {self.span_none_weight}")
+        _check(self.word_vectors is None or self.word_vectors == "navec" or self.word_vectors.endswith(".tar"),
+               "model.word_vectors", f"must be null, navec or the path of a navec .tar file, got "
+                                     f"{self.word_vectors!r}")
+        _check(self.word_vectors_size > 0, "model.word_vectors_size", f"must be positive, got {self.word_vectors_size}")
+        _check(self.word_lexicon_size > 0, "model.word_lexicon_size", f"must be positive, got {self.word_lexicon_size}")
+        _check(0.0 <= self.word_feature_dropout < 1.0, "model.word_feature_dropout",
+               f"must be in [0, 1), got {self.word_feature_dropout}")
+        bad = [g for g in self.word_lexicon or () if g not in WORD_LEXICON_GROUPS]
+        _check(not bad, "model.word_lexicon", f"unknown groups {bad}; choose from {', '.join(WORD_LEXICON_GROUPS)}")
 
 
 @dataclass

@@ -54,6 +54,11 @@ SETTINGS: tuple[Setting, ...] = (
     # the heads' names, types and layers are architecture; a given loss weight is applied (see
     # run_config_changes); the run's value is turned into the field's by extra_heads_from_run
     Setting("data.extra_corpora", "extra_heads", ARCHITECTURE, "extra NER heads"),
+    Setting("model.word_vectors", "word_vectors", ARCHITECTURE, "word vectors"),
+    Setting("model.word_vectors_size", "word_vectors_size", ARCHITECTURE, "word vector projection width"),
+    Setting("model.word_lexicon", "word_lexicon", ARCHITECTURE, "word lexicon features"),
+    Setting("model.word_lexicon_size", "word_lexicon_size", ARCHITECTURE, "word lexicon embedding width"),
+    Setting("model.word_feature_dropout", "word_feature_dropout", RUNTIME, "word feature dropout"),
 )
 EXTRA_ARCHITECTURE = ("entity_types", "num_layers")  # the parts of an extra head fixed once trained
 
@@ -129,6 +134,12 @@ class DiplomatConfig(PretrainedConfig):
         extra_heads: more NER heads on the shared encoder, one per extra training corpus label set:
             ``{name: {"entity_types": [...], "num_layers": K, "loss_weight": w}}`` (``data.extra_corpora``);
             always layered BIO taggers, whatever ``ner_head`` the main head is.
+        word_vectors: None, or the navec table (``"navec"`` or a navec ``.tar`` path) whose vectors,
+            projected to ``word_vectors_size``, are concatenated to each word (:mod:`.word_features`).
+        word_vectors_table: the table's shape and word-list sha256 (filled in when the model is built).
+        word_lexicon: None, or the lexicon feature groups (:mod:`.word_lexicon`), embedded to
+            ``word_lexicon_size`` and concatenated to each word.
+        word_feature_dropout: training-time chance that a word's features are dropped.
     """
 
     model_type = "diplomat_ie"
@@ -139,6 +150,10 @@ class DiplomatConfig(PretrainedConfig):
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
                  role_marker_layer: int | None = None, ner_head: str = "layered", max_span_width: int = 12,
                  span_none_weight: float = 1.0, role_head: str = "bio", extra_heads: dict[str, dict] | None = None,
+                 word_vectors: str | None = None,
+                 word_vectors_size: int = 64, word_vectors_table: dict | None = None,
+                 word_lexicon: list[str] | None = None, word_lexicon_size: int = 16,
+                 word_feature_dropout: float = 0.1,
                  format_version: int = FORMAT_VERSION, backbone_name: str | None = None,
                  training_summary: dict | None = None, **kwargs):
         self.encoder = encoder or {}
@@ -158,6 +173,12 @@ class DiplomatConfig(PretrainedConfig):
         self.span_none_weight = span_none_weight
         self.role_head = role_head
         self.extra_heads = {str(k): dict(v) for k, v in (extra_heads or {}).items()}
+        self.word_vectors = word_vectors
+        self.word_vectors_size = word_vectors_size
+        self.word_vectors_table = word_vectors_table
+        self.word_lexicon = list(word_lexicon) if word_lexicon else None
+        self.word_lexicon_size = word_lexicon_size
+        self.word_feature_dropout = word_feature_dropout
         self.format_version = format_version
         self.backbone_name = backbone_name
         self.training_summary = training_summary or {}

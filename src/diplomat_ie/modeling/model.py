@@ -137,13 +137,19 @@ class DiplomatModel(PreTrainedModel):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, std=0.02)
 
-    def window_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                      word_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """First-subword vectors ``[B, W, H]`` and, in marker mode, the hidden states entering layer L."""
+    @property
+    def featurizer(self):
+        """The data side of the word features (:class:`~.word_features.WordFeaturizer`), or None."""
+        return self.heads.featurizer
+
+    def window_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
+                      word_feats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """First-subword vectors ``[B, W, H]`` (+ word features: ``word_feats`` ``[B, W, C]``) and, in
+        marker mode, the hidden states entering layer L."""
         layer_l = self.heads.marker_layer
         if layer_l is None:
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            return self.heads.gather_words(hidden, word_pos), None
+            return self.heads.gather_words(hidden, word_pos, word_feats), None
         h = cast(nn.Module, self.encoder.embeddings)(input_ids=input_ids)
         mask = self.heads.mask(h, attention_mask)
         layers = _encoder_layers(self.encoder)
@@ -152,44 +158,50 @@ class DiplomatModel(PreTrainedModel):
         hidden_l = h
         for layer in layers[layer_l:]:
             h = layer(h, mask)
-        return self.heads.gather_words(h, word_pos), hidden_l
+        return self.heads.gather_words(h, word_pos, word_feats), hidden_l
 
     def role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, hidden_l: torch.Tensor | None = None,
                     attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,
-                    trig_sub: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
+                    trig_sub: torch.Tensor | None = None, chunk: int = 64,
+                    word_feats: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`.heads.DiplomatHeads.role_logits`."""
-        return self.heads.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub, chunk)
+        return self.heads.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub, chunk,
+                                      word_feats)
 
     def pair_role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, cand_spans: torch.Tensor,
                          cand_types: torch.Tensor, hidden_l: torch.Tensor | None = None,
                          attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,
-                         trig_sub: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
+                         trig_sub: torch.Tensor | None = None, chunk: int = 64,
+                         word_feats: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`.heads.DiplomatHeads.pair_role_logits`."""
         return self.heads.pair_role_logits(words, trig_spans, cand_spans, cand_types, hidden_l, attention_mask,
-                                           word_pos, trig_sub, chunk)
+                                           word_pos, trig_sub, chunk, word_feats)
 
     def marked_words(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,
-                     word_pos: torch.Tensor) -> torch.Tensor:
+                     word_pos: torch.Tensor, word_feats: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`.heads.DiplomatHeads.marked_words`."""
-        return self.heads.marked_words(hidden_l, attention_mask, trig_sub, word_pos)
+        return self.heads.marked_words(hidden_l, attention_mask, trig_sub, word_pos, word_feats)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
                 ner_labels: torch.Tensor | None = None, trig_spans: torch.Tensor | None = None,
                 role_labels: torch.Tensor | None = None, trig_sub: torch.Tensor | None = None,
                 span_labels: torch.Tensor | None = None, cand_spans: torch.Tensor | None = None,
                 cand_types: torch.Tensor | None = None, pair_labels: torch.Tensor | None = None,
-                head: torch.Tensor | None = None, **_: Any) -> dict[str, torch.Tensor]:
-        """``head`` (``[B]``, batches of ``data.extra_corpora`` runs): which NER head each window trains."""
-        words, hidden_l = self.window_states(input_ids, attention_mask, word_pos)
+                head: torch.Tensor | None = None, word_feats: torch.Tensor | None = None,
+                **_: Any) -> dict[str, torch.Tensor]:
+        """``head`` (``[B]``, batches of ``data.extra_corpora`` runs): which NER head each window trains;
+        ``word_feats`` (``[B, W, C]``): the word features of a model with them."""
+        words, hidden_l = self.window_states(input_ids, attention_mask, word_pos, word_feats)
         out, loss = self._ner(words, ner_labels, span_labels, head)
         pair = isinstance(self.heads.role_head, PairRoleHead)
         if pair and trig_spans is not None and trig_spans.size(1) > 0 and cand_spans is not None \
                 and cand_types is not None:
             role_logits = self.pair_role_logits(words, trig_spans, cand_spans, cand_types, hidden_l,
-                                                attention_mask, word_pos, trig_sub)
+                                                attention_mask, word_pos, trig_sub, word_feats=word_feats)
             out["role_logits"], role_labels = role_logits, pair_labels
         elif not pair and self.heads.role_head is not None and trig_spans is not None and trig_spans.size(1) > 0:
-            role_logits = self.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub)
+            role_logits = self.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub,
+                                           word_feats=word_feats)
             out["role_logits"] = role_logits
         if "role_logits" in out:
             if role_labels is not None and (role_labels != -100).any():

