@@ -17,7 +17,7 @@ DIPLOMAT := $(VENV)/bin/diplomat-ie
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e ".[dev,onnx,baselines]"
+	$(PIP) install -q -c constraints.txt -e ".[dev,onnx,baselines,wordfeatures]"
 	touch $(STAMP)
 
 install: $(STAMP)

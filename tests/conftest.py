@@ -97,3 +97,32 @@ def v1(tmp_path_factory) -> Path:
     for name in ("plain", "marker"):
         (root / name / "weights.safetensors").rename(root / name / "model.safetensors")
     return root
+
+
+def make_tiny_navec(path: Path, words: list[str] | None = None, qdim: int = 3, sub_dim: int = 2,
+                    centroids: int = 4, seed: int = 0) -> Path:
+    """A navec-format ``.tar`` (navec's own writer) over ``words`` (default: 60 frequent fixture words,
+    lower-cased) with random product-quantised vectors of ``qdim * sub_dim`` dimensions."""
+    from collections import Counter
+
+    import numpy as np
+    from navec import Navec
+    from navec.meta import Meta
+    from navec.pq import PQ
+    from navec.vocab import Vocab
+
+    if words is None:
+        counts = Counter(w.lower() for t in fixture_texts() for w in t.split() if w.isalpha())
+        words = [w for w, _ in sorted(counts.items(), key=lambda x: (-x[1], x[0]))[:60]]
+    rng = np.random.default_rng(seed)
+    vocab = Vocab([*words, "<unk>", "<pad>"], [1] * (len(words) + 2))
+    indexes = rng.integers(0, centroids, (len(words) + 2, qdim)).astype(np.uint8)
+    codes = rng.standard_normal((qdim, centroids, sub_dim)).astype(np.float32)
+    pq = PQ(len(words) + 2, qdim * sub_dim, qdim, centroids, indexes, codes)
+    Navec(Meta("tiny"), vocab, pq).dump(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_navec(tmp_path_factory) -> Path:
+    return make_tiny_navec(tmp_path_factory.mktemp("navec") / "tiny_navec.tar")

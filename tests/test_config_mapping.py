@@ -34,6 +34,7 @@ QUICK = ["--data.corpus", str(BRAT), "--data.dev_split", "train", "--data.max_ev
          "--training.batch_size", "2", "--training.threads", "1", "--training.overwrite", "true"]
 
 OTHER_BACKBONE = "<other backbone>"  # a copy of the tiny backbone in another folder
+TINY_NAVEC = "<tiny navec>"  # a navec .tar of a few fixture words
 
 # (run-config key, value given, DiplomatConfig field or None for training-only, value expected,
 #  with init_from: "applied" or "error")
@@ -54,6 +55,13 @@ CASES = [
     ("model.dropout", "0.3", "dropout", 0.3, "applied"),
     ("model.span_none_weight", "0.25", "span_none_weight", 0.25, "applied"),
     ("roles.loss_weight", "2.5", "role_loss_weight", 2.5, "applied"),
+    ("data.extra_corpora", f"[{{corpus: {BRAT / 'dev'}, head: own, types: [PERSON, CITY], layers: 1}}]",
+     "extra_heads", {"own": {"entity_types": ["PERSON", "CITY"], "num_layers": 1, "loss_weight": 1.0}}, "error"),
+    ("model.word_vectors", TINY_NAVEC, "word_vectors", TINY_NAVEC, "error"),
+    ("model.word_vectors_size", "8", "word_vectors_size", 8, "error"),
+    ("model.word_lexicon", "morph,train", "word_lexicon", ["morph", "train"], "error"),
+    ("model.word_lexicon_size", "4", "word_lexicon_size", 4, "error"),
+    ("model.word_feature_dropout", "0.3", "word_feature_dropout", 0.3, "applied"),
     ("model.freeze_word_embeddings", "true", None, True, "applied"),
     ("model.freeze_layers", "1", None, 1, "applied"),
     ("training.save_dtype", "bfloat16", None, "bfloat16", "applied"),
@@ -76,7 +84,7 @@ def test_the_table_covers_every_model_setting_once():
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory, tiny_backbone):
+def work(tmp_path_factory, tiny_backbone, tiny_navec):
     """A scratch folder (cwd of every run), a second backbone folder, and the base model."""
     tmp = tmp_path_factory.mktemp("mapping")
     other = shutil.copytree(tiny_backbone, tmp / "other-backbone")
@@ -85,7 +93,7 @@ def work(tmp_path_factory, tiny_backbone):
     rc = main(["train", "--config", str(DEFAULT), "--name", "base", "--model.backbone", str(tiny_backbone),
                *_flat(BASE), *QUICK, "--training.output_dir", str(tmp / "base")])
     assert rc == 0
-    yield {"tmp": tmp, "backbone": tiny_backbone, "other": other, "base": tmp / "base"}
+    yield {"tmp": tmp, "backbone": tiny_backbone, "other": other, "base": tmp / "base", "navec": tiny_navec}
     mp.undo()
 
 
@@ -113,6 +121,8 @@ def _error(capsys) -> str:
 
 
 def _value(work, value):
+    if value == TINY_NAVEC:
+        return str(work["navec"])
     return str(work["other"]) if value == OTHER_BACKBONE else value
 
 

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'diplomat-ie[onnx]')")
 pytest.importorskip("onnx", reason="onnx is not installed (pip install 'diplomat-ie[onnx]')")
 
-from test_batch_predict import TEXTS, predict, read_rows, train_tiny_model  # noqa: E402
+from test_batch_predict import ROOT, TEXTS, predict, read_rows, train_tiny_model  # noqa: E402
 
 from diplomat_ie.cli import main  # noqa: E402
 from diplomat_ie.inference import Extractor  # noqa: E402
@@ -309,3 +309,38 @@ def test_span_head_model_onnx_matches_pytorch(exported_span):
     for r in Extractor.from_pretrained(exported_span, backend="onnx-int8")(TEXTS):
         assert all(r.text[e.start : e.end] == e.text for e in r.entities)
         assert all(r.text[a.start : a.end] == a.text for ev in r.events for a in ev.arguments)
+
+
+@pytest.fixture(scope="module")
+def exported_extra(tmp_path_factory, tiny_backbone) -> Path:
+    """A model with an extra NER head (``data.extra_corpora``), nudged towards B-PERSON so it finds entities."""
+    from safetensors.torch import load_file, save_file
+
+    tmp = tmp_path_factory.mktemp("onnx_extra")
+    extra = f"[{{corpus: {ROOT / 'tests/fixtures/brat/dev'}, head: own, types: [PERSON, CITY, COUNTRY]}}]"
+    cwd = os.getcwd()
+    os.chdir(tmp)
+    try:
+        model = train_tiny_model(tmp, tiny_backbone, **{"data.extra_corpora": extra})
+    finally:
+        os.chdir(cwd)
+    state = load_file(str(model / "model.safetensors"))
+    state["heads.extra_ner.own.bias"][1] += 2.0  # B-PERSON of layer 0
+    save_file(state, str(model / "model.safetensors"), metadata={"format": "pt"})
+    assert main(["export", "onnx", "--model", str(model)]) == 0
+    return model
+
+
+def test_extra_head_onnx_matches_pytorch(exported_extra):
+    ref = Extractor.from_pretrained(exported_extra, head="own")(TEXTS)
+    got = Extractor.from_pretrained(exported_extra, backend="onnx", head="own")(TEXTS)
+    assert sum(len(r.entities) for r in ref) > 0 and all(not r.events for r in ref)
+    assert {e.type for r in ref for e in r.entities} <= {"PERSON", "CITY", "COUNTRY"}
+    assert _entities(got) == _entities(ref) and _events(got) == _events(ref)
+    for r, g in zip(ref, got, strict=True):
+        for a, b in zip(r.entities, g.entities, strict=True):
+            assert abs(a.score - b.score) < 1e-4
+    # the main head is unchanged by the extra one, in both runtimes
+    assert _entities(Extractor.from_pretrained(exported_extra, backend="onnx")(TEXTS)) == \
+        _entities(Extractor.from_pretrained(exported_extra)(TEXTS))
+    assert not hasattr(Extractor.from_pretrained(exported_extra, backend="onnx", head="own").model, "encoder")

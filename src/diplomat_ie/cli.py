@@ -80,6 +80,8 @@ def _add_predict(sub) -> None:
                                                           "(default: snap them onto predicted entities)")
     p.add_argument("--role-o-bias", type=float, help="lower the role head's O logit by this much "
                                                      "(more arguments, less precision; default 0)")
+    p.add_argument("--head", help="take the entities from this extra NER head of the model (trained with "
+                                  "data.extra_corpora, e.g. factrueval); no events. Default: the main head")
 
 
 def _add_export(sub) -> None:
@@ -195,7 +197,7 @@ def cmd_predict(args) -> int:
         errors=args.errors, resume=args.resume, shard=args.shard, shard_by=args.shard_by,
         batch_size=args.batch_size, docs_per_batch=args.docs_per_batch, threads=args.threads,
         backend=args.backend, trigger_lexicon=args.trigger_lexicon, snap_arguments=not args.no_snap,
-        role_o_bias=args.role_o_bias, progress=not args.no_progress)
+        role_o_bias=args.role_o_bias, progress=not args.no_progress, head=args.head)
     print(f"predict: {done.written} written to {done.output}, {done.errors} errors ({done.errors_path}), "
           f"{done.skipped} skipped as already done, {done.other_shards} left to other shards", file=sys.stderr)
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,9 @@ import yaml
 from .resources import ResourceNotFoundError, resolve
 
 ROLE_HEADS = ("bio", "pair")  # roles.head: the BIO word tagger, or the (trigger, entity) pair classifier
+# model.word_lexicon's feature groups (modeling.word_lexicon computes them)
+WORD_LEXICON_GROUPS = ("morph", "places", "train")
+
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names the key."""
@@ -26,6 +30,69 @@ class ConfigError(ValueError):
 def _check(cond: bool, key: str, msg: str) -> None:
     if not cond:
         raise ConfigError(f"{key}: {msg}")
+
+
+MAIN_HEAD = "main"  # an extra corpus with this head trains the main NER head (same label scheme)
+_HEAD_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass
+class ExtraCorpusConfig:
+    """One extra training corpus of ``data.extra_corpora``; its windows train only the head ``head``.
+
+    YAML: ``extra_corpora: [{corpus: factrueval, split: dev, head: factrueval}]``; on the command line the
+    same list in YAML flow style: ``--data.extra_corpora '[{corpus: factrueval, split: dev}]'``.
+    """
+
+    corpus: str = field(default="", metadata={"help": "a corpus name or any path data.corpus takes"})
+    split: str = field(default="train", metadata={"help": "split to train on (factrueval: dev or test)"})
+    head: str | None = field(default=None, metadata={
+        "help": "NER head its windows train (a-z, 0-9, _); corpora naming the same head share it; 'main': "
+                "the main head (same label scheme as data.corpus); default: named after the corpus"})
+    types: list[str] | None = field(default=None, metadata={"help": "entity types of the head; default: all "
+                                                                    "types seen in its corpora"})
+    layers: int = field(default=2, metadata={"help": "nesting depth of the head (one BIO layer per depth)"})
+    loss_weight: float = field(default=1.0, metadata={"help": "weight of the head's loss next to the main "
+                                                              "NER loss"})
+    max_docs: int | None = field(default=None, metadata={"help": "use only the first N documents"})
+
+    def validate(self, key: str) -> None:
+        """Check the entry; ``key`` (``data.extra_corpora[0]``) prefixes every error."""
+        _check(bool(self.corpus.strip()), f"{key}.corpus", "is required (a corpus name or path)")
+        if self.head is None:
+            stem = Path(self.corpus.rstrip("/\\")).stem.lower().split(":")[-1]
+            self.head = re.sub(r"[^a-z0-9_]+", "_", stem).strip("_") or "extra"
+            self.head = self.head.removesuffix("_2016") if self.head.startswith("factrueval") else self.head
+            if not self.head[0].isalpha():
+                self.head = f"c_{self.head}"
+        _check(bool(_HEAD_NAME.fullmatch(self.head)), f"{key}.head",
+               f"must be lowercase letters, digits and _ (starting with a letter), got {self.head!r}")
+        _check(1 <= self.layers <= 16, f"{key}.layers", f"must be in 1..16, got {self.layers}")
+        _check(self.loss_weight > 0, f"{key}.loss_weight", f"must be > 0, got {self.loss_weight}")
+        _check(self.max_docs is None or self.max_docs > 0, f"{key}.max_docs", f"must be positive, got {self.max_docs}")
+        _check(self.types is None or len(self.types) > 0, f"{key}.types", "needs at least one type (or null)")
+        if self.head == MAIN_HEAD:
+            for name, default in (("types", None), ("layers", 2), ("loss_weight", 1.0)):
+                _check(getattr(self, name) == default, f"{key}.{name}",
+                       "does not apply to head 'main' (it uses the model.* settings)")
+
+
+def _check_extra_corpora(entries: list[ExtraCorpusConfig]) -> None:
+    """Each entry valid; corpora sharing a head agree on its layers, types and loss weight."""
+    first: dict[str, tuple[int, ExtraCorpusConfig]] = {}
+    for i, e in enumerate(entries):
+        key = f"data.extra_corpora[{i}]"
+        _check(isinstance(e, ExtraCorpusConfig), key, f"expected a mapping with corpus/split/head, got {e!r}")
+        e.validate(key)
+        head = e.head or ""
+        if head not in first:
+            first[head] = (i, e)
+            continue
+        j, f = first[head]
+        for name in ("layers", "types", "loss_weight"):
+            _check(getattr(e, name) == getattr(f, name), f"{key}.{name}",
+                   f"head {head!r} is shared with data.extra_corpora[{j}], which sets {name} "
+                   f"{getattr(f, name)!r}, not {getattr(e, name)!r}")
 
 
 @dataclass
@@ -44,11 +111,17 @@ class DataConfig:
     max_eval_docs: int | None = field(default=None, metadata={"help": "use only the first N dev/test docs"})
     cache_dir: str | None = field(default="runs/.cache/windows", metadata={
         "help": "encoded training windows are cached here (HF datasets Arrow files); null: no cache"})
+    extra_corpora: list[ExtraCorpusConfig] = field(default_factory=list, metadata={
+        "help": "more training corpora, each training its own NER head on the shared encoder: a list of "
+                "{corpus, split, head, types, layers, loss_weight, max_docs}; empty: data.corpus only"})
 
     def __post_init__(self) -> None:
         for key in ("max_train_docs", "max_eval_docs"):
             v = getattr(self, key)
             _check(v is None or v > 0, f"data.{key}", f"must be positive, got {v}")
+        _check(isinstance(self.extra_corpora, list), "data.extra_corpora",
+               f"expected a list, got {self.extra_corpora!r}")
+        _check_extra_corpora(self.extra_corpora)
 
 
 NER_HEADS = ("layered", "span")  # model.ner_head values
@@ -77,6 +150,17 @@ class ModelConfig:
         "help": "do not train the embeddings and the bottom N encoder layers (no backward pass through them)"})
     entity_types: list[str] | None = field(default=None, metadata={"help": "entity types; default: all "
                                                                           "types seen in training data"})
+    word_vectors: str | None = field(default=None, metadata={
+        "help": "null, or navec (the natasha wheel's news vectors) or the path of a navec .tar: each word's "
+                "vector (lower-cased; OOV: a learned vector) is projected and concatenated before the heads"})
+    word_vectors_size: int = field(default=64, metadata={"help": "width the word vectors are projected to"})
+    word_lexicon: list[str] | None = field(default=None, metadata={
+        "help": "null, or lexicon feature groups concatenated before the heads: morph (pymorphy3 "
+                "Geox/Name/Surn/Patr/Orgn), places (country / region / city lookup by lemma), train "
+                "(most frequent training-set type of the lemma, out of fold)"})
+    word_lexicon_size: int = field(default=16, metadata={"help": "width the lexicon bits are embedded to"})
+    word_feature_dropout: float = field(default=0.1, metadata={
+        "help": "training: chance that a word's word_vectors / word_lexicon features are dropped"})
     init_from: str | None = field(default=None, metadata={
         "help": "continue from a trained diplomat-ie model directory (its labels, weights and architecture) "
                 "instead of a fresh head on the backbone. model.* / roles.* keys not given in the YAML or "
@@ -98,6 +182,15 @@ class ModelConfig:
                f"must be in 1..64, got {self.max_span_width}")
         _check(self.span_none_weight > 0, "model.span_none_weight",
                f"must be positive, got {self.span_none_weight}")
+        _check(self.word_vectors is None or self.word_vectors == "navec" or self.word_vectors.endswith(".tar"),
+               "model.word_vectors", f"must be null, navec or the path of a navec .tar file, got "
+                                     f"{self.word_vectors!r}")
+        _check(self.word_vectors_size > 0, "model.word_vectors_size", f"must be positive, got {self.word_vectors_size}")
+        _check(self.word_lexicon_size > 0, "model.word_lexicon_size", f"must be positive, got {self.word_lexicon_size}")
+        _check(0.0 <= self.word_feature_dropout < 1.0, "model.word_feature_dropout",
+               f"must be in [0, 1), got {self.word_feature_dropout}")
+        bad = [g for g in self.word_lexicon or () if g not in WORD_LEXICON_GROUPS]
+        _check(not bad, "model.word_lexicon", f"unknown groups {bad}; choose from {', '.join(WORD_LEXICON_GROUPS)}")
 
 
 @dataclass
@@ -214,6 +307,8 @@ def _coerce(value, tp, key: str):
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
         return _coerce(value, args[0], key)
     if origin is list:
+        if args and dataclasses.is_dataclass(args[0]):
+            return _coerce_records(value, args[0], key)
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list):
@@ -242,6 +337,28 @@ def _coerce(value, tp, key: str):
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r}") from exc
     return value
+
+
+def _coerce_records(value, cls, key: str) -> list:
+    """A list of ``cls`` records from YAML mappings (or the same list as a YAML flow string: the CLI)."""
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value) if value.strip() else []
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{key}: not a YAML list ({exc})") from exc
+    if value is None:
+        value = []
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list of mappings, got {value!r}")
+    out = []
+    for i, v in enumerate(value):
+        if isinstance(v, cls):
+            out.append(v)
+        elif isinstance(v, dict):
+            out.append(_build_section(cls, v, f"{key}[{i}]"))
+        else:
+            raise ConfigError(f"{key}[{i}]: expected a mapping, got {v!r}")
+    return out
 
 
 def _build_section(cls, values: dict, section: str):

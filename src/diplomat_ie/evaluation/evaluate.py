@@ -47,7 +47,7 @@ def predict_gold_docs(predictor: Predictor, docs: list[Document], progress=None,
     encs = encoded if encoded is not None else [predictor.encode(d.text) for d in docs]
     e2e = predictor.predict([d.text for d in docs], encoded=encs, progress=progress)
     gold_trig = gold_ent = None
-    if predictor.model.role_head is not None and gold_triggers:
+    if predictor.model.role_head is not None and gold_triggers and predictor.head is None:
         types = tuple(predictor.model.config.trigger_types)
         triggers = [[(e.start, e.end, e.type) for e in d.entities if e.type in types] for d in docs]
         gold_trig = predictor.predict([d.text for d in docs], gold_triggers=triggers, encoded=encs,

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..data.corpora import load_docs
 from ..utils import atomic_write_json, atomic_write_text
 from .run import run_evaluation
-from .tables import detail_sections, headline_table, md_table, prf_table
+from .tables import detail_sections, headline_table, md_table, own_head_section, prf_table
 
 
 def load_run_summary(run_dir, model_dir) -> dict | None:
@@ -105,6 +105,11 @@ def comparison_rows(evals: list[dict], natasha: bool, docs_for) -> list[dict]:
         rows.append({"system": "diplomat-ie", "corpus": _label(r["corpus"], r["split"]),
                      "precision": mi["precision"], "recall": mi["recall"], "f1": mi["f1"],
                      "source": f"this report ({r['documents']} docs)"})
+        if own := r.get("own_head"):
+            mi = own["metrics"]["per_org_loc"]["micro"]
+            rows.append({"system": f"diplomat-ie ({own['head']} head)", "corpus": _label(r["corpus"], r["split"]),
+                         "precision": mi["precision"], "recall": mi["recall"], "f1": mi["f1"],
+                         "source": f"this report, own head ({own['documents']} docs)"})
     rows += [natasha_row(r, lambda r=r: docs_for(r), natasha) for r in evals]
     return rows
 
@@ -116,6 +121,8 @@ def test_metrics_for_card(evals: list[dict]) -> dict[str, float]:
         label = _label(r["corpus"], r["split"])
         out.update({f"{label} {k}": v for k, v in r["headline"].items()})
         out.update({f"{label} diplomatic {k}": v for k, v in r["diplomatic"]["headline"].items()})
+        if own := r.get("own_head"):
+            out.update({f"{label} {own['head']} head {k}": v for k, v in own["headline"].items()})
     return out
 
 
@@ -266,6 +273,8 @@ def report_markdown(metrics: dict, seeds: dict | None = None) -> str:
     parts += [s.replace("## ", f"## {label}: ", 1) for s in detail_sections(main)]
     for olabel, r in ood:
         parts.append(f"## Out of domain: {olabel}\n\n{headline_table(r)}\n{prf_table(r['metrics']['per_org_loc'])}")
+        if r.get("own_head"):
+            parts.append(own_head_section(r, "###"))
     parts += [_seed_section(seeds, (seeds or {}).get("results", [])), _training_section(metrics["training"])]
     if "training_curves" in img:
         parts.append(f"![training curves]({img['training_curves']})\n")

@@ -4,7 +4,9 @@ The folder holds ``metrics.json`` (full split, diplomatic subset, headline, timi
 and ``errors.jsonl`` (false positives / negatives with context). NEREL-style corpora get every score
 (nested NER, per-layer seqeval, PER/ORG/LOC, event roles); factRuEval-2016 only has PER/ORG/LOC-like
 gold, so there only PER/ORG/LOC over whole objects (nested included) is scored (gold via ``FACTRUEVAL_TO_COARSE``, predictions via
-``NEREL_TO_COARSE``, exact spans).
+``NEREL_TO_COARSE``, exact spans). A model with an extra factRuEval head (``data.extra_corpora``) is
+scored there a second time with that head's own predictions (``own_head``: gold and predictions via
+``FACTRUEVAL_TO_COARSE``).
 """
 
 from __future__ import annotations
@@ -59,6 +61,22 @@ def corpus_scheme(corpus: str, docs: list[Document]) -> str:
     return "factrueval" if types and types <= set(FACTRUEVAL_TYPES) else "nerel"
 
 
+def factrueval_head(config) -> str | None:
+    """The model's extra NER head that tags factRuEval types, if any.
+
+    Args:
+        config: the model's ``DiplomatConfig``.
+
+    Returns:
+        The head named ``factrueval``, else the first extra head whose types are all factRuEval types;
+        None without such a head.
+    """
+    heads = getattr(config, "extra_heads", None) or {}
+    if "factrueval" in heads:
+        return "factrueval"
+    return next((n for n, h in heads.items() if set(h["entity_types"]) <= set(FACTRUEVAL_TYPES)), None)
+
+
 def run_evaluation(model_dir, corpus: str = "nerel", split: str = "test", root=None, output=None,
                    max_docs: int | None = None, lenient: bool = False, batch_size: int = 32,
                    loaded=None) -> dict:
@@ -76,7 +94,9 @@ def run_evaluation(model_dir, corpus: str = "nerel", split: str = "test", root=N
         loaded: an already loaded ``(model, tokenizer)`` (then ``model_dir`` is only a label).
 
     Returns:
-        The dict written to ``metrics.json`` plus ``"output"`` (the folder, as a string).
+        The dict written to ``metrics.json`` plus ``"output"`` (the folder, as a string); on factRuEval,
+        with an extra factRuEval head, also ``"own_head"``: that head's scores (``head``, ``headline``,
+        ``metrics``, ``diplomatic``) next to the scores mapped from the main head.
     """
     from ..modeling.io import load_model_dir
 
@@ -95,13 +115,28 @@ def run_evaluation(model_dir, corpus: str = "nerel", split: str = "test", root=N
     errors = collect_errors(preds, model.config, scheme)
     result["errors"] = _error_counts(errors)
     t_score = time.time()
+    own_s = _own_head(result, model, tokenizer, docs, batch_size, f"{corpus}/{split}")
     result["timings"] = {"load_model_s": round(t_model - t0, 2), "load_data_s": round(t_data - t_model, 2),
                          "predict_s": round(t_pred - t_data, 2), "score_s": round(t_score - t_pred, 2),
                          "docs_per_s": round(len(docs) / max(t_pred - t_data, 1e-9), 2),
-                         "total_s": round(t_score - t0, 2)}
+                         "total_s": round(time.time() - t0, 2)}
+    if own_s is not None:
+        result["timings"]["own_head_s"] = round(own_s, 2)
     out = Path(output) if output else default_output(model_dir)
     write_evaluation(out, result, errors)
     return dict(result, output=str(out))
+
+
+def _own_head(result: dict, model, tokenizer, docs: list[Document], batch_size: int, desc: str) -> float | None:
+    """On factRuEval, score the model's own factRuEval head into ``result["own_head"]``; its seconds."""
+    head = factrueval_head(model.config) if result["scheme"] == "factrueval" else None
+    if head is None:
+        return None
+    t0 = time.time()
+    own = _predict(Predictor(model, tokenizer, batch_size=batch_size, head=head), docs, "factrueval",
+                   f"{desc} ({head} head)")
+    result["own_head"] = {"head": head, **_score(own, model.config, "factrueval", FACTRUEVAL_TO_COARSE)}
+    return time.time() - t0
 
 
 def _predict(predictor: Predictor, docs: list[Document], scheme: str, desc: str) -> Predictions:
@@ -137,11 +172,12 @@ def coarse_headline(metrics: dict) -> dict[str, float]:
             "per_org_loc_macro_f1": metrics["per_org_loc"]["macro"]["f1"]}
 
 
-def _score(p: Predictions, config, scheme: str) -> dict:
+def _score(p: Predictions, config, scheme: str, pred_mapping: dict[str, str] = NEREL_TO_COARSE) -> dict:
     keep = [is_diplomatic(d) for d in p.docs]
     sub = subset_predictions(p, keep)
     if scheme == "factrueval":
-        full, dip = coarse_scores(p.docs, p.e2e), coarse_scores(sub.docs, sub.e2e)
+        full = coarse_scores(p.docs, p.e2e, pred_mapping=pred_mapping)
+        dip = coarse_scores(sub.docs, sub.e2e, pred_mapping=pred_mapping)
         head, dip_head = coarse_headline(full), coarse_headline(dip)
     else:
         full = score_predictions(p, config)

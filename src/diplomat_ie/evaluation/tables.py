@@ -70,6 +70,16 @@ def detail_sections(result: dict, h: str = "##") -> list[str]:
     return out
 
 
+def own_head_section(result: dict, h: str = "##") -> str:
+    """The scores of the model's own factRuEval head (``result["own_head"]``); ``""`` without one."""
+    own = result.get("own_head")
+    if not own:
+        return ""
+    return (f"{h} Own `{own['head']}` head (trained on `data.extra_corpora`)\n\nThe same PER/ORG/LOC scoring "
+            f"with the extra head's predictions instead of the main head's mapped from NEREL types.\n\n"
+            f"{headline_table(own)}\n{prf_table(own['metrics']['per_org_loc'])}")
+
+
 def evaluation_markdown(result: dict) -> str:
     """The ``report.md`` of one :func:`run_evaluation` result.
 
@@ -87,6 +97,7 @@ def evaluation_markdown(result: dict) -> str:
              f"the packaged list `diplomat_ie/resources/diplomatic_keywords.yaml` ({result['diplomatic']['documents']} of "
              f"{result['documents']}).\n",
              *detail_sections(result),
+             *([own_head_section(result)] if result.get("own_head") else []),
              "## Errors\n\nFalse positives (fp) and negatives (fn) with context: `errors.jsonl`.\n\n"
              + md_table(["kind", "count"], [[k, v] for k, v in result["errors"].items()]),
              f"## Timings\n\n{md_table(['step', 'value'], [[k, v] for k, v in t.items()])}"]

@@ -324,7 +324,8 @@ def predict_files(*, model: str | os.PathLike, inputs: list[str], output: str = 
                   shard: str | None = None, shard_by: str = "index", batch_size: int = 32,
                   docs_per_batch: int = 64, threads: int | None = None, backend: str = "torch",
                   trigger_lexicon: str | os.PathLike | None = None, snap_arguments: bool = True,
-                  role_o_bias: float | None = None, progress: bool = True) -> PredictSummary:
+                  role_o_bias: float | None = None, progress: bool = True,
+                  head: str | None = None) -> PredictSummary:
     """Extract entities and events from files / folders / JSONL / stdin into JSONL, brat or HTML.
 
     Args:
@@ -346,6 +347,7 @@ def predict_files(*, model: str | os.PathLike, inputs: list[str], output: str = 
         snap_arguments: snap role arguments onto predicted entities.
         role_o_bias: lower the role head's O logit by this much.
         progress: show a progress bar on stderr.
+        head: an extra NER head of the model (``data.extra_corpora``) to take the entities from (no events).
 
     Returns:
         A :class:`PredictSummary`. Bad arguments raise :class:`~diplomat_ie.config.ConfigError` before any
@@ -367,10 +369,17 @@ def predict_files(*, model: str | os.PathLike, inputs: list[str], output: str = 
         lexicon = TriggerLexicon.load(trigger_lexicon) if trigger_lexicon else None
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    extractor = Extractor.from_pretrained(model, batch_size=batch_size, threads=threads, backend=backend,
-                                          trigger_lexicon=lexicon, snap_arguments=snap_arguments,
-                                          role_o_bias=role_o_bias)
-    sink = make_sink(output_format, output, resume, list(extractor.model.config.entity_types))
+    try:
+        extractor = Extractor.from_pretrained(model, batch_size=batch_size, threads=threads, backend=backend,
+                                              trigger_lexicon=lexicon, snap_arguments=snap_arguments,
+                                              role_o_bias=role_o_bias, head=head)
+    except ValueError as exc:
+        if head is None or "no NER head" not in str(exc):
+            raise
+        raise ConfigError(f"--head: {exc}") from exc
+    config = extractor.model.config
+    types = config.extra_heads[head]["entity_types"] if head else config.entity_types
+    sink = make_sink(output_format, output, resume, list(types))
     errors_sink = JsonlSink(errors_path, resume=resume)
     records = iter_records(inputs, input_format=input_format, text_field=text_field, id_field=id_field)
     bar = tqdm(unit="doc", desc="predict", disable=not progress, file=sys.stderr)

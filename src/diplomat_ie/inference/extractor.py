@@ -106,12 +106,14 @@ class Extractor:
 
     ``extractor("текст")`` returns one :class:`ExtractionResult`; ``extractor([t1, t2])`` a list.
     Long texts are cut into overlapping windows, never truncated; offsets index the caller's string.
+    ``head="factrueval"`` (a model trained with ``data.extra_corpora``): the entities come from that extra
+    NER head instead of the main one, in the same JSON shape, with no events.
     """
 
     def __init__(self, model: DiplomatModel | DiplomatHeads, tokenizer: PreTrainedTokenizerBase, batch_size: int = 32,
                  threads: int | None = None, window_fn: WindowRunner | None = None, backend: str = "torch",
                  snap_arguments: bool = True, trigger_lexicon: TriggerLexicon | str | os.PathLike | None = None,
-                 role_o_bias: float | None = None):
+                 role_o_bias: float | None = None, head: str | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.backend = backend
@@ -121,14 +123,14 @@ class Extractor:
             trigger_lexicon = TriggerLexicon.load(trigger_lexicon)
         self.predictor = Predictor(model, tokenizer, batch_size=batch_size, window_fn=window_fn,
                                    snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon,
-                                   role_o_bias=role_o_bias)
+                                   role_o_bias=role_o_bias, head=head)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, batch_size: int = 32,
                         threads: int | None = None, backend: str = "torch",
                         snap_arguments: bool = True,
                         trigger_lexicon: TriggerLexicon | str | os.PathLike | None = None,
-                        role_o_bias: float | None = None) -> Extractor:
+                        role_o_bias: float | None = None, head: str | None = None) -> Extractor:
         """Load a model directory written by ``diplomat-ie train``.
 
         Args:
@@ -146,6 +148,8 @@ class Extractor:
                 become extra triggers (``"origin": "lexicon"``) where the model found none.
             role_o_bias: lower the role head's ``O`` logit by this much: more arguments, less precision
                 (the README has the measured trade-off).
+            head: an extra NER head of the model (``config.extra_heads``) to take the entities from;
+                None: the main head (entities and events).
 
         Returns:
             A ready :class:`Extractor`.
@@ -158,7 +162,7 @@ class Extractor:
             heads, onnx_tokenizer, onnx_runner = load_onnx(path, backend=backend, threads=threads)
             return cls(heads, onnx_tokenizer, batch_size=batch_size, threads=threads, window_fn=onnx_runner,
                        backend=backend, snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon,
-                       role_o_bias=role_o_bias)
+                       role_o_bias=role_o_bias, head=head)
         model, tokenizer = load_model_dir(path)
         window_fn: WindowRunner | None = None
         if backend == "torch-bf16":
@@ -166,7 +170,8 @@ class Extractor:
                 log.warning("backend torch-bf16: this CPU has no AVX512-BF16; expect it to be slower than fp32")
             window_fn = bf16_window_outputs(model)
         return cls(model, tokenizer, batch_size=batch_size, threads=threads, window_fn=window_fn, backend=backend,
-                   snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon, role_o_bias=role_o_bias)
+                   snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon, role_o_bias=role_o_bias,
+                   head=head)
 
     @overload
     def __call__(self, texts: str, progress: Progress | None = None) -> ExtractionResult: ...

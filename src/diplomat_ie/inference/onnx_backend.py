@@ -18,6 +18,12 @@ Role-marker models (``role_marker_layer = L``) export a third output, ``hidden_l
 entering encoder layer L) and the per-trigger pass goes to ``role.onnx``
 (:meth:`~diplomat_ie.modeling.heads.DiplomatHeads.marked_words`; without that file the heads re-run their
 own copy of encoder layers ``L..`` in torch).
+
+Models with word features (``model.word_vectors`` / ``model.word_lexicon``) take a fourth input,
+``word_feats`` ``[B, W, C]`` (the featurizer's rows, computed in Python as for torch); the feature module
+(navec's quantised table included) is part of the exported graph, so ``words`` and ``ner_logits`` come out
+exactly as the torch model's. The per-trigger ``role.onnx`` pass gives the word vectors before the
+features, which the torch heads then concatenate.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ log = logging.getLogger(__name__)
 ONNX_DIR = "onnx"
 FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
 INPUTS = ("input_ids", "attention_mask", "word_pos")
+FEATS_INPUT = "word_feats"  # models with word features only
 OUTPUTS = ("words", "ner_logits")
 MARKER_OUTPUT = "hidden_l"
 ROLE_FILES = {"onnx": "role.onnx", "onnx-int8": "role.int8.onnx"}  # role-marker models only
@@ -62,9 +69,9 @@ class WindowGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                word_pos: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        words, hidden_l = self.model.window_states(input_ids, attention_mask, word_pos)
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
+                word_feats: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        words, hidden_l = self.model.window_states(input_ids, attention_mask, word_pos, word_feats)
         if hidden_l is None:
             return words, self.model.heads.ner_logits(words)
         return words, self.model.heads.ner_logits(words), hidden_l
@@ -79,7 +86,7 @@ class MarkedGraph(nn.Module):
 
     def forward(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,
                 word_pos: torch.Tensor) -> torch.Tensor:
-        return self.model.heads.marked_words(hidden_l, attention_mask, trig_sub, word_pos)
+        return self.model.heads.marked_states(hidden_l, attention_mask, trig_sub, word_pos)
 
 
 def _marked_example(hidden: int, seq: int = 24,
@@ -120,15 +127,26 @@ def _export_marked(model: DiplomatModel, out: Path, int8: bool, opset: int, sche
     return {"files": files, "max_abs_diff_fp32": diff}
 
 
-def _example_inputs(vocab_size: int, seq: int = 24,
-                    n_words: int = 10) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Two windows, the second padded: the traced graph must keep the attention-mask path."""
+def _example_inputs(vocab_size: int, seq: int = 24, n_words: int = 10,
+                    model: DiplomatModel | None = None) -> tuple[torch.Tensor, ...]:
+    """Two windows, the second padded: the traced graph must keep the attention-mask path.
+
+    With a ``model`` that has word features, also their ``word_feats`` (known and OOV rows, random bits).
+    """
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(5, max(6, vocab_size), (2, seq), generator=gen)
     mask = torch.ones_like(ids)
     mask[1, seq // 2 :] = 0
     word_pos = torch.arange(1, n_words + 1).repeat(2, 1)
-    return ids, mask, word_pos
+    feats = model.heads.word_features if model is not None else None
+    if feats is None:
+        return ids, mask, word_pos
+    cols = []
+    if feats.proj is not None:
+        cols.append(torch.randint(0, feats.codes.size(0) + 1, (2, n_words, 1), generator=gen))
+    if feats.n_bits:
+        cols.append(torch.randint(0, 2, (2, n_words, feats.n_bits), generator=gen))
+    return ids, mask, word_pos, torch.cat(cols, -1)
 
 
 def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 17, fuse: bool = True,
@@ -158,6 +176,7 @@ def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 1
     graph = WindowGraph(model).eval()
     marker = model.heads.marker_layer is not None
     outputs = [*OUTPUTS, MARKER_OUTPUT] if marker else list(OUTPUTS)
+    inputs = [*INPUTS, FEATS_INPUT] if model.heads.word_features is not None else list(INPUTS)
     out = model_dir / ONNX_DIR
     out.mkdir(exist_ok=True)
     fp32 = out / FILES["onnx"]
@@ -165,11 +184,12 @@ def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 1
     start = time.time()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer / legacy-exporter deprecation chatter
-        torch.onnx.export(graph, _example_inputs(model.config.encoder.get("vocab_size", 100)), str(tmp),
-                          input_names=list(INPUTS), output_names=outputs, opset_version=opset,
+        torch.onnx.export(graph, _example_inputs(model.config.encoder.get("vocab_size", 100), model=model), str(tmp),
+                          input_names=inputs, output_names=outputs, opset_version=opset,
                           dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
                                         "attention_mask": {0: "batch", 1: "seq"},
                                         "word_pos": {0: "batch", 1: "words"},
+                                        FEATS_INPUT: {0: "batch", 1: "words"},
                                         "words": {0: "batch", 1: "words"},
                                         "ner_logits": {0: "batch", 1: "words"},
                                         MARKER_OUTPUT: {0: "batch", 1: "seq"}},
@@ -179,7 +199,7 @@ def export_onnx(model_dir: str | os.PathLike, int8: bool = False, opset: int = 1
     _externalise(tmp, fp32)
     record: dict[str, Any] = {"opset": opset, "fused": fuse, "torch": torch.__version__, "source": _source_stamp(model_dir),
               "export_seconds": round(time.time() - start, 1), "files": {"onnx": str(fp32)}}
-    record["max_abs_diff_fp32"] = _check(graph, fp32, model.config.encoder.get("vocab_size", 100))
+    record["max_abs_diff_fp32"] = _check(graph, fp32, model.config.encoder.get("vocab_size", 100), model)
     if record["max_abs_diff_fp32"] > 1e-3:
         raise RuntimeError(f"{fp32}: ONNX output differs from torch by {record['max_abs_diff_fp32']:.2g}"
                            + ("; retry with --no-fuse" if fuse else ""))
@@ -226,14 +246,13 @@ def _externalise(tmp: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def _check(graph: nn.Module, path: Path, vocab_size: int) -> float:
+def _check(graph: nn.Module, path: Path, vocab_size: int, model: DiplomatModel | None = None) -> float:
     """Max |torch - onnx| over both outputs on a batch shaped unlike the export example."""
-    ids, mask, word_pos = _example_inputs(vocab_size, seq=37, n_words=15)
-    ids, mask, word_pos = ids.repeat(2, 1), mask.repeat(2, 1), word_pos.repeat(2, 1)
-    mask[2, 30:] = 0
+    example = [x.repeat(2, *([1] * (x.dim() - 1))) for x in _example_inputs(vocab_size, 37, 15, model)]
+    example[1][2, 30:] = 0
     with torch.inference_mode():
-        ref = graph(ids, mask, word_pos)
-    got = OnnxWindowRunner(path).raw(ids, mask, word_pos)
+        ref = graph(*example)
+    got = OnnxWindowRunner(path).raw(*example)
     return max(float((a - b).abs().max()) for a, b in zip(ref, got, strict=True))
 
 
@@ -262,14 +281,21 @@ class OnnxWindowRunner:
         self.session = _cpu_session(path, threads)
         names = [o.name for o in self.session.get_outputs()]
         self.outputs = [*OUTPUTS, MARKER_OUTPUT] if MARKER_OUTPUT in names else list(OUTPUTS)
+        self.takes_feats = FEATS_INPUT in [i.name for i in self.session.get_inputs()]
 
-    def raw(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor) -> list[torch.Tensor]:
+    def raw(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
+            word_feats: torch.Tensor | None = None) -> list[torch.Tensor]:
         feeds = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy(),
                  "word_pos": word_pos.numpy()}
+        if self.takes_feats:
+            if word_feats is None:
+                raise ValueError("this ONNX export reads word features: pass word_feats")
+            feeds[FEATS_INPUT] = word_feats.numpy()
         return [torch.from_numpy(x) for x in self.session.run(self.outputs, feeds)]
 
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor) -> WindowOutputs:
-        out = self.raw(input_ids, attention_mask, word_pos)
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
+                 word_feats: torch.Tensor | None = None) -> WindowOutputs:
+        out = self.raw(input_ids, attention_mask, word_pos, word_feats)
         if len(out) == 3:  # role-marker model: hidden states for the per-trigger pass
             return WindowOutputs(out[0], out[1], out[2], attention_mask)
         return WindowOutputs(out[0], out[1])
@@ -321,4 +347,8 @@ def load_onnx(model_dir: str | os.PathLike, backend: str = "onnx",
         else:
             log.warning("%s not found: the per-trigger role pass runs in torch (re-export to speed it up)",
                         role_path)
-    return heads, load_tokenizer(model_dir), OnnxWindowRunner(path, threads=threads)
+    runner = OnnxWindowRunner(path, threads=threads)
+    if heads.word_features is not None and not runner.takes_feats:
+        raise ModelLoadError(f"{path} was exported without the word features this model reads; re-run "
+                             f"`diplomat-ie export onnx --model {model_dir}`")
+    return heads, load_tokenizer(model_dir), runner

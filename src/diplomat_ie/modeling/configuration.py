@@ -51,7 +51,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model.dropout", "dropout", RUNTIME, "dropout before the heads"),
     Setting("model.span_none_weight", "span_none_weight", RUNTIME, "span head: loss weight of none"),
     Setting("roles.loss_weight", "role_loss_weight", RUNTIME, "role loss weight"),
+    # the heads' names, types and layers are architecture; a given loss weight is applied (see
+    # run_config_changes); the run's value is turned into the field's by extra_heads_from_run
+    Setting("data.extra_corpora", "extra_heads", ARCHITECTURE, "extra NER heads"),
+    Setting("model.word_vectors", "word_vectors", ARCHITECTURE, "word vectors"),
+    Setting("model.word_vectors_size", "word_vectors_size", ARCHITECTURE, "word vector projection width"),
+    Setting("model.word_lexicon", "word_lexicon", ARCHITECTURE, "word lexicon features"),
+    Setting("model.word_lexicon_size", "word_lexicon_size", ARCHITECTURE, "word lexicon embedding width"),
+    Setting("model.word_feature_dropout", "word_feature_dropout", RUNTIME, "word feature dropout"),
 )
+EXTRA_ARCHITECTURE = ("entity_types", "num_layers")  # the parts of an extra head fixed once trained
 
 # Encoders whose position ids start at padding_idx + 1 (XLM-R: 514 positions, 512 usable).
 _OFFSET_POSITION_TYPES = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "data2vec-text",
@@ -61,6 +70,35 @@ _OFFSET_POSITION_TYPES = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", 
 def _run_value(run_cfg, key: str):
     section, name = key.split(".")
     return getattr(getattr(run_cfg, section), name)
+
+
+def extra_heads_from_run(run_cfg, types: dict[str, list[str]] | None = None) -> dict[str, dict]:
+    """``{head: {"entity_types", "num_layers", "loss_weight"}}`` of the run's ``data.extra_corpora``.
+
+    Args:
+        run_cfg: the run configuration.
+        types: each head's types found in its corpora (used where the entry gives no ``types``).
+
+    Returns:
+        The heads in the order they first appear; ``main`` (the main head) is not among them.
+    """
+    from ..config import MAIN_HEAD
+
+    out: dict[str, dict] = {}
+    for e in run_cfg.data.extra_corpora:
+        if e.head == MAIN_HEAD or e.head in out:
+            continue
+        found = list(e.types) if e.types else list((types or {}).get(e.head, []))
+        out[e.head] = {"entity_types": found, "num_layers": e.layers, "loss_weight": e.loss_weight}
+    return out
+
+
+def describe_extra_heads(heads: dict[str, dict]) -> str:
+    """One line for the model card: ``factrueval (4 types, 2 layers)``."""
+    if not heads:
+        return "none"
+    return "; ".join(f"{name} ({len(h['entity_types'])} types: {', '.join(h['entity_types'])}; "
+                     f"{h['num_layers']} layers)" for name, h in heads.items())
 
 
 def usable_positions(encoder: dict) -> int | None:
@@ -93,6 +131,15 @@ class DiplomatConfig(PretrainedConfig):
             marker added to the trigger's subwords (``0`` is the classic marker-per-trigger model).
         role_head: ``"bio"`` (tag each word with its role per trigger) or ``"pair"`` (classify each
             trigger x candidate entity pair, :mod:`.pair_roles`); configs saved without it are ``"bio"``.
+        extra_heads: more NER heads on the shared encoder, one per extra training corpus label set:
+            ``{name: {"entity_types": [...], "num_layers": K, "loss_weight": w}}`` (``data.extra_corpora``);
+            always layered BIO taggers, whatever ``ner_head`` the main head is.
+        word_vectors: None, or the navec table (``"navec"`` or a navec ``.tar`` path) whose vectors,
+            projected to ``word_vectors_size``, are concatenated to each word (:mod:`.word_features`).
+        word_vectors_table: the table's shape and word-list sha256 (filled in when the model is built).
+        word_lexicon: None, or the lexicon feature groups (:mod:`.word_lexicon`), embedded to
+            ``word_lexicon_size`` and concatenated to each word.
+        word_feature_dropout: training-time chance that a word's features are dropped.
     """
 
     model_type = "diplomat_ie"
@@ -102,8 +149,12 @@ class DiplomatConfig(PretrainedConfig):
                  trigger_types: list[str] | None = None, window_length: int = 160, overlap: int = 32,
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
                  role_marker_layer: int | None = None, ner_head: str = "layered", max_span_width: int = 12,
-                 span_none_weight: float = 1.0, role_head: str = "bio", format_version: int = FORMAT_VERSION,
-                 backbone_name: str | None = None,
+                 span_none_weight: float = 1.0, role_head: str = "bio", extra_heads: dict[str, dict] | None = None,
+                 word_vectors: str | None = None,
+                 word_vectors_size: int = 64, word_vectors_table: dict | None = None,
+                 word_lexicon: list[str] | None = None, word_lexicon_size: int = 16,
+                 word_feature_dropout: float = 0.1,
+                 format_version: int = FORMAT_VERSION, backbone_name: str | None = None,
                  training_summary: dict | None = None, **kwargs):
         self.encoder = encoder or {}
         self.entity_types = list(entity_types or [])
@@ -121,19 +172,28 @@ class DiplomatConfig(PretrainedConfig):
         self.max_span_width = max_span_width
         self.span_none_weight = span_none_weight
         self.role_head = role_head
+        self.extra_heads = {str(k): dict(v) for k, v in (extra_heads or {}).items()}
+        self.word_vectors = word_vectors
+        self.word_vectors_size = word_vectors_size
+        self.word_vectors_table = word_vectors_table
+        self.word_lexicon = list(word_lexicon) if word_lexicon else None
+        self.word_lexicon_size = word_lexicon_size
+        self.word_feature_dropout = word_feature_dropout
         self.format_version = format_version
         self.backbone_name = backbone_name
         self.training_summary = training_summary or {}
         super().__init__(**kwargs)
 
     @classmethod
-    def from_run_config(cls, run_cfg, *, entity_types: list[str], encoder: dict | None = None) -> DiplomatConfig:
+    def from_run_config(cls, run_cfg, *, entity_types: list[str], encoder: dict | None = None,
+                        extra_types: dict[str, list[str]] | None = None) -> DiplomatConfig:
         """The config of a fresh model for a run, through :data:`SETTINGS`.
 
         Args:
             run_cfg: the :class:`~diplomat_ie.config.RunConfig`.
             entity_types: the types the model tags (``model.entity_types``, or the training data's).
             encoder: the backbone's config dict (:func:`~diplomat_ie.modeling.io.build_model` fills it).
+            extra_types: each extra head's types found in its corpora (where the run gives none).
 
         Returns:
             The config; :class:`ConfigError` names a setting the model cannot have.
@@ -143,6 +203,10 @@ class DiplomatConfig(PretrainedConfig):
             v = _run_value(run_cfg, s.key)
             values[s.field] = list(v) if isinstance(v, list) else v
         values["entity_types"] = list(entity_types)
+        values["extra_heads"] = extra_heads_from_run(run_cfg, extra_types)
+        if empty := [name for name, h in values["extra_heads"].items() if not h["entity_types"]]:
+            raise ConfigError(f"data.extra_corpora: the head(s) {empty} have no entity types (their corpora "
+                              f"hold no entities; give types)")
         values["roles"] = list(ROLES) if run_cfg.roles.enabled else []
         if not run_cfg.roles.enabled:
             values["role_marker_layer"] = None
@@ -172,6 +236,12 @@ class DiplomatConfig(PretrainedConfig):
             if not run_cfg.is_given(s.key):
                 continue
             asked, have = _run_value(run_cfg, s.key), getattr(self, s.field)
+            if s.key == "data.extra_corpora":
+                asked = extra_heads_from_run(run_cfg, {k: v["entity_types"] for k, v in have.items()})
+                if _same_extra_heads(have, asked) and asked != have:
+                    # only loss weights differ: applied (the saved label order is kept)
+                    changes[s.field] = {n: dict(h, loss_weight=asked[n]["loss_weight"]) for n, h in have.items()}
+                    continue
             if s.kind == RUNTIME:
                 problem = self._runtime_problem(s.key, asked, source)
                 if problem:
@@ -232,6 +302,13 @@ class DiplomatConfig(PretrainedConfig):
         """The pair head's classes: ``none`` (id 0), then the roles."""
         return ["none", *self.roles]
 
+    def extra_ner_labels(self, head: str) -> list[str]:
+        """The BIO labels of the extra head ``head`` (:class:`KeyError` naming the known heads)."""
+        if head not in self.extra_heads:
+            raise KeyError(f"this model has no NER head {head!r} (extra heads: "
+                           f"{', '.join(self.extra_heads) or 'none'})")
+        return bio_labels(self.extra_heads[head]["entity_types"])
+
     def encoder_config(self) -> PretrainedConfig:
         enc = dict(self.encoder)
         model_type = enc.pop("model_type", None)
@@ -249,6 +326,14 @@ def _trigger_problem(trigger_types: list[str], entity_types: list[str], owner: s
             f"roles.enabled false)")
 
 
+def _same_extra_heads(have: dict[str, dict], asked: dict[str, dict]) -> bool:
+    """Same head names with the same types (as sets) and layers; loss weights may differ."""
+    if set(have) != set(asked):
+        return False
+    return all(set(have[n]["entity_types"]) == set(asked[n]["entity_types"])
+               and have[n]["num_layers"] == asked[n]["num_layers"] for n in have)
+
+
 def _same_architecture(key: str, have, asked) -> bool:
     if key == "model.backbone":
         if have is None or have == asked:  # models saved before backbone_name existed: unknown
@@ -259,6 +344,8 @@ def _same_architecture(key: str, have, asked) -> bool:
         return asked is None or set(asked) == set(have)
     if key == "roles.enabled":
         return bool(have) == asked
+    if key == "data.extra_corpora":
+        return _same_extra_heads(have, asked)
     return have == asked
 
 

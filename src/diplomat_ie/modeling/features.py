@@ -4,6 +4,7 @@ per-trigger role BIO sequences."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -56,18 +57,27 @@ def _label_span(row: list[int], lo: int, hi: int, w_lo: int, w_hi: int, b_id: in
             row[i - w_lo] = IGNORE
 
 
-def window_features(doc: Document, enc: EncodedDoc, config, stats: FeatureStats | None = None) -> list[dict]:
+def window_word_feats(enc: EncodedDoc, featurize: Callable[[list[str]], list[list[int]]]) -> list[list[list[int]]]:
+    """``word_feats`` rows of every window of ``enc`` (``featurize``: words -> rows, one document at once)."""
+    rows = featurize([w.text for w in enc.words])
+    return [rows[win.lo : win.hi] for win in enc.windows]
+
+
+def window_features(doc: Document, enc: EncodedDoc, config, stats: FeatureStats | None = None,
+                    featurize: Callable[[list[str]], list[list[int]]] | None = None) -> list[dict]:
     """Training examples (one per window) for ``doc`` encoded as ``enc``.
 
     Args:
         doc: the gold document; enc: its encoding; config: a :class:`DiplomatConfig`.
+        featurize: the model's word features (words -> rows, e.g. a
+            :class:`~.word_features.WordFeaturizer`); None for a model without them.
 
     Returns:
         Dicts with ``input_ids``, ``word_pos``, ``ner_labels`` ``[K][W]`` (span head: ``[]``),
         ``span_labels`` ``[W][max_span_width]`` (span head, :func:`~.spans.span_label_grid`; layered: ``[]``),
         ``trig_spans`` ``[T][2]``, ``role_labels`` ``[T][W]`` (window-relative word indices); with
         ``role_head == "pair"`` also ``cand_spans``, ``cand_types`` and ``pair_labels``
-        (:func:`.pair_features.window_pair_features`).
+        (:func:`.pair_features.window_pair_features`); with ``featurize`` ``word_feats`` ``[W][C]``.
     """
     stats = stats or FeatureStats()
     spans = doc_word_spans(doc, enc, stats)
@@ -84,7 +94,8 @@ def window_features(doc: Document, enc: EncodedDoc, config, stats: FeatureStats 
     role_ids = {lab: i for i, lab in enumerate(config.role_labels)}
     pair = bool(config.roles) and getattr(config, "role_head", "bio") == "pair"
     feats = []
-    for win in enc.windows:
+    word_feats = window_word_feats(enc, featurize) if featurize is not None else None
+    for wi, win in enumerate(enc.windows):
         n = win.hi - win.lo
         span_rows = _window_spans(typed, win, config, stats) if config.is_span else []
         ner = [[0] * n for _ in range(0 if config.is_span else config.num_layers)]
@@ -101,6 +112,8 @@ def window_features(doc: Document, enc: EncodedDoc, config, stats: FeatureStats 
                       "span_labels": span_rows, "trig_spans": trig_spans, "role_labels": role_rows})
         if pair:  # roles.head: pair adds its candidates and pair labels (pair_features.PAIR_COLUMNS)
             feats[-1].update(window_pair_features(doc, spans, events, win, config, stats))
+        if word_feats is not None:
+            feats[-1]["word_feats"] = word_feats[wi]
     return feats
 
 
@@ -173,21 +186,32 @@ def collate(batch: list[dict], pad_id: int, multiple_of: int | None = None) -> d
         attention[i, : len(f["input_ids"])] = 1
         word_pos[i, : len(f["word_pos"])] = torch.tensor(f["word_pos"]).clamp(min=0)
     out = {"input_ids": input_ids, "attention_mask": attention, "word_pos": word_pos}
+    if "word_feats" in batch[0]:
+        width = max(len(r) for f in batch for r in f["word_feats"]) if any(f["word_feats"] for f in batch) else 1
+        word_feats = torch.zeros((b, nw, width), dtype=torch.long)  # padding words: row 0, masked downstream
+        for i, f in enumerate(batch):
+            if f["word_feats"]:
+                word_feats[i, : len(f["word_feats"])] = torch.tensor(f["word_feats"])
+        out["word_feats"] = word_feats
+    # a window labels either the span head (span_labels) or a layered head (ner_labels; data.extra_corpora
+    # windows always the latter): a batch may mix both, the other rows stay ignored
     labelled = [f["span_labels"] for f in batch if f.get("span_labels")]
     if labelled:
         width = len(labelled[0][0])
         span = torch.full((b, nw, width), IGNORE, dtype=torch.long)
         for i, f in enumerate(batch):
-            if f["span_labels"]:
+            if f.get("span_labels"):
                 span[i, : len(f["span_labels"])] = torch.tensor(f["span_labels"])
         out["span_labels"] = span
-    if batch[0].get("ner_labels"):
-        k = len(batch[0]["ner_labels"])
+    if any(f.get("ner_labels") for f in batch):
+        k = max(len(f.get("ner_labels") or []) for f in batch)  # windows of other corpora's heads: other depths
         ner = torch.full((b, k, nw), IGNORE, dtype=torch.long)
         for i, f in enumerate(batch):
-            if f["word_pos"]:
-                ner[i, :, : len(f["word_pos"])] = torch.tensor(f["ner_labels"])
+            if f["word_pos"] and f.get("ner_labels"):
+                ner[i, : len(f["ner_labels"]), : len(f["word_pos"])] = torch.tensor(f["ner_labels"])
         out["ner_labels"] = ner
+    if "head" in batch[0]:  # data.extra_corpora: the NER head each window trains (0 = main)
+        out["head"] = torch.tensor([int(f["head"]) for f in batch], dtype=torch.long)
     if "trig_spans" in batch[0]:
         nt = max(len(f["trig_spans"]) for f in batch)
         trig = torch.zeros((b, nt, 2), dtype=torch.long)

@@ -14,6 +14,15 @@ on the hidden states entering layer ``L``, with a learned marker vector added to
 and the role head reads those trigger-aware word vectors. ``L = 0`` is the classic marker-per-trigger
 (BERT SRL) model, one full encoder pass per trigger; larger ``L`` shares more of the pass. The marker
 starts at zero, so switching a trained model to marker mode starts from its exact predictions.
+
+Extra NER heads (``config.extra_heads``, one per extra training corpus label set): each is a linear
+layered BIO tagger like the layered main NER head (also next to a span main head), over the same
+first-subword vectors (``extra_ner.<name>``).
+
+Word features (``model.word_vectors`` / ``model.word_lexicon``, :mod:`.word_features`): a vector per word,
+computed from the ``word_feats`` input, is concatenated to every first-subword vector (both the shared
+pass and, in marker mode, the per-trigger pass), so the NER and role heads read ``hidden + size`` wide
+word vectors.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from .configuration import DiplomatConfig
 from .distance import distance_buckets  # re-exported: it lived here first
 from .pair_roles import PairRoleHead
 from .spans import SpanHead
+from .word_features import WordFeatures, WordFeaturizer, has_word_features
 
 HEADS_PREFIX = "heads."  # where DiplomatModel keeps its heads (state-dict key prefix)
 
@@ -110,15 +120,26 @@ class DiplomatHeads(nn.Module):
         hidden = encoder_config.hidden_size
         self.dropout = nn.Dropout(config.dropout)
         self.n_ner = len(config.span_labels if config.is_span else config.ner_labels)
+        self.word_features = WordFeatures(config) if has_word_features(config) else None
+        self.featurizer: WordFeaturizer | None = None  # data side of word_features (set by build / load)
+        # the word vectors every head reads: first-subword states, plus the word features if any
+        width = hidden + (self.word_features.size if self.word_features is not None else 0)
         # one module, one state-dict prefix (heads.ner_head.*) for both kinds of NER head
-        self.ner_head: nn.Module = (SpanHead(hidden, hidden, self.n_ner, config.max_span_width, config.dropout)
-                                    if config.is_span else nn.Linear(hidden, config.num_layers * self.n_ner))
+        self.ner_head: nn.Module = (SpanHead(width, hidden, self.n_ner, config.max_span_width, config.dropout)
+                                    if config.is_span else nn.Linear(width, config.num_layers * self.n_ner))
+        # one linear layered tagger per extra corpus label set (whatever the main head's kind); an empty
+        # dict registers no weights
+        if clash := [n for n in config.extra_heads if hasattr(nn.ModuleDict, n)]:
+            raise ValueError(f"data.extra_corpora: head name(s) {clash} are reserved; choose other names")
+        self.extra_ner = nn.ModuleDict({
+            name: nn.Linear(width, int(h["num_layers"]) * len(config.extra_ner_labels(name)))
+            for name, h in config.extra_heads.items()})
         self.role_head: RoleHead | PairRoleHead | None = None
         if config.roles and getattr(config, "role_head", "bio") == "pair":
-            self.role_head = PairRoleHead(hidden, config.role_hidden_size, len(config.entity_types),
+            self.role_head = PairRoleHead(width, config.role_hidden_size, len(config.entity_types),
                                           len(config.pair_labels), config.max_distance, config.dropout)
         elif config.roles:
-            self.role_head = RoleHead(hidden, config.role_hidden_size, len(config.role_labels),
+            self.role_head = RoleHead(width, config.role_hidden_size, len(config.role_labels),
                                       config.max_distance, config.dropout)
         self.role_marker: nn.Parameter | None = None
         self.top: nn.ModuleList | tuple[nn.Module, ...] | None = None
@@ -148,8 +169,8 @@ class DiplomatHeads(nn.Module):
         self.share_top_layers(layers)
         if self.role_marker is None:
             p = next(self.ner_head.parameters())
-            self.role_marker = nn.Parameter(torch.zeros(self.encoder_config.hidden_size, dtype=p.dtype,
-                                                        device=p.device))
+            hidden = self.encoder_config.hidden_size  # the marker is added to encoder states, not word vectors
+            self.role_marker = nn.Parameter(torch.zeros(hidden, dtype=p.dtype, device=p.device))
 
     def share_top_layers(self, layers: Iterable[nn.Module]) -> None:
         self.top = tuple(layers)  # a tuple registers nothing: the encoder owns (and saves) these layers
@@ -167,9 +188,21 @@ class DiplomatHeads(nn.Module):
         return create_bidirectional_mask(config=self.encoder_config, inputs_embeds=hidden,
                                          attention_mask=attention_mask)
 
-    def gather_words(self, hidden: torch.Tensor, word_pos: torch.Tensor) -> torch.Tensor:
-        """First-subword vectors ``[B, W, H]`` (after dropout) of subword states ``[B, S, H]``."""
-        return self.dropout(gather_first_subwords(hidden, word_pos))
+    def gather_words(self, hidden: torch.Tensor, word_pos: torch.Tensor,
+                     word_feats: torch.Tensor | None = None) -> torch.Tensor:
+        """First-subword vectors ``[B, W, H]`` (after dropout) of subword states ``[B, S, H]``, with the word
+        features of ``word_feats`` ``[B, W, C]`` concatenated when the model has them."""
+        return self.dropout(self.add_word_features(gather_first_subwords(hidden, word_pos), word_feats))
+
+    def add_word_features(self, words: torch.Tensor, word_feats: torch.Tensor | None) -> torch.Tensor:
+        """``words`` ``[B, W, H]`` -> ``[B, W, H + size]`` (unchanged for a model without word features)."""
+        if self.word_features is None:
+            return words
+        if word_feats is None:
+            raise ValueError("this model reads word features (model.word_vectors / model.word_lexicon): "
+                             "pass word_feats (WordFeaturizer rows of the window's words)")
+        extra = self.word_features(word_feats.to(words.device))
+        return torch.cat([words, extra.to(words.dtype)], -1)
 
     def ner_logits(self, words: torch.Tensor) -> torch.Tensor:
         """``[B, W, K * L]`` NER logits of all nesting layers (:func:`split_ner_layers` -> ``[B, K, W, L]``).
@@ -182,13 +215,22 @@ class DiplomatHeads(nn.Module):
             return self.ner_head(words).flatten(2)
         return self.ner_head(words)
 
+    def extra_ner_logits(self, words: torch.Tensor, head: str) -> torch.Tensor:
+        """``[B, W, K_h * L_h]`` logits of the extra NER head ``head`` (:func:`split_ner_layers` with its K)."""
+        if head not in self.extra_ner:
+            raise KeyError(f"this model has no NER head {head!r} (extra heads: "
+                           f"{', '.join(self.extra_ner) or 'none'})")
+        return self.extra_ner[head](words)
+
     def role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, hidden_l: torch.Tensor | None = None,
                     attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,
-                    trig_sub: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
+                    trig_sub: torch.Tensor | None = None, chunk: int = 64,
+                    word_feats: torch.Tensor | None = None) -> torch.Tensor:
         """Role logits ``[B, T, W, L]`` for triggers ``trig_spans`` ``[B, T, 2]`` (window word spans).
 
         Marker mode also needs ``hidden_l`` (the hidden states entering layer L), the attention mask,
-        ``word_pos`` and ``trig_sub`` (the triggers' subword spans, ``[B, T, 2]``; empty spans are padding).
+        ``word_pos`` and ``trig_sub`` (the triggers' subword spans, ``[B, T, 2]``; empty spans are padding),
+        and for a model with word features ``word_feats``.
         """
         if not isinstance(self.role_head, RoleHead):
             raise ValueError("this model has no BIO role head (roles.enabled: false, or roles.head: pair: "
@@ -202,7 +244,8 @@ class DiplomatHeads(nn.Module):
         bi, ti = (trig_sub[..., 1] > trig_sub[..., 0]).nonzero(as_tuple=True)
         for s in range(0, len(bi), chunk):
             bb, tt = bi[s : s + chunk], ti[s : s + chunk]
-            vec = self.marked_words(hidden_l[bb], attention_mask[bb], trig_sub[bb, tt], word_pos[bb])
+            feats = None if word_feats is None else word_feats[bb]
+            vec = self.marked_words(hidden_l[bb], attention_mask[bb], trig_sub[bb, tt], word_pos[bb], feats)
             logits = self.role_head.pair_logits(vec, torch.arange(len(bb), device=vec.device), trig_spans[bb, tt])
             out[bb, tt] = logits.to(out.dtype)  # autocast: the logits may be bf16, the fp32 words are not
         return out
@@ -210,9 +253,11 @@ class DiplomatHeads(nn.Module):
     def pair_role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, cand_spans: torch.Tensor,
                          cand_types: torch.Tensor, hidden_l: torch.Tensor | None = None,
                          attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,
-                         trig_sub: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
+                         trig_sub: torch.Tensor | None = None, chunk: int = 64,
+                         word_feats: torch.Tensor | None = None) -> torch.Tensor:
         """Pair-head logits ``[B, T, C, L]`` for triggers ``[B, T, 2]`` and candidates ``cand_spans``
-        ``[B, C, 2]`` / ``cand_types`` ``[B, C]`` (:mod:`.pair_roles`); marker mode as :meth:`role_logits`."""
+        ``[B, C, 2]`` / ``cand_types`` ``[B, C]`` (:mod:`.pair_roles`); marker mode (and ``word_feats``)
+        as :meth:`role_logits`."""
         head = self.role_head
         if not isinstance(head, PairRoleHead):
             raise ValueError("this model has no pair role head (roles.head: pair)")
@@ -225,14 +270,23 @@ class DiplomatHeads(nn.Module):
         bi, ti = (trig_sub[..., 1] > trig_sub[..., 0]).nonzero(as_tuple=True)
         for s in range(0, len(bi), chunk):
             bb, tt = bi[s : s + chunk], ti[s : s + chunk]
-            vec = self.marked_words(hidden_l[bb], attention_mask[bb], trig_sub[bb, tt], word_pos[bb])
+            feats = None if word_feats is None else word_feats[bb]
+            vec = self.marked_words(hidden_l[bb], attention_mask[bb], trig_sub[bb, tt], word_pos[bb], feats)
             out[bb, tt] = head.rows(vec, trig_spans[bb, tt], cand_spans[bb], cand_types[bb]).to(out.dtype)
         return out
 
     def marked_words(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,
-                     word_pos: torch.Tensor) -> torch.Tensor:
+                     word_pos: torch.Tensor, word_feats: torch.Tensor | None = None) -> torch.Tensor:
         """Trigger-aware word vectors ``[N, W, H]``, one sequence per trigger: the marker added to the
-        trigger subwords ``trig_sub`` ``[N, 2]`` of ``hidden_l``, then layers ``L..`` (what ``role.onnx`` exports)."""
+        trigger subwords ``trig_sub`` ``[N, 2]`` of ``hidden_l``, then layers ``L..``
+        (:meth:`marked_states`), with the word features of ``word_feats`` ``[N, W, C]`` concatenated."""
+        return self.dropout(self.add_word_features(self.marked_states(hidden_l, attention_mask, trig_sub, word_pos),
+                                                   word_feats))
+
+    def marked_states(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,
+                      word_pos: torch.Tensor) -> torch.Tensor:
+        """The per-trigger pass itself, first-subword vectors ``[N, W, H]`` without word features or dropout
+        (what ``role.onnx`` exports and a ``role_runner`` replaces)."""
         if self.role_runner is not None:
             return self.role_runner(hidden_l, attention_mask, trig_sub, word_pos)
         if self.top is None or self.role_marker is None:
@@ -243,4 +297,4 @@ class DiplomatHeads(nn.Module):
         mask = self.mask(h, attention_mask)
         for layer in self.top:
             h = layer(h, mask)
-        return self.gather_words(h, word_pos)
+        return gather_first_subwords(h, word_pos)

@@ -14,6 +14,8 @@ from ..config import ConfigError
 from .configuration import FORMAT_VERSION, DiplomatConfig
 from .heads import HEADS_PREFIX, DiplomatHeads
 from .model import DiplomatModel
+from .word_features import WordFeaturizer, WordVectorsError, load_featurizer, prepare_word_vectors
+from .word_vectors import WordIndex
 
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 V1_HEAD_KEYS = ("ner_head.", "role_head.", "role_marker")  # format 1 kept the heads at the top level
@@ -85,9 +87,16 @@ def build_model(config: DiplomatConfig, *, freeze_word_embeddings: bool = False,
     config.encoder = encoder.config.to_dict()
     config.check_window()
     try:
+        table = prepare_word_vectors(config)
+    except WordVectorsError as exc:
+        raise ConfigError(str(exc)) from exc
+    try:
         model = DiplomatModel(config, encoder=encoder)
     except ValueError as exc:  # roles.marker_layer the encoder does not have
         raise ConfigError(str(exc)) from exc
+    if table is not None and model.heads.word_features is not None:
+        model.heads.word_features.set_table(table)
+        model.heads.featurizer = WordFeaturizer(WordIndex(table.words))
     freeze_encoder(model, word_embeddings=freeze_word_embeddings, layers=freeze_layers)
     return model, tokenizer
 
@@ -171,6 +180,7 @@ def load_model_dir(path: str | os.PathLike) -> tuple[DiplomatModel, PreTrainedTo
     # from_pretrained only warns when config.json and the weights disagree (it would randomly initialise
     # missing tensors, or drop a head): refuse instead.
     _check_keys(path, {k: list(info.get(k) or ()) for k in ("missing_keys", "unexpected_keys", "mismatched_keys")})
+    model.heads.featurizer = _load_featurizer(path, model.config)
     tokenizer = load_tokenizer(path)
     from .encoding import _special_ids
 
@@ -194,6 +204,13 @@ def stored_state_dict(model, dtype: str) -> dict[str, torch.Tensor]:
         fits = value.is_floating_point() and (value.numel() == 0 or float(value.abs().max()) <= limit)
         out[key] = value.to(target) if fits else value
     return out
+
+
+def _load_featurizer(path: str | os.PathLike, config: DiplomatConfig) -> WordFeaturizer | None:
+    try:
+        return load_featurizer(path, config)
+    except (OSError, ValueError) as exc:  # WordVectorsError, or a lexicon file that is not JSON
+        raise ModelLoadError(f"{path}: cannot load the word features ({exc})") from exc
 
 
 def _from_pretrained(path: str | None, **kwargs: Any) -> tuple[DiplomatModel, dict[str, Any]]:
@@ -257,6 +274,7 @@ def load_heads(path: str | os.PathLike) -> DiplomatHeads:
                        "unexpected_keys": unexpected + [file_name(k) for k in set(state) - set(own)],
                        "mismatched_keys": mismatched})
     heads.load_state_dict(state, strict=True)
+    heads.featurizer = _load_featurizer(path, config)
     return heads.eval()
 
 
@@ -332,6 +350,9 @@ def save_model_dir(model, tokenizer, path: str | os.PathLike, card: str | None =
         shutil.rmtree(tmp)
     model.save_pretrained(str(tmp), safe_serialization=True, state_dict=stored_state_dict(model, dtype))
     tokenizer.save_pretrained(str(tmp))
+    featurizer = getattr(model, "featurizer", None)
+    if featurizer is not None:
+        featurizer.save(tmp)
     if card:
         atomic_write_text(tmp / "README.md", card)
     if path.exists():

@@ -15,7 +15,7 @@ from .heads import DiplomatHeads, RoleHead, split_ner_layers
 from .pair_roles import PairRoleHead
 from .spans import span_loss, split_span_logits
 
-__all__ = ["DiplomatModel", "RoleHead", "layered_loss"]
+__all__ = ["DiplomatModel", "RoleHead", "layered_loss", "mixed_ner_loss"]
 
 
 def layered_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -30,6 +30,37 @@ def layered_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if (lab != -100).any():
             total = total + F.cross_entropy(logits[:, k].reshape(-1, logits.size(-1)).float(), lab,
                                             ignore_index=-100)  # fp32 loss under bf16 autocast
+    return total
+
+
+def mixed_ner_loss(heads: DiplomatHeads, words: torch.Tensor, ner_logits: torch.Tensor | None,
+                   ner_labels: torch.Tensor, head_ids: torch.Tensor) -> torch.Tensor | None:
+    """NER loss of a batch mixing corpora: each window's labels reach only its own corpus's head.
+
+    Args:
+        heads: the model's heads; ``config.extra_heads`` gives the head of id ``1 + index``.
+        words: ``[B, W, H]`` word vectors.
+        ner_logits: the layered main head's ``[B, K, W, L]``; None for a span main head (its loss comes
+            from ``span_labels``, where the extra corpora's windows are all ignored).
+        ner_labels: ``[B, K_max, W]`` (each window's own head's layers, then ``-100``).
+        head_ids: ``[B]``: 0 = the main head, ``i`` = the ``i``-th extra head.
+
+    Returns:
+        The main head's :func:`layered_loss` on its windows plus each extra head's on its windows times its
+        loss weight; None when no window has a label.
+    """
+    total = None
+    main = head_ids == 0
+    if ner_logits is not None and main.any():
+        total = layered_loss(ner_logits[main], ner_labels[main, : ner_logits.size(1)])
+    for i, (name, spec) in enumerate(heads.config.extra_heads.items(), start=1):
+        sel = head_ids == i
+        if not sel.any():
+            continue
+        k = int(spec["num_layers"])
+        logits = split_ner_layers(heads.extra_ner_logits(words[sel], name), k)
+        loss = layered_loss(logits, ner_labels[sel, :k]) * float(spec.get("loss_weight", 1.0))
+        total = loss if total is None else total + loss
     return total
 
 
@@ -106,13 +137,19 @@ class DiplomatModel(PreTrainedModel):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, std=0.02)
 
-    def window_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                      word_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """First-subword vectors ``[B, W, H]`` and, in marker mode, the hidden states entering layer L."""
+    @property
+    def featurizer(self):
+        """The data side of the word features (:class:`~.word_features.WordFeaturizer`), or None."""
+        return self.heads.featurizer
+
+    def window_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
+                      word_feats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """First-subword vectors ``[B, W, H]`` (+ word features: ``word_feats`` ``[B, W, C]``) and, in
+        marker mode, the hidden states entering layer L."""
         layer_l = self.heads.marker_layer
         if layer_l is None:
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            return self.heads.gather_words(hidden, word_pos), None
+            return self.heads.gather_words(hidden, word_pos, word_feats), None
         h = cast(nn.Module, self.encoder.embeddings)(input_ids=input_ids)
         mask = self.heads.mask(h, attention_mask)
         layers = _encoder_layers(self.encoder)
@@ -121,43 +158,50 @@ class DiplomatModel(PreTrainedModel):
         hidden_l = h
         for layer in layers[layer_l:]:
             h = layer(h, mask)
-        return self.heads.gather_words(h, word_pos), hidden_l
+        return self.heads.gather_words(h, word_pos, word_feats), hidden_l
 
     def role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, hidden_l: torch.Tensor | None = None,
                     attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,
-                    trig_sub: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
+                    trig_sub: torch.Tensor | None = None, chunk: int = 64,
+                    word_feats: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`.heads.DiplomatHeads.role_logits`."""
-        return self.heads.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub, chunk)
+        return self.heads.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub, chunk,
+                                      word_feats)
 
     def pair_role_logits(self, words: torch.Tensor, trig_spans: torch.Tensor, cand_spans: torch.Tensor,
                          cand_types: torch.Tensor, hidden_l: torch.Tensor | None = None,
                          attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,
-                         trig_sub: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
+                         trig_sub: torch.Tensor | None = None, chunk: int = 64,
+                         word_feats: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`.heads.DiplomatHeads.pair_role_logits`."""
         return self.heads.pair_role_logits(words, trig_spans, cand_spans, cand_types, hidden_l, attention_mask,
-                                           word_pos, trig_sub, chunk)
+                                           word_pos, trig_sub, chunk, word_feats)
 
     def marked_words(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,
-                     word_pos: torch.Tensor) -> torch.Tensor:
+                     word_pos: torch.Tensor, word_feats: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`.heads.DiplomatHeads.marked_words`."""
-        return self.heads.marked_words(hidden_l, attention_mask, trig_sub, word_pos)
+        return self.heads.marked_words(hidden_l, attention_mask, trig_sub, word_pos, word_feats)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
                 ner_labels: torch.Tensor | None = None, trig_spans: torch.Tensor | None = None,
                 role_labels: torch.Tensor | None = None, trig_sub: torch.Tensor | None = None,
                 span_labels: torch.Tensor | None = None, cand_spans: torch.Tensor | None = None,
                 cand_types: torch.Tensor | None = None, pair_labels: torch.Tensor | None = None,
+                head: torch.Tensor | None = None, word_feats: torch.Tensor | None = None,
                 **_: Any) -> dict[str, torch.Tensor]:
-        words, hidden_l = self.window_states(input_ids, attention_mask, word_pos)
-        out, loss = self._ner(words, ner_labels, span_labels)
+        """``head`` (``[B]``, batches of ``data.extra_corpora`` runs): which NER head each window trains;
+        ``word_feats`` (``[B, W, C]``): the word features of a model with them."""
+        words, hidden_l = self.window_states(input_ids, attention_mask, word_pos, word_feats)
+        out, loss = self._ner(words, ner_labels, span_labels, head)
         pair = isinstance(self.heads.role_head, PairRoleHead)
         if pair and trig_spans is not None and trig_spans.size(1) > 0 and cand_spans is not None \
                 and cand_types is not None:
             role_logits = self.pair_role_logits(words, trig_spans, cand_spans, cand_types, hidden_l,
-                                                attention_mask, word_pos, trig_sub)
+                                                attention_mask, word_pos, trig_sub, word_feats=word_feats)
             out["role_logits"], role_labels = role_logits, pair_labels
         elif not pair and self.heads.role_head is not None and trig_spans is not None and trig_spans.size(1) > 0:
-            role_logits = self.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub)
+            role_logits = self.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub,
+                                           word_feats=word_feats)
             out["role_logits"] = role_logits
         if "role_logits" in out:
             if role_labels is not None and (role_labels != -100).any():
@@ -169,14 +213,22 @@ class DiplomatModel(PreTrainedModel):
             out["loss"] = loss
         return out
 
-    def _ner(self, words: torch.Tensor, ner_labels: torch.Tensor | None,
-             span_labels: torch.Tensor | None) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    def _ner(self, words: torch.Tensor, ner_labels: torch.Tensor | None, span_labels: torch.Tensor | None,
+             head: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
         """``ner_logits`` ``[B, K, W, L]`` and the layered loss, or ``span_logits`` ``[B, W, max_width, C]``
-        and the span loss."""
+        and the span loss; with ``head`` (``data.extra_corpora``) plus the extra heads' losses."""
         logits = self.heads.ner_logits(words)
         if self.config.is_span:
             spans = split_span_logits(logits, self.config.max_span_width)
             loss = None if span_labels is None else span_loss(spans, span_labels, self.config.span_none_weight)
+            if head is not None and ner_labels is not None:  # only the extra corpora's windows have ner_labels
+                extra = mixed_ner_loss(self.heads, words, None, ner_labels, head)
+                if extra is not None:
+                    loss = extra if loss is None else loss + extra
             return {"span_logits": spans}, loss
         layered = split_ner_layers(logits, self.config.num_layers)
-        return {"ner_logits": layered}, None if ner_labels is None else layered_loss(layered, ner_labels)
+        if ner_labels is None:
+            return {"ner_logits": layered}, None
+        if head is not None:
+            return {"ner_logits": layered}, mixed_ner_loss(self.heads, words, layered, ner_labels, head)
+        return {"ner_logits": layered}, layered_loss(layered, ner_labels)

@@ -16,6 +16,7 @@ from .model import DiplomatModel
 from .pair_features import Candidate as PairCandidate
 from .pair_features import decode_pairs, pad_candidates, predicted_candidates, type_id
 from .spans import Candidate, decode_spans, span_candidates, split_span_logits
+from .word_features import has_word_features
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -161,16 +162,16 @@ class WindowOutputs(NamedTuple):
 
 
 class WindowRunner(Protocol):
-    """``(input_ids, attention_mask, word_pos) -> WindowOutputs`` over a padded batch of windows.
+    """``(input_ids, attention_mask, word_pos[, word_feats]) -> WindowOutputs`` over a padded batch of windows.
 
     ``pad_multiple``: the runner pads sequences to multiples of it (1: not at all); the Predictor groups
-    windows by padded length.
+    windows by padded length. ``word_feats`` (``[B, W, C]``) is passed only for a model with word features.
     """
 
     pad_multiple: int
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                 word_pos: torch.Tensor) -> WindowOutputs: ...
+                 word_pos: torch.Tensor, word_feats: torch.Tensor | None = None) -> WindowOutputs: ...
 
 
 class TorchWindowRunner:
@@ -182,24 +183,26 @@ class TorchWindowRunner:
         self.bf16 = bf16
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                 word_pos: torch.Tensor) -> WindowOutputs:
+                 word_pos: torch.Tensor, word_feats: torch.Tensor | None = None) -> WindowOutputs:
         dev = getattr(self.model, "device", None)  # a model the Trainer put on CUDA evaluates there
         if dev is not None and dev != input_ids.device:
             input_ids, attention_mask, word_pos = (x.to(dev) for x in (input_ids, attention_mask, word_pos))
+            word_feats = None if word_feats is None else word_feats.to(dev)
         seq = input_ids.size(1)
         extra = min(-seq % self.pad_multiple, max(0, self.model.config.window_length - seq))
         if extra:
             input_ids = torch.nn.functional.pad(input_ids, (0, extra))
             attention_mask = torch.nn.functional.pad(attention_mask, (0, extra))
         if not self.bf16:
-            return self._run(input_ids, attention_mask, word_pos)
+            return self._run(input_ids, attention_mask, word_pos, word_feats)
         with torch.autocast(input_ids.device.type, dtype=torch.bfloat16):
-            out = self._run(input_ids, attention_mask, word_pos)
+            out = self._run(input_ids, attention_mask, word_pos, word_feats)
         hidden_l = None if out.hidden_l is None else out.hidden_l.float()
         return WindowOutputs(out.words.float(), out.ner_logits.float(), hidden_l, out.attention_mask)
 
-    def _run(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor) -> WindowOutputs:
-        words, hidden_l = self.model.window_states(input_ids, attention_mask, word_pos)
+    def _run(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
+             word_feats: torch.Tensor | None) -> WindowOutputs:
+        words, hidden_l = self.model.window_states(input_ids, attention_mask, word_pos, word_feats)
         return WindowOutputs(words, self.model.heads.ner_logits(words), hidden_l,
                              None if hidden_l is None else attention_mask)
 
@@ -250,12 +253,14 @@ class Predictor:
     where the model predicted none (end-to-end setting only). ``role_o_bias`` (default 0) lowers the role
     head's ``O`` logit by that much: more arguments, less precision. Windows are batched by length
     (:func:`length_batches`: at most ``batch_size`` per pass, at most ``max_padding`` padded tokens).
+    ``head`` names an extra NER head (``config.extra_heads``, from ``data.extra_corpora``): its entities
+    replace the main head's, and no events are predicted (the role head reads the main head's triggers).
     """
 
     def __init__(self, model: DiplomatModel | DiplomatHeads, tokenizer: PreTrainedTokenizerBase, batch_size: int = 32,
                  window_fn: WindowRunner | None = None, snap_arguments: bool = True,
                  trigger_lexicon: TriggerLexicon | None = None, role_o_bias: float | None = None,
-                 max_padding: float | None = 0.1):
+                 max_padding: float | None = 0.1, head: str | None = None):
         self.model = model
         self.max_padding = max_padding
         self.role_o_bias = role_o_bias
@@ -269,11 +274,22 @@ class Predictor:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         cfg = model.config
-        self.ner_labels = cfg.ner_labels
+        self.head = head
+        self.ner_labels, self.num_layers, self.trigger_types = cfg.ner_labels, cfg.num_layers, set(cfg.trigger_types)
+        if head is not None:
+            try:
+                self.ner_labels = cfg.extra_ner_labels(head)
+            except KeyError as exc:
+                raise ValueError(exc.args[0]) from None
+            self.num_layers, self.trigger_types = int(cfg.extra_heads[head]["num_layers"]), set()
         self.role_labels = cfg.role_labels if model.role_head is not None else []
         self.pair = model.role_head is not None and getattr(cfg, "role_head", "bio") == "pair"
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else 0
+        self.featurizer = getattr(model, "featurizer", None)  # word features: an extra input per window
+        if self.featurizer is None and has_word_features(cfg):
+            raise ValueError("this model reads word features but has no featurizer (load it with "
+                             "modeling.io.load_model_dir / load_heads)")
 
     def encode(self, text: str) -> EncodedDoc:
         cfg = self.model.config
@@ -308,7 +324,7 @@ class Predictor:
             if progress is not None:
                 progress.update(len(chunk))
         for d, pred in enumerate(preds):
-            if self.model.config.is_span:
+            if self.model.config.is_span and self.head is None:
                 pred.entities, pred.layer_tags = self._merge_spans(encs[d], d, span_out)
             else:
                 pred.entities, pred.layer_tags = self._merge_entities(encs[d], d, layer_out)
@@ -335,14 +351,28 @@ class Predictor:
                    gold_words: list[list[SpanPred]] | None, layer_out: LayerOut, span_out: SpanOut,
                    gold_ents: list[list[SpanPred]] | None = None) -> None:
         wins = [encs[d].windows[w] for d, w in chunk]
-        batch = collate([{"input_ids": x.input_ids, "word_pos": x.word_pos} for x in wins], self.pad_id)
+        rows = [{"input_ids": x.input_ids, "word_pos": x.word_pos} for x in wins]
+        if self.featurizer is not None:
+            for (d, _), win, row in zip(chunk, wins, rows, strict=True):
+                row["word_feats"] = self.featurizer([t.text for t in encs[d].words[win.lo : win.hi]])
+        batch = collate(rows, self.pad_id)
+        args = [batch["input_ids"], batch["attention_mask"], batch["word_pos"]]
+        word_feats = batch.get("word_feats")
+        if word_feats is not None:  # only then: runners of models without word features take three inputs
+            args.append(word_feats)
         # WindowOutputs(*...): a runner of an older export may give just (words, ner_logits)
-        out = WindowOutputs(*self.window_fn(batch["input_ids"], batch["attention_mask"], batch["word_pos"]))
+        out = WindowOutputs(*self.window_fn(*args))
         predicted = gold_words is None  # gold triggers replace the predicted ones
-        if self.model.config.is_span:
+        if self.head is not None:  # the extra head (layered) runs on the runner's word vectors (torch or ONNX)
+            heads = self.model.heads if isinstance(self.model, DiplomatModel) else self.model
+            found = self._layer_triggers(chunk, wins, heads.extra_ner_logits(out.words, self.head), layer_out,
+                                         predicted)
+        elif self.model.config.is_span:
             found = self._span_triggers(chunk, wins, out.ner_logits, span_out)
         else:
             found = self._layer_triggers(chunk, wins, out.ner_logits, layer_out, predicted)
+        if self.model.role_head is None or self.head is not None:
+            return  # no events: the role head reads the main head's triggers
         trig_batch = []
         for (d, _), win, trig in zip(chunk, wins, found, strict=True):
             if gold_words is not None:
@@ -355,18 +385,18 @@ class Predictor:
         if self.pair:
             cand_batch = [self._candidates((d, w), win, layer_out, span_out, None if gold_ents is None else gold_ents[d])
                           for (d, w), win in zip(chunk, wins, strict=True)]
-        if self.model.role_head is not None and any(trig_batch):
-            self._run_roles(out.words, chunk, wins, trig_batch, preds, out, batch["word_pos"], cand_batch)
+        if any(trig_batch):
+            self._run_roles(out.words, chunk, wins, trig_batch, preds, out, batch["word_pos"], cand_batch,
+                            word_feats)
 
     def _layer_triggers(self, chunk: list[tuple[int, int]], wins: list[Window], ner_logits: torch.Tensor,
                         layer_out: LayerOut, predicted: bool = True) -> list[list[SpanPred]]:
-        """Layered head: each window's tags and probabilities into ``layer_out``; its predicted triggers
-        (none when not ``predicted``)."""
-        k = self.model.config.num_layers
+        """Layered head (the main one, or the extra head ``self.head``): each window's tags and
+        probabilities into ``layer_out``; its predicted triggers (none when not ``predicted``)."""
+        k = self.num_layers
         logits = split_ner_layers(ner_logits, k)
         top_p, top_id = logits.softmax(-1).max(-1)
         ids, probs = top_id.tolist(), top_p.tolist()  # one conversion, not one tensor slice per window and layer
-        trigger_types = set(self.model.config.trigger_types)
         found = []
         for j, ((d, w), win) in enumerate(zip(chunk, wins, strict=True)):
             n = win.hi - win.lo
@@ -374,7 +404,7 @@ class Predictor:
                      enumerate(ids[j][layer][:n])] for layer in range(k)]
             pr = [probs[j][layer][:n] for layer in range(k)]
             layer_out[(d, w)] = (tags, pr)
-            found.append(_window_triggers(tags, pr, win, trigger_types) if predicted else [])
+            found.append(_window_triggers(tags, pr, win, self.trigger_types) if predicted else [])
         return found
 
     def _span_triggers(self, chunk: list[tuple[int, int]], wins: list[Window], ner_logits: torch.Tensor,
@@ -406,7 +436,8 @@ class Predictor:
 
     def _run_roles(self, words: torch.Tensor, chunk: list[tuple[int, int]], wins: list[Window],
                    trig_batch: list[list[SpanPred]], preds: list[DocPred], out: WindowOutputs,
-                   word_pos: torch.Tensor, cand_batch: list[list[PairCandidate]] | None = None) -> None:
+                   word_pos: torch.Tensor, cand_batch: list[list[PairCandidate]] | None = None,
+                   word_feats: torch.Tensor | None = None) -> None:
         nt = max(len(t) for t in trig_batch)
         spans = torch.tensor([[(s.lo, s.hi) for s in trig] + [(0, 0)] * (nt - len(trig)) for trig in trig_batch],
                              dtype=torch.long)
@@ -421,11 +452,13 @@ class Predictor:
                                dtype=torch.long)
         dev = words.device
         spans, word_pos, sub = spans.to(dev), word_pos.to(dev), None if sub is None else sub.to(dev)
+        if word_feats is not None:
+            word_feats = word_feats.to(dev)
         if cand_batch is not None:
             self._pair_events(words, spans, (hidden_l, mask, word_pos, sub), chunk, wins, trig_batch, cand_batch,
-                              preds)
+                              preds, word_feats)
             return
-        logits = self.model.role_logits(words, spans, hidden_l, mask, word_pos, sub)
+        logits = self.model.role_logits(words, spans, hidden_l, mask, word_pos, sub, word_feats=word_feats)
         if self.role_o_bias:  # P(O) scaled by exp(-bias): more arguments, at the cost of precision
             logits = logits.clone()
             logits[..., 0] -= self.role_o_bias
@@ -445,10 +478,12 @@ class Predictor:
 
     def _pair_events(self, words: torch.Tensor, spans: torch.Tensor, marker_inputs: tuple, chunk: list[tuple[int, int]],
                      wins: list[Window], trig_batch: list[list[SpanPred]], cand_batch: list[list[PairCandidate]],
-                     preds: list[DocPred]) -> None:
+                     preds: list[DocPred], word_feats: torch.Tensor | None = None) -> None:
         """Events of the pair head: each trigger's candidates classified (``role_o_bias`` lowers ``none``)."""
         cand_spans, cand_types = (x.to(words.device) for x in pad_candidates(cand_batch))
-        logits = self.model.pair_role_logits(words, spans, cand_spans, cand_types, *marker_inputs)
+        hidden_l, mask, word_pos, sub = marker_inputs
+        logits = self.model.pair_role_logits(words, spans, cand_spans, cand_types, hidden_l, mask, word_pos, sub,
+                                             word_feats=word_feats)
         labels = self.model.config.pair_labels
         found = decode_pairs(logits, [[(s.lo, s.hi) for s in t] for t in trig_batch], cand_batch, self.role_o_bias)
         for (d, _), win, trig, rows in zip(chunk, wins, trig_batch, found, strict=True):
@@ -459,7 +494,7 @@ class Predictor:
 
     def _merge_entities(self, enc: EncodedDoc, d: int, layer_out: LayerOut) -> tuple[list[SpanPred], list[list[str]]]:
         """Stitch each layer's owned words from all windows, then decode BIO over the whole document."""
-        k = self.model.config.num_layers
+        k = self.num_layers
         n = len(enc.words)
         tags = [["O"] * n for _ in range(k)]
         probs = [[0.0] * n for _ in range(k)]

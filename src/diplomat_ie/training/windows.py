@@ -43,17 +43,23 @@ DOC_FEATURES = Features({"windows": List(_WINDOW), "stats": Value("string")})
 WINDOW_FEATURES = Features({**_WINDOW, "length": _INT})
 # roles.head: pair models' windows also hold these (pair_features.PAIR_COLUMNS)
 _PAIR_WINDOW = {"cand_spans": List(List(_INT)), "cand_types": List(_INT), "pair_labels": List(List(_INT))}
+WORD_FEATS = "word_feats"  # the extra column of a model with word features ([W][C] ints)
 
 
-def feature_columns(config) -> tuple[str, ...]:
-    """The window columns of a model with ``config``: :data:`FEATURE_COLUMNS`, plus the pair head's."""
+def feature_columns(config, word_feats: bool = False) -> tuple[str, ...]:
+    """The window columns of a model with ``config``: :data:`FEATURE_COLUMNS`, plus the pair head's, plus
+    ``word_feats`` when the model has word features."""
     pair = bool(config.roles) and getattr(config, "role_head", "bio") == "pair"
-    return FEATURE_COLUMNS + (_pair_features.PAIR_COLUMNS if pair else ())
+    return FEATURE_COLUMNS + (_pair_features.PAIR_COLUMNS if pair else ()) + ((WORD_FEATS,) if word_feats else ())
 
 
-def _schemas(config) -> tuple[Features, Features]:
-    window = {**_WINDOW, **(_PAIR_WINDOW if len(feature_columns(config)) > len(FEATURE_COLUMNS) else {})}
-    return Features({"windows": List(window), "stats": Value("string")}), Features({**window, "length": _INT})
+def _schemas(config, word_feats: bool = False) -> tuple[Features, Features, tuple[str, ...]]:
+    """Per-document and per-window schemas and the feature columns."""
+    columns = feature_columns(config, word_feats)
+    window = {**_WINDOW, **(_PAIR_WINDOW if _pair_features.PAIR_COLUMNS[0] in columns else {}),
+              **({WORD_FEATS: List(List(_INT))} if word_feats else {})}
+    return (Features({"windows": List(window), "stats": Value("string")}), Features({**window, "length": _INT}),
+            columns)
 
 
 class EncodedWindows(NamedTuple):
@@ -69,7 +75,8 @@ class WindowRows(torch.utils.data.Dataset):
     """The Trainer's view of a window :class:`~datasets.Dataset`: feature dicts and their lengths."""
 
     def __init__(self, windows: Dataset):
-        known = FEATURE_COLUMNS + _pair_features.PAIR_COLUMNS
+        # "head": data.extra_corpora runs (the NER head each window trains)
+        known = FEATURE_COLUMNS + _pair_features.PAIR_COLUMNS + (WORD_FEATS, "head")
         self.windows = windows.select_columns([c for c in known if c in windows.column_names])
         self.lengths: list[int] = windows["length"]
 
@@ -97,14 +104,17 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return h.hexdigest()
 
 
-def windows_fingerprint(doc_json: list[str], config, tokenizer) -> str:
-    """The cache key of the windows of ``doc_json`` (``Document.to_dict`` as JSON) under ``config``."""
+def windows_fingerprint(doc_json: list[str], config, tokenizer, featurizer=None) -> str:
+    """The cache key of the windows of ``doc_json`` (``Document.to_dict`` as JSON) under ``config``
+    (and the word features of ``featurizer``, a :class:`~diplomat_ie.modeling.word_features.WordFeaturizer`)."""
     settings = {"window_length": config.window_length, "overlap": config.overlap, "num_layers": config.num_layers,
                 "ner_head": config.ner_head, "max_span_width": config.max_span_width,
                 "ner_labels": list(config.ner_labels), "role_labels": list(config.role_labels),
                 "roles": list(config.roles), "trigger_types": list(config.trigger_types)}
     if getattr(config, "role_head", "bio") != "bio":  # bio: the key of the windows cached before roles.head
         settings["role_head"] = config.role_head
+    if featurizer is not None:  # absent otherwise: the key of a model without word features is unchanged
+        settings["word_features"] = featurizer.fingerprint()
     h = hashlib.sha256()
     for part in (_code_version(), tokenizer_fingerprint(tokenizer), json.dumps(settings, sort_keys=True)):
         h.update(part.encode("utf-8"))
@@ -113,13 +123,15 @@ def windows_fingerprint(doc_json: list[str], config, tokenizer) -> str:
     return h.hexdigest()[:32]
 
 
-def _encode_batch(batch: dict, config, tokenizer) -> dict:
+def _encode_batch(batch: dict, config, tokenizer, featurizer=None) -> dict:
     out: dict[str, list] = {"windows": [], "stats": []}
     for raw in batch["doc"]:
         doc = Document.from_dict(json.loads(raw))
         stats = FeatureStats()
         enc = encode_document(doc.text, tokenizer, config.window_length, config.overlap)
-        out["windows"].append(window_features(doc, enc, config, stats))
+        # training documents get the lexicon of their fold (out of fold), see modeling.word_lexicon
+        featurize = featurizer.for_doc(doc.id) if featurizer is not None else None
+        out["windows"].append(window_features(doc, enc, config, stats, featurize))
         out["stats"].append(json.dumps(dict(stats.counts), sort_keys=True))
     return out
 
@@ -135,7 +147,7 @@ def _flatten(batch: dict, columns: tuple[str, ...] = FEATURE_COLUMNS) -> dict:
 
 
 def encode_windows(docs: list[Document], config, tokenizer, cache_dir: str | Path | None,
-                   desc: str = "encoding train") -> EncodedWindows:
+                   desc: str = "encoding train", featurizer=None) -> EncodedWindows:
     """Training windows of ``docs`` for a model with ``config`` (a ``DiplomatConfig``) and ``tokenizer``.
 
     Args:
@@ -144,27 +156,28 @@ def encode_windows(docs: list[Document], config, tokenizer, cache_dir: str | Pat
         tokenizer: the model's fast tokenizer.
         cache_dir: folder of the Arrow cache files; None: encode in memory, no cache.
         desc: progress-bar label.
+        featurizer: the model's word features (``word_feats`` column), or None.
 
     Returns:
         :class:`EncodedWindows`; ``cache_hit`` says the windows were read from ``cache_dir``.
     """
     # documents travel as Document.to_dict JSON; switch to diplomat_ie.data.to_hf_dataset once it is there
     doc_json = [json.dumps(d.to_dict(), ensure_ascii=False, sort_keys=True) for d in docs]
-    fp = windows_fingerprint(doc_json, config, tokenizer)
+    fp = windows_fingerprint(doc_json, config, tokenizer, featurizer)
+    doc_schema, window_schema, columns = _schemas(config, featurizer is not None)
     files: dict[str, str | None] = {"docs": None, "windows": None}
     if cache_dir is not None:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         files = {k: str(Path(cache_dir) / f"{k}-{fp}.arrow") for k in files}
     hit = files["windows"] is not None and all(Path(f).is_file() for f in files.values() if f)
     source = Dataset.from_dict({"doc": doc_json})
-    doc_features, window_features_ = _schemas(config)
-    per_doc = source.map(_encode_batch, batched=True, batch_size=32, remove_columns=["doc"], features=doc_features,
-                         fn_kwargs={"config": config, "tokenizer": tokenizer}, new_fingerprint=f"docs-{fp}",
+    per_doc = source.map(_encode_batch, batched=True, batch_size=32, remove_columns=["doc"], features=doc_schema,
+                         fn_kwargs={"config": config, "tokenizer": tokenizer, "featurizer": featurizer},
+                         new_fingerprint=f"docs-{fp}",
                          cache_file_name=files["docs"], load_from_cache_file=True, keep_in_memory=cache_dir is None,
                          desc=desc)
     windows = per_doc.map(_flatten, batched=True, batch_size=256, remove_columns=["windows", "stats"],
-                          features=window_features_, fn_kwargs={"columns": feature_columns(config)},
-                          new_fingerprint=f"windows-{fp}",
+                          features=window_schema, fn_kwargs={"columns": columns}, new_fingerprint=f"windows-{fp}",
                           cache_file_name=files["windows"], load_from_cache_file=True,
                           keep_in_memory=cache_dir is None, desc="windows")
     stats: Counter = Counter()
