@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from diplomat_ie.utils import atomic_write_text
+
 # name -> the overrides of the default config that make the candidate
 CANDIDATES: dict[str, list[str]] = {
     "baseline": [],
@@ -102,12 +104,6 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
 
 def main(argv=None) -> int:
     a = parse_args(argv)
@@ -118,8 +114,8 @@ def main(argv=None) -> int:
     new = [row(n, a.epochs) for n in a.candidates]
     keys = {(r["candidate"], r["epochs"]) for r in new}
     rows = [r for r in old if (r["candidate"], r["epochs"]) not in keys] + new
-    _atomic(out.with_suffix(".json"), json.dumps({"rows": rows}, indent=2) + "\n")
-    _atomic(out.with_suffix(".md"), markdown(rows))
+    atomic_write_text(out.with_suffix(".json"), json.dumps({"rows": rows}, indent=2) + "\n")
+    atomic_write_text(out.with_suffix(".md"), markdown(rows))
     print(markdown(rows))
     return 0 if all("error" not in r for r in new) else 1
 

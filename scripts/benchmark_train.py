@@ -210,14 +210,10 @@ def markdown(results: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
 
 def main(argv=None) -> int:
+    from diplomat_ie.utils import atomic_write_text
+
     a = parse_args(argv)
     if a.worker:
         print("RESULT " + json.dumps(run_worker(a)), flush=True)
@@ -241,8 +237,8 @@ def main(argv=None) -> int:
             "backbone": a.backbone, "trimmed": a.trimmed, "machine": _machine(),
             "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     out = Path(a.out)
-    _atomic(out.with_suffix(".json"), json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
-    _atomic(out.with_suffix(".md"), markdown(results, meta))
+    atomic_write_text(out.with_suffix(".json"), json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    atomic_write_text(out.with_suffix(".md"), markdown(results, meta))
     print(markdown(results, meta))
     return 0 if ok else 1
 
