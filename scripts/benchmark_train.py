@@ -66,6 +66,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sampling", default="group_by_length", choices=["group_by_length", "random"],
                    help="training window order (group_by_length starts with the longest windows)")
     p.add_argument("--pad-multiple", type=int, help="pad subword/word lengths to a multiple of this")
+    p.add_argument("--allocator", default="system", choices=["system", "tcmalloc", "jemalloc"],
+                   help="malloc library preloaded into each configuration's process (Debian: libtcmalloc-minimal4, "
+                        "libjemalloc2)")
     p.add_argument("--out", default="benchmarks/train_results", help="output path without extension")
     p.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
     return p.parse_args(argv)
@@ -180,6 +183,21 @@ def run_worker(a) -> dict:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
+ALLOCATORS = {"tcmalloc": "libtcmalloc_minimal.so.4", "jemalloc": "libjemalloc.so.2"}
+
+
+def allocator_env(name: str) -> dict[str, str]:
+    """``LD_PRELOAD`` for ``--allocator`` (nothing for ``system``); an error naming the library if it is missing."""
+    if name == "system":
+        return {}
+    listed = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=False).stdout
+    lib = next((line.rsplit("=>", 1)[1].strip() for line in listed.splitlines()
+                if ALLOCATORS[name] + " " in line and "=>" in line), None)
+    if lib is None:
+        raise SystemExit(f"--allocator {name}: {ALLOCATORS[name]} not found (ldconfig -p)")
+    return {"LD_PRELOAD": lib}
+
+
 def _machine() -> dict:
     import torch
 
@@ -195,7 +213,8 @@ def markdown(results: list[dict], meta: dict) -> str:
     lines = [f"# Training benchmark ({meta['steps']} steps per configuration, batch {meta['batch_size']}, "
              f"{meta['windows'] or '?'} windows)", "",
              f"Machine: {meta['machine']['cpus']} CPUs, AVX512-BF16 {meta['machine']['avx512_bf16']}, "
-             f"AMX {meta['machine']['amx']}, torch {meta['machine']['torch']}.", "",
+             f"AMX {meta['machine']['amx']}, torch {meta['machine']['torch']}; malloc: "
+             f"{meta.get('allocator', 'system')}, window order: {meta.get('sampling', 'group_by_length')}.", "",
              "| configuration | vocab | bf16 | embeddings | frozen layers | s/step | windows/s | s/epoch | vs ours-fp32 | peak RSS MB |",
              "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
@@ -219,11 +238,12 @@ def main(argv=None) -> int:
         print("RESULT " + json.dumps(run_worker(a)), flush=True)
         return 0
     results = []
+    preload = allocator_env(a.allocator)
     passthrough = [x for x in (argv if argv is not None else sys.argv[1:])]
     for name in a.configs:
         print(f"== {name}", file=sys.stderr, flush=True)
         cmd = [sys.executable, __file__, *passthrough, "--worker", name]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TOKENIZERS_PARALLELISM="false"))
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TOKENIZERS_PARALLELISM="false", **preload))
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if proc.returncode or line is None:
             err = (proc.stderr or proc.stdout).strip().splitlines()
@@ -233,7 +253,7 @@ def main(argv=None) -> int:
         print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     ok = [r for r in results if "error" not in r]
     meta = {"steps": a.steps, "warmup_steps": a.warmup_steps, "batch_size": a.batch_size, "max_length": a.max_length,
-            "max_train_docs": a.max_train_docs, "sampling": a.sampling, "pad_multiple": a.pad_multiple, "windows": ok[0]["windows"] if ok else None,
+            "max_train_docs": a.max_train_docs, "allocator": a.allocator, "sampling": a.sampling, "pad_multiple": a.pad_multiple, "windows": ok[0]["windows"] if ok else None,
             "backbone": a.backbone, "trimmed": a.trimmed, "machine": _machine(),
             "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     out = Path(a.out)

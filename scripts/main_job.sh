@@ -14,6 +14,15 @@ if [ ! -d "$root/nerel/train" ]; then
   echo "NEREL not found under $root: downloading it into ${DIPLOMAT_IE_DATA:-data} (needs internet)"
   "$py" scripts/download_data.py
 fi
+# shellcheck source=scripts/allocator.sh
+source "$(dirname "$0")/allocator.sh"
+alloc=$(diplomat_allocator)
+if [ -n "$alloc" ]; then
+  export LD_PRELOAD="$alloc"
+  echo "training with tcmalloc ($alloc); DIPLOMAT_IE_ALLOCATOR=system keeps glibc malloc"
+elif [ "${DIPLOMAT_IE_ALLOCATOR:-tcmalloc}" = tcmalloc ] && [ -z "${LD_PRELOAD:-}" ]; then
+  echo "tcmalloc not found (Debian/Ubuntu: apt install libtcmalloc-minimal4): training with glibc malloc"
+fi
 start=$(date +%s)
 "$bin" train --config "$config" --name "$run" "$@"
 max_docs=()

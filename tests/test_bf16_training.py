@@ -33,6 +33,24 @@ def test_bf16_setting_is_validated():
         load_config(None, {"training.bf16": "maybe"})
 
 
+@pytest.mark.parametrize("amx, avx512_bf16, expected", [
+    (True, True, True),     # AMX: bf16 matmuls are fast
+    (False, True, False),   # AVX512-BF16 alone measured slower than fp32 (README)
+    (False, False, False),
+])
+def test_bf16_auto_needs_amx_on_cpu(monkeypatch, amx, avx512_bf16, expected):
+    import importlib
+
+    train_mod = importlib.import_module("diplomat_ie.training.train")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    assert train_mod.use_bf16("auto") is expected
+    assert train_mod.use_bf16("true") is True
+    assert train_mod.use_bf16("false") is False
+
+
 def test_role_head_under_cpu_autocast_matches_dtypes():
     torch.manual_seed(0)
     head = RoleHead(hidden=8, inner=4, n_labels=3, max_distance=8, dropout=0.0)
