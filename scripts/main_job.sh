@@ -20,8 +20,6 @@ alloc=$(diplomat_allocator)
 if [ -n "$alloc" ]; then
   export LD_PRELOAD="$alloc"
   echo "training with tcmalloc ($alloc); DIPLOMAT_IE_ALLOCATOR=system keeps glibc malloc"
-elif [ "${DIPLOMAT_IE_ALLOCATOR:-tcmalloc}" = tcmalloc ] && [ -z "${LD_PRELOAD:-}" ]; then
-  echo "tcmalloc not found (Debian/Ubuntu: apt install libtcmalloc-minimal4): training with glibc malloc"
 fi
 start=$(date +%s)
 "$bin" train --config "$config" --name "$run" "$@"
