@@ -21,8 +21,18 @@ if [ -n "$alloc" ]; then
   export LD_PRELOAD="$alloc"
   echo "training with tcmalloc ($alloc); DIPLOMAT_IE_ALLOCATOR=system keeps glibc malloc"
 fi
+# DIPLOMAT_IE_PROCESSES=N trains in N gloo processes on this machine (torchrun), each with 1/N of the
+# cores and 1/N of the configured batch, so a step still consumes training.batch_size windows
+procs=${DIPLOMAT_IE_PROCESSES:-1}
+train=("$bin" train)
+if [ "$procs" != 1 ]; then
+  per=$("$py" -m diplomat_ie.training.launch per-process-batch --config "$config" --processes "$procs" -- "$@") || exit 2
+  train=("$py" -m torch.distributed.run --standalone --nproc_per_node "$procs" -m diplomat_ie.cli train)
+  set -- "$@" --training.batch_size "$per"
+  echo "training in $procs processes, $per windows per process and step"
+fi
 start=$(date +%s)
-"$bin" train --config "$config" --name "$run" "$@"
+"${train[@]}" --config "$config" --name "$run" "$@"
 max_docs=()
 if [ "$run" = "quick" ]; then max_docs=(--max-docs 20); fi
 "$bin" report --model "models/$run" --output "reports/$run" --run-dir "runs/$run" "${max_docs[@]}"

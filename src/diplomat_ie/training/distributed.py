@@ -66,6 +66,24 @@ def main_process_first() -> Iterator[None]:
         barrier()
 
 
+@contextmanager
+def local_threads_borrowed() -> Iterator[None]:
+    """Rank 0 uses the threads of this machine's other ranks while they wait for it (e.g. while it
+    scores dev alone); a no-op in a single process and on the other ranks."""
+    import torch
+
+    n = local_world_size()
+    if n <= 1 or not is_main_process():
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(before * n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def broadcast_from_main(obj):
     """Rank 0's ``obj`` on every process (``obj`` itself in a single process)."""
     if not _active():

@@ -10,7 +10,7 @@ from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from ..data.document import Document
-from .distributed import broadcast_from_main
+from .distributed import broadcast_from_main, local_threads_borrowed
 
 
 class DevScorer(Protocol):
@@ -110,8 +110,10 @@ class DiplomatTrainer(Trainer):
             raise RuntimeError("DiplomatTrainer.evaluate: no dev scorer was given (pass scorer=...)")
         start = time.time()
         # rank 0 scores, the others take its numbers: early stopping and the best model agree on every rank
-        scores = (self.scorer(self.model, self.processing_class, self.dev_docs, self.eval_batch_size_docs)
-                  if self.args.process_index == 0 else None)
+        scores = None
+        if self.args.process_index == 0:
+            with local_threads_borrowed():  # the other ranks on this machine idle until the broadcast
+                scores = self.scorer(self.model, self.processing_class, self.dev_docs, self.eval_batch_size_docs)
         scores = broadcast_from_main(scores)
         metrics = {f"{metric_key_prefix}_{k}": v for k, v in scores.items()}
         metrics[f"{metric_key_prefix}_runtime"] = round(time.time() - start, 2)
