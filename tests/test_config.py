@@ -84,6 +84,7 @@ BAD_OVERRIDES = [
     ({"model.ner_head": "crf"}, r"model\.ner_head: must be one of layered, span, got 'crf'"),
     ({"model.max_span_width": "0"}, r"model\.max_span_width: must be in 1\.\.64, got 0"),
     ({"model.span_none_weight": "0"}, r"model\.span_none_weight: must be positive"),
+    ({"model.span_loss_scale": "tokens"}, r"model\.span_loss_scale: must be one of cells, words, got 'tokens'"),
     ({"model.dropout": "1.0"}, r"model\.dropout: must be in \[0, 1\)"),
     ({"roles.hidden_size": "0"}, r"roles\.hidden_size: must be positive"),
     ({"roles.max_distance": "1"}, r"roles\.max_distance"),

@@ -54,6 +54,7 @@ CASES = [
     ("model.overlap", "4", "overlap", 4, "applied"),
     ("model.dropout", "0.3", "dropout", 0.3, "applied"),
     ("model.span_none_weight", "0.25", "span_none_weight", 0.25, "applied"),
+    ("model.span_loss_scale", "words", "span_loss_scale", "words", "applied"),
     ("roles.loss_weight", "2.5", "role_loss_weight", 2.5, "applied"),
     ("data.extra_corpora", f"[{{corpus: {BRAT / 'dev'}, head: own, types: [PERSON, CITY], layers: 1}}]",
      "extra_heads", {"own": {"entity_types": ["PERSON", "CITY"], "num_layers": 1, "loss_weight": 1.0}}, "error"),

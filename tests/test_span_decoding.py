@@ -129,3 +129,14 @@ def test_span_logits_layout_and_loss():
     weighted = span_loss(spans, labels, 0.25)
     nll = -spans[0, :2, 0].log_softmax(-1)[[0, 1], [2, 0]]
     assert torch.allclose(weighted, (nll[0] + 0.25 * nll[1]) / 1.25)
+
+
+def test_span_loss_words_scale_sums_over_each_start_words_spans():
+    spans = torch.randn(1, 3, 2, 4)
+    labels = torch.tensor([[[1, 0], [0, IGNORE], [IGNORE, IGNORE]]])  # 3 candidates on 2 start words
+    nll = -spans.log_softmax(-1)
+    cells = [nll[0, 0, 0, 1], nll[0, 0, 1, 0], nll[0, 1, 0, 0]]
+    assert torch.allclose(span_loss(spans, labels, 1.0, "words"), sum(cells) / 2)
+    assert torch.allclose(span_loss(spans, labels, 0.5, "words"), (cells[0] + 0.5 * (cells[1] + cells[2])) / 2)
+    assert torch.allclose(span_loss(spans, labels, 1.0, "cells"), sum(cells) / 3)
+    assert span_loss(spans, torch.full_like(labels, IGNORE), 1.0, "words").item() == 0.0

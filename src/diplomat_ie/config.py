@@ -125,6 +125,7 @@ class DataConfig:
 
 
 NER_HEADS = ("layered", "span")  # model.ner_head values
+SPAN_LOSS_SCALES = ("cells", "words")  # model.span_loss_scale values
 
 
 @dataclass
@@ -144,6 +145,9 @@ class ModelConfig:
     span_none_weight: float = field(default=1.0, metadata={
         "help": "span head: loss weight of the 'none' class over the candidate spans (1: plain "
                 "cross-entropy; below 1 counts the many non-entity spans less)"})
+    span_loss_scale: str = field(default="cells", metadata={
+        "help": "span head: cells = mean cross-entropy over the candidate spans; words = their sum over "
+                "the window's start words (a word's spans weigh like one token of a BIO layer)"})
     dropout: float = field(default=0.1, metadata={"help": "dropout before the heads"})
     freeze_word_embeddings: bool = field(default=True, metadata={"help": "do not train the embedding matrix"})
     freeze_layers: int = field(default=0, metadata={
@@ -166,7 +170,7 @@ class ModelConfig:
                 "instead of a fresh head on the backbone. model.* / roles.* keys not given in the YAML or "
                 "on the command line come from that model; a given architecture key (backbone, max_length, "
                 "num_layers, ner_head, max_span_width, entity_types, roles.enabled/hidden_size/max_distance/"
-                "marker_layer/head) must match it, a given runtime key (dropout, overlap, span_none_weight, "
+                "marker_layer/head) must match it, a given runtime key (dropout, overlap, span_none_weight, span_loss_scale, "
                 "roles.loss_weight/trigger_types) is applied"})
 
     def __post_init__(self) -> None:
@@ -182,6 +186,8 @@ class ModelConfig:
                f"must be in 1..64, got {self.max_span_width}")
         _check(self.span_none_weight > 0, "model.span_none_weight",
                f"must be positive, got {self.span_none_weight}")
+        _check(self.span_loss_scale in SPAN_LOSS_SCALES, "model.span_loss_scale",
+               f"must be one of {', '.join(SPAN_LOSS_SCALES)}, got {self.span_loss_scale!r}")
         _check(self.word_vectors is None or self.word_vectors == "navec" or self.word_vectors.endswith(".tar"),
                "model.word_vectors", f"must be null, navec or the path of a navec .tar file, got "
                                      f"{self.word_vectors!r}")

@@ -50,6 +50,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model.overlap", "overlap", RUNTIME, "window overlap (subwords)"),
     Setting("model.dropout", "dropout", RUNTIME, "dropout before the heads"),
     Setting("model.span_none_weight", "span_none_weight", RUNTIME, "span head: loss weight of none"),
+    Setting("model.span_loss_scale", "span_loss_scale", RUNTIME, "span head: loss scale (cells or words)"),
     Setting("roles.loss_weight", "role_loss_weight", RUNTIME, "role loss weight"),
     # the heads' names, types and layers are architecture; a given loss weight is applied (see
     # run_config_changes); the run's value is turned into the field's by extra_heads_from_run
@@ -123,6 +124,7 @@ class DiplomatConfig(PretrainedConfig):
             up to ``max_span_width`` words classified as one of the entity types or none).
         max_span_width: the span head's longest span, in words.
         span_none_weight: the span head's loss weight of the ``none`` class.
+        span_loss_scale: ``"cells"`` (mean over the candidate spans) or ``"words"`` (their sum over start words).
         roles: event roles; the role head tags ``O``/``B-R``/``I-R``.
         trigger_types: entity types that are event triggers.
         window_length, overlap: windowing in subwords (special tokens included).
@@ -149,7 +151,7 @@ class DiplomatConfig(PretrainedConfig):
                  trigger_types: list[str] | None = None, window_length: int = 160, overlap: int = 32,
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
                  role_marker_layer: int | None = None, ner_head: str = "layered", max_span_width: int = 12,
-                 span_none_weight: float = 1.0, role_head: str = "bio", extra_heads: dict[str, dict] | None = None,
+                 span_none_weight: float = 1.0, span_loss_scale: str = "cells", role_head: str = "bio", extra_heads: dict[str, dict] | None = None,
                  word_vectors: str | None = None,
                  word_vectors_size: int = 64, word_vectors_table: dict | None = None,
                  word_lexicon: list[str] | None = None, word_lexicon_size: int = 16,
@@ -171,6 +173,7 @@ class DiplomatConfig(PretrainedConfig):
         self.ner_head = ner_head
         self.max_span_width = max_span_width
         self.span_none_weight = span_none_weight
+        self.span_loss_scale = span_loss_scale
         self.role_head = role_head
         self.extra_heads = {str(k): dict(v) for k, v in (extra_heads or {}).items()}
         self.word_vectors = word_vectors

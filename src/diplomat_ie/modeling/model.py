@@ -220,7 +220,8 @@ class DiplomatModel(PreTrainedModel):
         logits = self.heads.ner_logits(words)
         if self.config.is_span:
             spans = split_span_logits(logits, self.config.max_span_width)
-            loss = None if span_labels is None else span_loss(spans, span_labels, self.config.span_none_weight)
+            loss = None if span_labels is None else span_loss(spans, span_labels, self.config.span_none_weight,
+                                                                    self.config.span_loss_scale)
             if head is not None and ner_labels is not None:  # only the extra corpora's windows have ner_labels
                 extra = mixed_ner_loss(self.heads, words, None, ner_labels, head)
                 if extra is not None:

@@ -66,18 +66,24 @@ def split_span_logits(ner_logits: torch.Tensor, max_width: int) -> torch.Tensor:
     return ner_logits.view(b, w, max_width, -1)
 
 
-def span_loss(logits: torch.Tensor, labels: torch.Tensor, none_weight: float) -> torch.Tensor:
-    """Mean cross-entropy over the candidate spans (labels ``-100``: no candidate), ``none`` weighted.
+def span_loss(logits: torch.Tensor, labels: torch.Tensor, none_weight: float, scale: str = "cells") -> torch.Tensor:
+    """Cross-entropy over the candidate spans (labels ``-100``: no candidate), ``none`` weighted.
 
-    With ``none_weight`` below 1 the mean is over the summed weights, so entity spans count more.
+    ``scale="cells"``: the weighted mean over the candidates (with ``none_weight`` below 1 the mean is over
+    the summed weights, so entity spans count more). ``"words"``: the weighted sum divided by the number of
+    start words with a candidate, so one word's ``max_width`` spans weigh like one token of a BIO layer
+    (the cell mean is ~``max_width`` times smaller, and drowns under the role loss).
     """
     valid = labels != IGNORE
     if not valid.any():
         return logits.float().sum() * 0.0  # keeps the graph (DDP) without a NaN
     weight = torch.ones(logits.size(-1), device=logits.device)
     weight[0] = none_weight
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1), weight=weight,
-                           ignore_index=IGNORE)
+    flat, target = logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1)
+    if scale == "cells":
+        return F.cross_entropy(flat, target, weight=weight, ignore_index=IGNORE)
+    words = valid.any(-1).sum()
+    return F.cross_entropy(flat, target, weight=weight, ignore_index=IGNORE, reduction="sum") / words
 
 
 class SpanLabelStats(NamedTuple):
