@@ -30,6 +30,7 @@ CANDIDATES: dict[str, list[str]] = {
     "freeze4": ["--model.freeze_layers", "4"],
     "full-vocabulary": ["--model.backbone", "models/backbones/multilingual-e5-small"],
     "span-head": ["--model.ner_head", "span"],
+    "span-head-words": ["--model.ner_head", "span", "--model.span_loss_scale", "words"],
     "pair-roles": ["--roles.head", "pair"],
     "span-head+pair-roles": ["--model.ner_head", "span", "--roles.head", "pair"],
 }

@@ -20,12 +20,14 @@ from diplomat_ie.modeling.heads import distance_buckets
 from diplomat_ie.modeling.io import build_model, load_heads, load_model_dir, save_model_dir
 from diplomat_ie.modeling.pair_features import (
     IGNORE,
+    add_predicted_negatives,
     collate_pairs,
     decode_pairs,
     predicted_candidates,
     random_negatives,
     type_id,
     window_pair_features,
+    window_predictions,
 )
 from diplomat_ie.modeling.pair_roles import PairRoleHead, span_gap_anchor
 from diplomat_ie.modeling.predict import EventPred, Predictor, SpanPred
@@ -132,6 +134,56 @@ def test_predicted_candidates(layers, expected):
     assert predicted_candidates(layers, TYPES) == expected
 
 
+def _columns():
+    """Two windows: window 0 has candidates (0, 1) and (2, 4) and triggers (2, 4) and a padding trigger;
+    window 1 one candidate (1, 2) and one trigger (0, 1)."""
+    spans = torch.tensor([[[0, 1], [2, 4]], [[1, 2], [0, 0]]])
+    types = torch.tensor([[1, 2], [0, 0]])
+    labels = torch.tensor([[[AGENT, IGNORE], [IGNORE, IGNORE]], [[0, IGNORE], [IGNORE, IGNORE]]])
+    trigs = torch.tensor([[[2, 4], [0, 0]], [[0, 1], [0, 0]]])
+    return spans, types, labels, trigs
+
+
+@pytest.mark.parametrize(("pred", "limit", "new_spans", "new_labels"), [
+    # nothing predicted, or only what is a candidate already (any type): the columns come back unchanged
+    ([[], []], 4, None, None),
+    ([[(0, 1, 0), (2, 4, 2)], [(1, 2, 1)]], 4, None, None),
+    # a new span is none for every real trigger; the trigger's own span is ignored; padding rows stay ignored
+    ([[(5, 6, 0)], [(0, 1, 2), (3, 5, 1)]], 4, [[[5, 6], [0, 0]], [[0, 1], [3, 5]]],
+     [[[0, IGNORE], [IGNORE, IGNORE]], [[IGNORE, 0], [IGNORE, IGNORE]]]),
+    # the limit keeps the first ones
+    ([[(5, 6, 0), (6, 7, 1), (8, 9, 1)], []], 2, [[[5, 6], [6, 7]], [[0, 0], [0, 0]]],
+     [[[0, 0], [IGNORE, IGNORE]], [[IGNORE, IGNORE], [IGNORE, IGNORE]]]),
+])
+def test_add_predicted_negatives(pred, limit, new_spans, new_labels):
+    spans, types, labels, trigs = _columns()
+    s2, t2, l2 = add_predicted_negatives(pred, spans, types, labels, trigs, limit)
+    assert torch.equal(s2[:, :2], spans) and torch.equal(t2[:, :2], types) and torch.equal(l2[:, :, :2], labels)
+    if new_spans is None:
+        assert s2.shape == spans.shape and l2.shape == labels.shape
+        return
+    assert s2[:, 2:].tolist() == new_spans and l2[:, :, 2:].tolist() == new_labels
+    for i, cands in enumerate(pred):
+        added = [c for c in cands if [c[0], c[1]] in new_spans[i]]
+        assert t2[i, 2 : 2 + len(added)].tolist() == [c[2] for c in added]
+
+
+def test_window_predictions_layered_and_span():
+    cfg = DiplomatConfig(entity_types=TYPES, roles=ROLES, num_layers=2)
+    labels = cfg.ner_labels
+    tags = [[["B-PERSON", "I-PERSON", "O", "B-CITY"], ["O", "B-EVENT", "O", "O"]]]
+    logits = torch.zeros(1, 2, 4, len(labels))
+    for k, layer in enumerate(tags[0]):
+        for w, tag in enumerate(layer):
+            logits[0, k, w, labels.index(tag)] = 5.0
+    word_pos = torch.tensor([[1, 2, 3, -1]])  # the last word is padding: its B-CITY does not count
+    assert window_predictions({"ner_logits": logits}, word_pos, cfg) == [[(0, 2, 2), (1, 2, 1)]]
+    span = torch.zeros(1, 4, 2, 1 + len(TYPES))
+    span[..., 0] = 1.0
+    span[0, 0, 1, 3] = span[0, 1, 0, 1] = span[0, 2, 1, 2] = 5.0  # PERSON [0, 2), CITY [1, 2), EVENT [2, 4)
+    assert window_predictions({"span_logits": span}, word_pos, cfg) == [[(0, 2, 2), (1, 2, 0)]]
+
+
 def test_decode_pairs_skips_the_trigger_and_merges_same_span_candidates():
     cands = [[(0, 2, 2), (3, 4, 1), (6, 7, 0), (6, 7, 3), (8, 9, 0)]]
     logits = torch.zeros(1, 1, 5, 1 + len(ROLES))
@@ -218,6 +270,20 @@ def test_pair_model_save_load_round_trip_and_heads_only(tiny_backbone, tmp_path)
     b["pair_labels"] = torch.tensor([[[AGENT, 0, IGNORE], [0, PLACE, IGNORE]]])
     out = model(**b)
     assert out["loss"].requires_grad and out["role_logits"].shape == ref.shape
+
+
+def test_training_forward_adds_the_predicted_negatives(tiny_backbone):
+    model, tok = _pair_model(tiny_backbone, pair_negatives=8)
+    b = _batch(tok, model)
+    b["pair_labels"] = torch.tensor([[[AGENT, 0, IGNORE], [0, PLACE, IGNORE]]])
+    with torch.no_grad():  # the NER head predicts a PERSON on every word: 6 one-word spans, 3 of them new
+        model.ner_head.weight.zero_()
+        model.ner_head.bias.zero_()
+        model.ner_head.bias[model.config.ner_labels.index("B-PERSON")] = 8.0
+    assert model(**b)["role_logits"].shape[2] == 3  # eval: the candidates as given
+    model.train()
+    out = model(**b)
+    assert out["role_logits"].shape[2] == 6 and out["loss"].requires_grad
 
 
 # ---------------------------------------------------------------- gold-entity setting

@@ -171,7 +171,7 @@ class ModelConfig:
                 "on the command line come from that model; a given architecture key (backbone, max_length, "
                 "num_layers, ner_head, max_span_width, entity_types, roles.enabled/hidden_size/max_distance/"
                 "marker_layer/head) must match it, a given runtime key (dropout, overlap, span_none_weight, span_loss_scale, "
-                "roles.loss_weight/trigger_types) is applied"})
+                "roles.loss_weight/trigger_types/pair_negatives) is applied"})
 
     def __post_init__(self) -> None:
         _check(self.max_length >= 16, "model.max_length", f"must be >= 16, got {self.max_length}")
@@ -215,6 +215,9 @@ class RolesConfig:
         "help": "bio: tag every word with the BIO role it plays for each trigger; pair: classify each "
                 "(trigger, candidate entity) pair of a window (gold entities in training, the predicted "
                 "entities at inference)"})
+    pair_negatives: int = field(default=0, metadata={
+        "help": "pair head: add up to N of the NER head's own current predictions per training window that "
+                "are no gold candidate, as none pairs (the candidates it meets at inference; 0: off)"})
 
     def __post_init__(self) -> None:
         _check(len(self.trigger_types) > 0, "roles.trigger_types", "needs at least one type")
@@ -223,6 +226,7 @@ class RolesConfig:
         _check(self.max_distance >= 2, "roles.max_distance", "must be >= 2")
         _check(self.marker_layer is None or self.marker_layer >= 0, "roles.marker_layer",
                f"must be null or >= 0, got {self.marker_layer}")
+        _check(self.pair_negatives >= 0, "roles.pair_negatives", f"must be >= 0, got {self.pair_negatives}")
         _check(self.head in ROLE_HEADS, "roles.head", f"must be one of {', '.join(ROLE_HEADS)}, got {self.head!r}")
 
 

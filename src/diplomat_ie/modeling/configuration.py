@@ -52,6 +52,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model.span_none_weight", "span_none_weight", RUNTIME, "span head: loss weight of none"),
     Setting("model.span_loss_scale", "span_loss_scale", RUNTIME, "span head: loss scale (cells or words)"),
     Setting("roles.loss_weight", "role_loss_weight", RUNTIME, "role loss weight"),
+    Setting("roles.pair_negatives", "pair_negatives", RUNTIME, "pair head: predicted negatives per window"),
     # the heads' names, types and layers are architecture; a given loss weight is applied (see
     # run_config_changes); the run's value is turned into the field's by extra_heads_from_run
     Setting("data.extra_corpora", "extra_heads", ARCHITECTURE, "extra NER heads"),
@@ -133,6 +134,7 @@ class DiplomatConfig(PretrainedConfig):
             marker added to the trigger's subwords (``0`` is the classic marker-per-trigger model).
         role_head: ``"bio"`` (tag each word with its role per trigger) or ``"pair"`` (classify each
             trigger x candidate entity pair, :mod:`.pair_roles`); configs saved without it are ``"bio"``.
+        pair_negatives: training only: predicted entities added per window as ``none`` pairs.
         extra_heads: more NER heads on the shared encoder, one per extra training corpus label set:
             ``{name: {"entity_types": [...], "num_layers": K, "loss_weight": w}}`` (``data.extra_corpora``);
             always layered BIO taggers, whatever ``ner_head`` the main head is.
@@ -151,7 +153,7 @@ class DiplomatConfig(PretrainedConfig):
                  trigger_types: list[str] | None = None, window_length: int = 160, overlap: int = 32,
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
                  role_marker_layer: int | None = None, ner_head: str = "layered", max_span_width: int = 12,
-                 span_none_weight: float = 1.0, span_loss_scale: str = "cells", role_head: str = "bio", extra_heads: dict[str, dict] | None = None,
+                 span_none_weight: float = 1.0, span_loss_scale: str = "cells", role_head: str = "bio", pair_negatives: int = 0, extra_heads: dict[str, dict] | None = None,
                  word_vectors: str | None = None,
                  word_vectors_size: int = 64, word_vectors_table: dict | None = None,
                  word_lexicon: list[str] | None = None, word_lexicon_size: int = 16,
@@ -175,6 +177,7 @@ class DiplomatConfig(PretrainedConfig):
         self.span_none_weight = span_none_weight
         self.span_loss_scale = span_loss_scale
         self.role_head = role_head
+        self.pair_negatives = pair_negatives
         self.extra_heads = {str(k): dict(v) for k, v in (extra_heads or {}).items()}
         self.word_vectors = word_vectors
         self.word_vectors_size = word_vectors_size

@@ -12,6 +12,7 @@ from transformers import AutoModel, PreTrainedModel
 
 from .configuration import DiplomatConfig
 from .heads import DiplomatHeads, RoleHead, split_ner_layers
+from .pair_features import add_predicted_negatives, window_predictions
 from .pair_roles import PairRoleHead
 from .spans import span_loss, split_span_logits
 
@@ -196,6 +197,10 @@ class DiplomatModel(PreTrainedModel):
         pair = isinstance(self.heads.role_head, PairRoleHead)
         if pair and trig_spans is not None and trig_spans.size(1) > 0 and cand_spans is not None \
                 and cand_types is not None:
+            if self.training and self.config.pair_negatives and pair_labels is not None:
+                cand_spans, cand_types, pair_labels = add_predicted_negatives(
+                    window_predictions(out, word_pos, self.config), cand_spans, cand_types, pair_labels, trig_spans,
+                    self.config.pair_negatives)
             role_logits = self.pair_role_logits(words, trig_spans, cand_spans, cand_types, hidden_l,
                                                 attention_mask, word_pos, trig_sub, word_feats=word_feats)
             out["role_logits"], role_labels = role_logits, pair_labels

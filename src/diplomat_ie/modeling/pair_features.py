@@ -171,3 +171,66 @@ def decode_pairs(logits: torch.Tensor, trig_batch: list[list[tuple[int, int]]], 
             rows.append([(lo, hi, label, p) for (lo, hi), (label, p) in sorted(best.items())])
         out.append(rows)
     return out
+
+
+def window_predictions(ner_out: dict[str, torch.Tensor], word_pos: torch.Tensor, config) -> list[list[Candidate]]:
+    """Each training window's entities as the NER head predicts them now (argmax; no gradient).
+
+    Args:
+        ner_out: the model's ``ner_logits`` ``[B, K, W, L]`` (layered) or ``span_logits`` ``[B, W, mw, C]``.
+        word_pos: ``[B, W]`` first-subword positions (-1: padding or no subword; such words are ``O``).
+        config: the ``DiplomatConfig``.
+
+    Returns:
+        Per window, the predicted candidates ``(lo, hi, type id)``, sorted.
+    """
+    real = (word_pos >= 0).tolist()
+    types = list(config.entity_types)
+    if "span_logits" in ner_out:
+        best = ner_out["span_logits"].detach().argmax(-1).tolist()  # [B, W, mw], 0 = none
+        return [sorted({(i, i + k + 1, cls - 1) for i, row in enumerate(win) for k, cls in enumerate(row)
+                        if cls and i + k < len(ok) and ok[i] and ok[i + k]})
+                for win, ok in zip(best, real, strict=True)]
+    labels = config.ner_labels
+    ids = ner_out["ner_logits"].detach().argmax(-1).tolist()  # [B, K, W]
+    return [predicted_candidates([[labels[t] if ok[w] else "O" for w, t in enumerate(layer)] for layer in win],
+                                 types) for win, ok in zip(ids, real, strict=True)]
+
+
+def add_predicted_negatives(pred: list[list[Candidate]], cand_spans: torch.Tensor, cand_types: torch.Tensor,
+                            pair_labels: torch.Tensor, trig_spans: torch.Tensor,
+                            limit: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Append up to ``limit`` predicted entities per window that are no candidate yet, as ``none`` pairs.
+
+    A prediction on the span of an existing candidate (of any type) is left out (that span's pairs are
+    labelled already); a pair of a trigger with its own span is ignored, like the gold candidates'.
+
+    Args:
+        pred: per window, :func:`window_predictions`.
+        cand_spans: ``[B, C, 2]``; cand_types: ``[B, C]``; pair_labels: ``[B, T, C]`` (the batch's columns).
+        trig_spans: ``[B, T, 2]`` (empty spans: padding triggers).
+        limit: most predictions added per window (the first ones by position).
+
+    Returns:
+        The three columns with ``C' >= C`` candidates (padding: span ``(0, 0)``, labels ignored).
+    """
+    extra = []
+    for i, cands in enumerate(pred):
+        have = {(lo, hi) for lo, hi in cand_spans[i].tolist() if hi > lo}  # (0, 0): padding
+        extra.append([c for c in cands if (c[0], c[1]) not in have][:limit])
+    n_new = max((len(e) for e in extra), default=0)
+    if n_new == 0:
+        return cand_spans, cand_types, pair_labels
+    b, t, c = pair_labels.shape
+    spans = torch.cat([cand_spans, cand_spans.new_zeros((b, n_new, 2))], 1)
+    types = torch.cat([cand_types, cand_types.new_zeros((b, n_new))], 1)
+    labels = torch.cat([pair_labels, pair_labels.new_full((b, t, n_new), IGNORE)], 2)
+    trigs = trig_spans.tolist()
+    for i, cands in enumerate(extra):
+        for j, (lo, hi, typ) in enumerate(cands):
+            spans[i, c + j] = torch.tensor([lo, hi])
+            types[i, c + j] = typ
+            for k, (t_lo, t_hi) in enumerate(trigs[i]):
+                if t_hi > t_lo and (t_lo, t_hi) != (lo, hi):
+                    labels[i, k, c + j] = 0
+    return spans, types, labels
