@@ -32,10 +32,11 @@ CANDIDATES: dict[str, list[str]] = {
     "span-head": ["--model.ner_head", "span"],
     "span-head-words": ["--model.ner_head", "span", "--model.span_loss_scale", "words"],
     "pair-roles": ["--roles.head", "pair"],
+    "pair-roles-negatives": ["--roles.head", "pair", "--roles.pair_negatives", "8"],
     "span-head+pair-roles": ["--model.ner_head", "span", "--roles.head", "pair"],
 }
-HEADLINE = ("eval_nested_f1", "eval_nested_macro_f1", "eval_per_org_loc_f1", "eval_roles_gold_f1",
-            "eval_roles_e2e_f1")
+HEADLINE = ("eval_nested_f1", "eval_nested_macro_f1", "eval_per_org_loc_f1", "eval_event_f1", "eval_inner_f1",
+            "eval_roles_gold_f1", "eval_roles_e2e_f1")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -93,13 +94,13 @@ def row(name: str, epochs: float) -> dict:
 
 def markdown(rows: list[dict]) -> str:
     lines = ["# Ablations on NEREL dev (default recipe + overrides, from the backbone, same seed)", "",
-             "| candidate | epochs | steps | nested F1 | macro F1 | PER/ORG/LOC | roles gold | roles e2e | "
-             "train s | threads | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| candidate | epochs | steps | nested F1 | macro F1 | PER/ORG/LOC | EVENT | inner | roles gold | "
+             "roles e2e | train s | threads | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['candidate']} | {r['epochs']:g} | {r['error']} | | | | | | | | |")
+            lines.append(f"| {r['candidate']} | {r['epochs']:g} | {r['error']} | | | | | | | | | | |")
             continue
-        f1 = " | ".join(f"{r[k]:.2f}" if r[k] is not None else "-" for k in HEADLINE)
+        f1 = " | ".join(f"{r[k]:.2f}" if r.get(k) is not None else "-" for k in HEADLINE)  # older rows: no EVENT
         lines.append(f"| {r['candidate']} | {r['epochs']:g} | {r['steps']} | {f1} | {r['seconds']:.0f} | "
                      f"{r['threads']} | {r['peak_rss_mb']:.0f} |")
     return "\n".join(lines) + "\n"

@@ -13,7 +13,7 @@ from diplomat_ie.data import read_brat_dir
 from diplomat_ie.data.corpora import FACTRUEVAL_TO_COARSE, NEREL_TO_COARSE
 from diplomat_ie.data.subset import is_diplomatic
 from diplomat_ie.evaluation import baselines
-from diplomat_ie.evaluation.evaluate import coarse, gold_role_set, outermost
+from diplomat_ie.evaluation.evaluate import Predictions, coarse, gold_role_set, headline, outermost, score_predictions
 from diplomat_ie.evaluation.run import CONTEXT_CHARS, _diagnose, corpus_scheme, run_evaluation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +62,27 @@ def test_coarse(items, mapping, expected):
 ])
 def test_error_diagnosis(item, others, missed, why):
     assert _diagnose(item, others, missed) == why
+
+
+def _pred_doc(keys):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(entities=[SimpleNamespace(key=lambda k=k: k) for k in keys])
+
+
+def test_headline_has_event_and_inner_entity_f1(monkeypatch):
+    from diplomat_ie.evaluation import evaluate as E
+
+    gold = [[(0, 20, "EVENT"), (5, 10, "PERSON"), (12, 18, "CITY")]]  # PERSON and CITY are inner
+    pred = [[(0, 20, "EVENT"), (5, 10, "PERSON"), (30, 34, "CITY")]]  # one inner hit; CITY outer and wrong
+    monkeypatch.setattr(E, "entity_sets", lambda x: set(x))
+    p = Predictions(docs=[_pred_doc(g) for g in gold], e2e=pred, gold_trig=None)
+    metrics = score_predictions(p, None, with_layers=False)
+    inner = metrics["inner"]["micro"]
+    assert (inner["tp"], inner["fp"], inner["fn"]) == (1, 0, 1)
+    head = headline(metrics)
+    assert head["event_f1"] == 100.0 and head["inner_f1"] == pytest.approx(200 / 3)
+    assert list(head)[:5] == ["nested_f1", "nested_macro_f1", "per_org_loc_f1", "event_f1", "inner_f1"]
 
 
 def test_corpus_scheme(brat_dir):

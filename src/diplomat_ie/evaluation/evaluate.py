@@ -142,7 +142,9 @@ def score_predictions(p: Predictions, config, with_layers: bool = True) -> dict:
     gold_ents = [{e.key() for e in d.entities} for d in p.docs]
     pred_ents = [entity_sets(x) for x in p.e2e]
     out = {"documents": len(p.docs), "nested": score_sets(gold_ents, pred_ents),
-           "per_org_loc": score_sets([coarse(g) for g in gold_ents], [coarse(x) for x in pred_ents])}
+           "per_org_loc": score_sets([coarse(g) for g in gold_ents], [coarse(x) for x in pred_ents]),
+           # the nested entities alone: gold inside a gold entity, predicted inside a predicted one
+           "inner": score_sets([g - outermost(g) for g in gold_ents], [x - outermost(x) for x in pred_ents])}
     if with_layers:
         out["layers"] = layer_report(p.docs, p.e2e, config)
     if p.gold_trig is not None:
@@ -174,9 +176,13 @@ def subset_predictions(p: Predictions, keep: list[bool]) -> Predictions:
 
 
 def headline(metrics: dict) -> dict[str, float]:
-    """The few numbers worth printing: nested micro/macro F1, PER/ORG/LOC, role F1s."""
+    """The few numbers worth printing: nested micro/macro F1, PER/ORG/LOC, EVENT, inner entities, role F1s."""
     out = {"nested_f1": metrics["nested"]["micro"]["f1"], "nested_macro_f1": metrics["nested"]["macro"]["f1"],
            "per_org_loc_f1": metrics["per_org_loc"]["micro"]["f1"]}
+    if "EVENT" in metrics["nested"]["per_type"]:
+        out["event_f1"] = metrics["nested"]["per_type"]["EVENT"]["f1"]
+    if "inner" in metrics:
+        out["inner_f1"] = metrics["inner"]["micro"]["f1"]
     if "roles_gold_triggers" in metrics:
         out["roles_gold_f1"] = metrics["roles_gold_triggers"]["micro"]["f1"]
         out["roles_e2e_f1"] = metrics["roles_end_to_end"]["micro"]["f1"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 HEADLINE_NAMES = {"nested_f1": "nested NER micro F1", "nested_macro_f1": "nested NER macro F1",
                   "per_org_loc_f1": "PER/ORG/LOC micro F1", "per_org_loc_macro_f1": "PER/ORG/LOC macro F1",
                   "roles_gold_f1": "roles F1, gold triggers", "roles_e2e_f1": "roles F1, end to end",
-                  "roles_gold_ent_f1": "roles F1, gold triggers and gold entities"}
+                  "roles_gold_ent_f1": "roles F1, gold triggers and gold entities", "event_f1": "EVENT F1",
+                  "inner_f1": "inner (nested inside another entity) micro F1"}
 
 
 def fmt(v) -> str:
