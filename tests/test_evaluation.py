@@ -13,7 +13,14 @@ from diplomat_ie.data import read_brat_dir
 from diplomat_ie.data.corpora import FACTRUEVAL_TO_COARSE, NEREL_TO_COARSE
 from diplomat_ie.data.subset import is_diplomatic
 from diplomat_ie.evaluation import baselines
-from diplomat_ie.evaluation.evaluate import Predictions, coarse, gold_role_set, headline, outermost, score_predictions
+from diplomat_ie.evaluation.evaluate import (
+    Predictions,
+    coarse,
+    gold_role_set,
+    headline,
+    outermost,
+    score_predictions,
+)
 from diplomat_ie.evaluation.run import CONTEXT_CHARS, _diagnose, corpus_scheme, run_evaluation
 
 ROOT = Path(__file__).resolve().parents[1]
