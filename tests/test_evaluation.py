@@ -143,8 +143,8 @@ def test_run_evaluation_writes_files_with_expected_keys(evaluated):
     assert set(metrics) >= {"model", "corpus", "split", "scheme", "documents", "windows", "headline", "metrics",
                             "diplomatic", "timings", "errors"}
     assert metrics["scheme"] == "nerel" and metrics["documents"] == 2
-    assert set(metrics["headline"]) == {"nested_f1", "nested_macro_f1", "per_org_loc_f1", "roles_gold_f1",
-                                        "roles_e2e_f1", "roles_gold_ent_f1"}
+    assert set(metrics["headline"]) == {"nested_f1", "nested_macro_f1", "per_org_loc_f1", "event_f1", "inner_f1",
+                                        "roles_gold_f1", "roles_e2e_f1", "roles_gold_ent_f1"}
     assert set(metrics["metrics"]) >= {"nested", "per_org_loc", "layers", "roles_gold_triggers",
                                        "roles_end_to_end", "roles_gold_entities"}
     assert set(metrics["diplomatic"]) == {"documents", "headline", "metrics"}
