@@ -170,8 +170,8 @@ class ModelConfig:
                 "instead of a fresh head on the backbone. model.* / roles.* keys not given in the YAML or "
                 "on the command line come from that model; a given architecture key (backbone, max_length, "
                 "num_layers, ner_head, max_span_width, entity_types, roles.enabled/hidden_size/max_distance/"
-                "marker_layer/head) must match it, a given runtime key (dropout, overlap, span_none_weight, span_loss_scale, "
-                "roles.loss_weight/trigger_types/pair_negatives) is applied"})
+                "marker_layer/head) must match it, a given runtime key (dropout, overlap, span_none_weight, "
+                "span_loss_scale, roles.loss_weight/trigger_types/pair_negatives) is applied"})
 
     def __post_init__(self) -> None:
         _check(self.max_length >= 16, "model.max_length", f"must be >= 16, got {self.max_length}")

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import torch
 
 from ..data.labels import bio_to_spans
+from .spans import span_candidates
 
 IGNORE = -100
 RANDOM_NEGATIVES = 4  # random non-entity spans per training window, labelled none
@@ -187,10 +188,9 @@ def window_predictions(ner_out: dict[str, torch.Tensor], word_pos: torch.Tensor,
     real = (word_pos >= 0).tolist()
     types = list(config.entity_types)
     if "span_logits" in ner_out:
-        best = ner_out["span_logits"].detach().argmax(-1).tolist()  # [B, W, mw], 0 = none
-        return [sorted({(i, i + k + 1, cls - 1) for i, row in enumerate(win) for k, cls in enumerate(row)
-                        if cls and i + k < len(ok) and ok[i] and ok[i + k]})
-                for win, ok in zip(best, real, strict=True)]
+        probs = ner_out["span_logits"].detach().float().softmax(-1)  # [B, W, mw, C], class 0 = none
+        return [sorted({(c.lo, c.hi, c.cls - 1) for c in span_candidates(p, len(ok), ok)})
+                for p, ok in zip(probs, real, strict=True)]
     labels = config.ner_labels
     ids = ner_out["ner_logits"].detach().argmax(-1).tolist()  # [B, K, W]
     return [predicted_candidates([[labels[t] if ok[w] else "O" for w, t in enumerate(layer)] for layer in win],
