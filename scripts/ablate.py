@@ -33,7 +33,12 @@ CANDIDATES: dict[str, list[str]] = {
     "span-head-words": ["--model.ner_head", "span", "--model.span_loss_scale", "words"],
     "pair-roles": ["--roles.head", "pair"],
     "pair-roles-negatives": ["--roles.head", "pair", "--roles.pair_negatives", "8"],
+    "pair-roles-late-negatives": ["--roles.head", "pair", "--roles.pair_negatives", "8",
+                                  "--roles.pair_negatives_from", "0.5"],
     "span-head+pair-roles": ["--model.ner_head", "span", "--roles.head", "pair"],
+    "word-vectors": ["--model.word_vectors", "navec"],
+    "word-lexicon": ["--model.word_lexicon", "[morph, places, train]"],
+    "factrueval-corpus": ["--data.extra_corpora", "[{corpus: factrueval, split: dev}]"],
 }
 HEADLINE = ("eval_nested_f1", "eval_nested_macro_f1", "eval_per_org_loc_f1", "eval_event_f1", "eval_inner_f1",
             "eval_roles_gold_f1", "eval_roles_e2e_f1")

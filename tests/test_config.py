@@ -34,6 +34,9 @@ GOOD_OVERRIDES = [
     ({"roles.enabled": "false"}, "roles.enabled", False),
     ({"model.entity_types": "PERSON, ORG,,COUNTRY "}, "model.entity_types", ["PERSON", "ORG", "COUNTRY"]),
     ({"model.entity_types": "PERSON"}, "model.entity_types", ["PERSON"]),
+    ({"model.entity_types": "[PERSON, ORG]"}, "model.entity_types", ["PERSON", "ORG"]),  # YAML flow style
+    ({"model.word_lexicon": " [morph, places, train]"}, "model.word_lexicon", ["morph", "places", "train"]),
+    ({"model.word_lexicon": "[]"}, "model.word_lexicon", []),
     ({"model.entity_types": "null"}, "model.entity_types", None),
     ({"model.entity_types": "None"}, "model.entity_types", None),
     ({"roles.trigger_types": "EVENT,ACTION"}, "roles.trigger_types", ["EVENT", "ACTION"]),
@@ -60,6 +63,8 @@ def test_good_overrides(overrides, key, value):
 
 # (overrides, regex the ConfigError must match: it names the key)
 BAD_OVERRIDES = [
+    ({"model.word_lexicon": "[morph, places"}, "model.word_lexicon: not a YAML list"),
+    ({"model.word_lexicon": "[morph, [places]]"}, "model.word_lexicon"),
     ({"foo.bar": "1"}, r"--foo\.bar: expected --section\.key"),
     ({"training": "1"}, r"--training: expected --section\.key"),
     ({".batch_size": "1"}, r"--\.batch_size: expected --section\.key"),

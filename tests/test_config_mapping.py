@@ -57,6 +57,7 @@ CASES = [
     ("model.span_loss_scale", "words", "span_loss_scale", "words", "applied"),
     ("roles.loss_weight", "2.5", "role_loss_weight", 2.5, "applied"),
     ("roles.pair_negatives", "3", "pair_negatives", 3, "applied"),
+    ("roles.pair_negatives_from", "0.5", "pair_negatives_from", 0.5, "applied"),
     ("data.extra_corpora", f"[{{corpus: {BRAT / 'dev'}, head: own, types: [PERSON, CITY], layers: 1}}]",
      "extra_heads", {"own": {"entity_types": ["PERSON", "CITY"], "num_layers": 1, "loss_weight": 1.0}}, "error"),
     ("model.word_vectors", TINY_NAVEC, "word_vectors", TINY_NAVEC, "error"),

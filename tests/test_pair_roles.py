@@ -286,6 +286,36 @@ def test_training_forward_adds_the_predicted_negatives(tiny_backbone):
     assert out["role_logits"].shape[2] == 6 and out["loss"].requires_grad
 
 
+# (roles.pair_negatives_from, the trainer's progress, candidates the training forward classifies)
+WARM_UP = [(0.0, 0.0, 6), (0.5, 0.0, 3), (0.5, 0.49, 3), (0.5, 0.5, 6), (0.5, 0.9, 6)]
+
+
+@pytest.mark.parametrize("start, progress, n", WARM_UP, ids=[f"from{w[0]}-at{w[1]}" for w in WARM_UP])
+def test_predicted_negatives_join_after_the_warm_up(tiny_backbone, start, progress, n):
+    model, tok = _pair_model(tiny_backbone, pair_negatives=8, pair_negatives_from=start)
+    b = _batch(tok, model)
+    b["pair_labels"] = torch.tensor([[[AGENT, 0, IGNORE], [0, PLACE, IGNORE]]])
+    with torch.no_grad():  # as above: 6 one-word PERSON predictions, 3 of them no candidate yet
+        model.ner_head.weight.zero_()
+        model.ner_head.bias.zero_()
+        model.ner_head.bias[model.config.ner_labels.index("B-PERSON")] = 8.0
+    model.train()
+    model.train_progress = progress
+    assert model(**b)["role_logits"].shape[2] == n
+
+
+def test_the_trainer_tells_the_model_its_progress():
+    from transformers import TrainerControl, TrainerState
+
+    from diplomat_ie.training.trainer import TrainProgressCallback
+    model, state = SimpleNamespace(train_progress=0.0), TrainerState(global_step=30, max_steps=120)
+    TrainProgressCallback().on_step_begin(None, state, TrainerControl(), model=model)
+    assert model.train_progress == 0.25
+    TrainProgressCallback().on_step_begin(None, TrainerState(global_step=3, max_steps=0), TrainerControl(),
+                                          model=model)
+    assert model.train_progress == 0.25  # no step count known: left alone
+
+
 # ---------------------------------------------------------------- gold-entity setting
 
 TEXT = "Президент прибыл в Москву на переговоры с министром."

@@ -171,7 +171,7 @@ class ModelConfig:
                 "on the command line come from that model; a given architecture key (backbone, max_length, "
                 "num_layers, ner_head, max_span_width, entity_types, roles.enabled/hidden_size/max_distance/"
                 "marker_layer/head) must match it, a given runtime key (dropout, overlap, span_none_weight, "
-                "span_loss_scale, roles.loss_weight/trigger_types/pair_negatives) is applied"})
+                "span_loss_scale, roles.loss_weight/trigger_types/pair_negatives/pair_negatives_from) is applied"})
 
     def __post_init__(self) -> None:
         _check(self.max_length >= 16, "model.max_length", f"must be >= 16, got {self.max_length}")
@@ -218,6 +218,9 @@ class RolesConfig:
     pair_negatives: int = field(default=0, metadata={
         "help": "pair head: add up to N of the NER head's own current predictions per training window that "
                 "are no gold candidate, as none pairs (the candidates it meets at inference; 0: off)"})
+    pair_negatives_from: float = field(default=0.0, metadata={
+        "help": "pair head: share of the training steps after which the predicted negatives join (0: from "
+                "the first step; early predictions are noise)"})
 
     def __post_init__(self) -> None:
         _check(len(self.trigger_types) > 0, "roles.trigger_types", "needs at least one type")
@@ -227,6 +230,8 @@ class RolesConfig:
         _check(self.marker_layer is None or self.marker_layer >= 0, "roles.marker_layer",
                f"must be null or >= 0, got {self.marker_layer}")
         _check(self.pair_negatives >= 0, "roles.pair_negatives", f"must be >= 0, got {self.pair_negatives}")
+        _check(0.0 <= self.pair_negatives_from < 1.0, "roles.pair_negatives_from",
+               f"must be in [0, 1), got {self.pair_negatives_from}")
         _check(self.head in ROLE_HEADS, "roles.head", f"must be one of {', '.join(ROLE_HEADS)}, got {self.head!r}")
 
 
@@ -305,6 +310,13 @@ class RunConfig:
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "roles": RolesConfig, "training": TrainingConfig}
 
 
+def _flow_list(value: str, key: str):
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{key}: not a YAML list: {value!r} ({str(e).splitlines()[0]})") from None
+
+
 def _coerce(value, tp, key: str):
     """Convert a YAML/CLI value to the annotated type of a dataclass field."""
     origin = typing.get_origin(tp)
@@ -319,7 +331,9 @@ def _coerce(value, tp, key: str):
     if origin is list:
         if args and dataclasses.is_dataclass(args[0]):
             return _coerce_records(value, args[0], key)
-        if isinstance(value, str):
+        if isinstance(value, str) and value.strip().startswith("["):
+            value = _flow_list(value, key)  # the YAML flow style data.extra_corpora takes too
+        elif isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list):
             raise ConfigError(f"{key}: expected a list, got {value!r}")

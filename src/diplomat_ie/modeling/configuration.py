@@ -53,6 +53,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model.span_loss_scale", "span_loss_scale", RUNTIME, "span head: loss scale (cells or words)"),
     Setting("roles.loss_weight", "role_loss_weight", RUNTIME, "role loss weight"),
     Setting("roles.pair_negatives", "pair_negatives", RUNTIME, "pair head: predicted negatives per window"),
+    Setting("roles.pair_negatives_from", "pair_negatives_from", RUNTIME,
+            "pair head: share of training before predicted negatives join"),
     # the heads' names, types and layers are architecture; a given loss weight is applied (see
     # run_config_changes); the run's value is turned into the field's by extra_heads_from_run
     Setting("data.extra_corpora", "extra_heads", ARCHITECTURE, "extra NER heads"),
@@ -135,6 +137,8 @@ class DiplomatConfig(PretrainedConfig):
         role_head: ``"bio"`` (tag each word with its role per trigger) or ``"pair"`` (classify each
             trigger x candidate entity pair, :mod:`.pair_roles`); configs saved without it are ``"bio"``.
         pair_negatives: training only: predicted entities added per window as ``none`` pairs.
+        pair_negatives_from: training only: the share of the training steps (``DiplomatModel.train_progress``,
+            set by the trainer) after which ``pair_negatives`` apply.
         extra_heads: more NER heads on the shared encoder, one per extra training corpus label set:
             ``{name: {"entity_types": [...], "num_layers": K, "loss_weight": w}}`` (``data.extra_corpora``);
             always layered BIO taggers, whatever ``ner_head`` the main head is.
@@ -154,7 +158,7 @@ class DiplomatConfig(PretrainedConfig):
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
                  role_marker_layer: int | None = None, ner_head: str = "layered", max_span_width: int = 12,
                  span_none_weight: float = 1.0, span_loss_scale: str = "cells", role_head: str = "bio",
-                 pair_negatives: int = 0, extra_heads: dict[str, dict] | None = None,
+                 pair_negatives: int = 0, pair_negatives_from: float = 0.0, extra_heads: dict[str, dict] | None = None,
                  word_vectors: str | None = None,
                  word_vectors_size: int = 64, word_vectors_table: dict | None = None,
                  word_lexicon: list[str] | None = None, word_lexicon_size: int = 16,
@@ -179,6 +183,7 @@ class DiplomatConfig(PretrainedConfig):
         self.span_loss_scale = span_loss_scale
         self.role_head = role_head
         self.pair_negatives = pair_negatives
+        self.pair_negatives_from = pair_negatives_from
         self.extra_heads = {str(k): dict(v) for k, v in (extra_heads or {}).items()}
         self.word_vectors = word_vectors
         self.word_vectors_size = word_vectors_size

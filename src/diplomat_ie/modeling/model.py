@@ -100,6 +100,8 @@ class DiplomatModel(PreTrainedModel):
         super().__init__(config)
         self.encoder = encoder if encoder is not None else _encoder_from_config(config)
         self.heads = DiplomatHeads(config, self.encoder.config)
+        # how far training is, in [0, 1]: the trainer sets it before each step (pair_negatives_from reads it)
+        self.train_progress = 0.0
         if self.heads.marker_layer is not None:
             layers = _check_marker_layer(self.encoder, self.heads.marker_layer)
             self.heads.share_top_layers(layers[self.heads.marker_layer :])
@@ -197,7 +199,8 @@ class DiplomatModel(PreTrainedModel):
         pair = isinstance(self.heads.role_head, PairRoleHead)
         if pair and trig_spans is not None and trig_spans.size(1) > 0 and cand_spans is not None \
                 and cand_types is not None:
-            if self.training and self.config.pair_negatives and pair_labels is not None:
+            if self.training and self.config.pair_negatives and pair_labels is not None \
+                    and self.train_progress >= self.config.pair_negatives_from:
                 cand_spans, cand_types, pair_labels = add_predicted_negatives(
                     window_predictions(out, word_pos, self.config), cand_spans, cand_types, pair_labels, trig_spans,
                     self.config.pair_negatives)

@@ -6,7 +6,7 @@ import time
 from typing import Protocol
 
 import torch
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from ..data.document import Document
@@ -62,12 +62,21 @@ class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
         return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=gen))
 
 
+class TrainProgressCallback(TrainerCallback):
+    """Sets ``model.train_progress`` (the share of the run's steps done) before every training step."""
+
+    def on_step_begin(self, args, state, control, model=None, **kwargs):
+        if model is not None and state.max_steps:
+            model.train_progress = state.global_step / state.max_steps
+
+
 class DiplomatTrainer(Trainer):
     """Trainer with separate encoder/head learning rates and a dev scorer on whole documents."""
 
     def __init__(self, *args, encoder_lr: float, head_lr: float, dev_docs=None, eval_batch_size=32,
                  scorer: DevScorer | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.add_callback(TrainProgressCallback())
         self.encoder_lr = encoder_lr
         self.head_lr = head_lr
         self.scorer = scorer
