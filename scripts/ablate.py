@@ -94,19 +94,23 @@ def row(name: str, epochs: float) -> dict:
     last = s["dev_history"][-1] if s.get("dev_history") else {}
     return {"candidate": name, "epochs": epochs, "overrides": CANDIDATES[name], "steps": last.get("step"),
             "seconds": s.get("seconds"), "peak_rss_mb": s.get("peak_rss_mb"),
-            "threads": s["config"]["training"].get("threads"), **{k: last.get(k) for k in HEADLINE}}
+            "threads": s["config"]["training"].get("threads"), "dev_seconds": last.get("eval_runtime"),
+            "dev_curve": [h.get("eval_nested_f1") for h in s["dev_history"]],
+            **{k: last.get(k) for k in HEADLINE}}
 
 
 def markdown(rows: list[dict]) -> str:
     lines = ["# Ablations on NEREL dev (default recipe + overrides, from the backbone, same seed)", "",
              "| candidate | epochs | steps | nested F1 | macro F1 | PER/ORG/LOC | EVENT | inner | roles gold | "
-             "roles e2e | train s | threads | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "roles e2e | train s | dev predict s | threads | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['candidate']} | {r['epochs']:g} | {r['error']} | | | | | | | | | | |")
+            lines.append(f"| {r['candidate']} | {r['epochs']:g} | {r['error']} | | | | | | | | | | | |")
             continue
         f1 = " | ".join(f"{r[k]:.2f}" if r.get(k) is not None else "-" for k in HEADLINE)  # older rows: no EVENT
-        lines.append(f"| {r['candidate']} | {r['epochs']:g} | {r['steps']} | {f1} | {r['seconds']:.0f} | "
+        dev_s = f"{r['dev_seconds']:.0f}" if r.get("dev_seconds") is not None else "-"  # older rows: none
+        lines.append(f"| {r['candidate']} | {r['epochs']:g} | {r['steps']} | {f1} | {r['seconds']:.0f} | {dev_s} | "
                      f"{r['threads']} | {r['peak_rss_mb']:.0f} |")
     return "\n".join(lines) + "\n"
 
