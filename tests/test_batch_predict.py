@@ -33,7 +33,7 @@ def train_tiny_model(out: Path, backbone: Path, **overrides: str) -> Path:
     from diplomat_ie.config import load_config
 
     cfg = load_config("default", {
-        "data.corpus": str(ROOT / "tests/fixtures/brat"), "model.backbone": str(backbone),
+        "data.corpus": str(ROOT / "tests/fixtures/brat"), "model.backbone": str(backbone), "model.word_vectors": "null",
         "training.output_dir": str(out / "model"), "training.epochs": "3", "training.batch_size": "2",
         "model.max_length": "32", "model.overlap": "8", "training.report_dir": str(out / "report"),
         "name": "tiny-batch", "training.threads": "1", **overrides})

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _args(backbone: Path, corpus: Path, out: Path, max_steps: int) -> list[str]:
     return ["train", "--config", "default", "--name", "bf16",
-            "--data.corpus", str(corpus), "--data.dev_split", "train", "--model.backbone", str(backbone),
+            "--data.corpus", str(corpus), "--data.dev_split", "train", "--model.backbone", str(backbone), "--model.word_vectors", "null",
             "--model.max_length", "32", "--model.overlap", "8", "--model.num_layers", "2",
             "--model.freeze_word_embeddings", "false", "--training.bf16", "true",
             "--training.output_dir", str(out), "--training.max_steps", str(max_steps),

@@ -62,7 +62,7 @@ sys.exit(rc)
 
 def _args(corpus: Path, backbone: Path) -> list[str]:
     return ["train", "--config", "default", "--name", "dist",
-            "--data.corpus", str(corpus), "--model.backbone", str(backbone),
+            "--data.corpus", str(corpus), "--model.backbone", str(backbone), "--model.word_vectors", "null",
             "--model.max_length", "16", "--model.overlap", "4", "--model.num_layers", "2",
             "--model.freeze_word_embeddings", "false", "--training.output_dir", "model",
             "--training.epochs", str(EPOCHS), "--training.batch_size", "1", "--training.logging_steps", "1",

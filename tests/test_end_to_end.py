@@ -20,7 +20,7 @@ def trained(tmp_path_factory, tiny_backbone, brat_dir, monkeypatch_module):
     tmp = tmp_path_factory.mktemp("e2e")
     monkeypatch_module.chdir(tmp)  # runs/ and reports/ land in tmp
     rc = main(["train", "--config", "default", "--name", "tiny",
-               "--data.corpus", str(brat_dir), "--model.backbone", str(tiny_backbone),
+               "--data.corpus", str(brat_dir), "--model.backbone", str(tiny_backbone), "--model.word_vectors", "null",
                "--model.max_length", "32", "--model.overlap", "8", "--training.epochs", "25",
                "--training.batch_size", "2", "--training.head_lr", "1.0e-2", "--training.encoder_lr", "1.0e-2",
                "--training.warmup_ratio", "0.0",

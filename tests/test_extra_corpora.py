@@ -158,7 +158,7 @@ def trained(tmp_path_factory, tiny_backbone):
     extra = "[{corpus: factrueval, split: dev, head: factrueval, max_docs: 2, loss_weight: 2.0}]"
     rc = main(["train", "--config", "default", "--name", "mixed", "--data.root", str(DATASETS),
                "--data.corpus", "nerel", "--data.max_train_docs", "2", "--data.max_eval_docs", "1",
-               "--data.extra_corpora", extra, "--model.backbone", str(tiny_backbone),
+               "--data.extra_corpora", extra, "--model.backbone", str(tiny_backbone), "--model.word_vectors", "null",
                "--model.max_length", "64", "--model.overlap", "8", "--training.max_steps", "4",
                "--training.batch_size", "8", "--training.eval_every", "4", "--training.threads", "1",
                "--training.output_dir", str(tmp / "model")])

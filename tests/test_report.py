@@ -145,7 +145,7 @@ def trained(tmp_path_factory, tiny_backbone, brat_dir):
     mp.chdir(tmp)
     try:
         train(load_config("default", {
-            "name": "tiny", "data.corpus": str(brat_dir), "model.backbone": str(tiny_backbone),
+            "name": "tiny", "data.corpus": str(brat_dir), "model.backbone": str(tiny_backbone), "model.word_vectors": "null",
             "model.max_length": "32", "model.overlap": "8", "training.epochs": "2", "training.logging_steps": "1",
             "training.batch_size": "2", "training.output_dir": str(tmp / "model")}))
     finally:

@@ -74,7 +74,7 @@ def test_train_and_predict_in_marker_mode(tmp_path, tiny_backbone, brat_dir, mon
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "model"
     rc = main(["train", "--config", "default", "--name", "marker",
-               "--data.corpus", str(brat_dir), "--model.backbone", str(tiny_backbone),
+               "--data.corpus", str(brat_dir), "--model.backbone", str(tiny_backbone), "--model.word_vectors", "null",
                "--model.max_length", "32", "--model.overlap", "8", "--training.epochs", "2",
                "--training.batch_size", "2", "--roles.marker_layer", "1", "--data.dev_split", "train",
                "--training.output_dir", str(out), "--training.threads", "1"])

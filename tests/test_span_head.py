@@ -71,7 +71,7 @@ def span_model(tmp_path_factory, tiny_backbone, brat_dir) -> Path:
     mp = pytest.MonkeyPatch()
     mp.chdir(tmp)  # runs/ and reports/ land in tmp
     rc = main(["train", "--config", "default", "--name", "span", "--data.corpus", str(brat_dir),
-               "--model.backbone", str(tiny_backbone), "--model.max_length", "32", "--model.overlap", "8",
+               "--model.backbone", str(tiny_backbone), "--model.word_vectors", "null", "--model.max_length", "32", "--model.overlap", "8",
                "--model.ner_head", "span", "--model.max_span_width", "4", "--model.span_none_weight", "0.5",
                "--training.max_steps", "2", "--training.eval_every", "1", "--training.batch_size", "2",
                "--data.dev_split", "train", "--data.max_eval_docs", "2", "--model.freeze_word_embeddings", "false",

@@ -63,7 +63,7 @@ def _corpus(root: Path) -> Path:
 
 def _train_args(corpus: Path, backbone: Path) -> list[str]:
     return ["train", "--config", "default", "--name", "resume",
-            "--data.corpus", str(corpus), "--model.backbone", str(backbone),
+            "--data.corpus", str(corpus), "--model.backbone", str(backbone), "--model.word_vectors", "null",
             "--model.max_length", "16", "--model.overlap", "4", "--model.num_layers", "2",
             "--model.freeze_word_embeddings", "false", "--training.output_dir", "model",
             "--training.epochs", "2", "--training.batch_size", "1", "--training.eval_every", str(EVAL_EVERY),
@@ -281,7 +281,8 @@ def test_last_checkpoint_skips_incomplete_ones(tmp_path):
 
 def _cli_train(tmp_path, *extra) -> int:
     return main(["train", "--config", "default", "--name", "t",
-                 "--data.corpus", str(BRAT), "--model.backbone", str(tmp_path / "no-backbone"), *extra])
+                 "--data.corpus", str(BRAT), "--model.backbone", str(tmp_path / "no-backbone"),
+                 "--model.word_vectors", "null", *extra])
 
 
 def test_unwritable_output_dir_fails_at_start(tmp_path, monkeypatch, capsys):

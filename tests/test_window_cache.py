@@ -19,7 +19,7 @@ BRAT = ROOT / "tests" / "fixtures" / "brat"
 
 def _model(backbone: Path, max_length: int = 16):
     cfg = load_config("default",
-                      {"data.corpus": str(BRAT), "model.backbone": str(backbone),
+                      {"data.corpus": str(BRAT), "model.backbone": str(backbone), "model.word_vectors": "null",
                        "model.max_length": str(max_length), "model.overlap": "4", "model.num_layers": "2"})
     docs, _ = load_training_docs(cfg)
     types = sorted({e.type for d in docs for e in d.entities})

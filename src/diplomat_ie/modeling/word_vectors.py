@@ -39,8 +39,8 @@ def navec_path(source: str) -> Path:
     try:
         import natasha
     except ImportError as exc:
-        raise WordVectorsError("model.word_vectors: navec needs the natasha wheel (pip install "
-                               "'diplomat-ie[baselines]'), or give the path of a navec .tar file") from exc
+        raise WordVectorsError("model.word_vectors: navec needs the natasha wheel (a dependency of "
+                               "diplomat-ie: pip install natasha), or give the path of a navec .tar file") from exc
     return Path(natasha.__file__).parent / "data" / "emb" / NAVEC_FILE
 
 
