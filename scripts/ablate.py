@@ -5,7 +5,7 @@ trainer's own dev scorer (the run's ``train_summary.json``).
     python scripts/ablate.py --epochs 1 --parallel 2 baseline fp32          # run two, one thread each
     python scripts/ablate.py --epochs 1 --collect baseline fp32 unfrozen    # only rebuild the table
 
-Each run writes ``models/abl-<epochs>ep-<name>`` and ``runs/abl-<epochs>ep-<name>``; the table (JSON +
+Each run writes ``models/abl-<epochs>ep-[<tag>-]<name>`` and ``runs/abl-<epochs>ep-[<tag>-]<name>``; the table (JSON +
 Markdown) goes to ``<out>.json`` / ``<out>.md`` (default ``reports/ablations/dev``) and keeps the rows
 of earlier invocations (same name + epochs = replaced). A benchmark of the model, not a test.
 """
@@ -51,17 +51,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--parallel", type=int, default=1, help="runs at once (each gets cores / parallel threads)")
     p.add_argument("--collect", action="store_true", help="do not train: rebuild the table from finished runs")
     p.add_argument("--bin", default=str(Path(sys.executable).with_name("diplomat-ie")), help="the CLI")
+    p.add_argument("--tag", default="", help="run names abl-<epochs>ep-<tag>-<name> (when the default config "
+                   "changed since earlier runs)")
     p.add_argument("--out", default="reports/ablations/dev", help="output path without extension")
     p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: overrides for every candidate")
     return p.parse_args(argv)
 
 
-def run_name(name: str, epochs: float) -> str:
-    return f"abl-{epochs:g}ep-{name}"
+def run_name(name: str, epochs: float, tag: str = "") -> str:
+    return f"abl-{epochs:g}ep-{tag + '-' if tag else ''}{name}"
 
 
 def command(a, name: str, threads: int) -> list[str]:
-    run = run_name(name, a.epochs)
+    run = run_name(name, a.epochs, a.tag)
     extra = [x for x in a.extra if x != "--"]
     return [a.bin, "train", "--config", "default", "--name", run, "--training.output_dir", f"models/{run}",
             "--training.epochs", f"{a.epochs:g}", "--training.threads", str(threads), "--data.cache_dir", "null",
@@ -75,7 +77,7 @@ def train_all(a) -> None:
     while pending or running:
         while pending and len(running) < a.parallel:
             name = pending.pop(0)
-            log = open(Path("runs") / f"{run_name(name, a.epochs)}.log", "w", encoding="utf-8")  # noqa: SIM115
+            log = open(Path("runs") / f"{run_name(name, a.epochs, a.tag)}.log", "w", encoding="utf-8")  # noqa: SIM115
             print(f"start {name}: {' '.join(command(a, name, threads))}", file=sys.stderr, flush=True)
             running.append((name, subprocess.Popen(command(a, name, threads), stdout=log, stderr=log), log))
         time.sleep(5)
@@ -86,13 +88,14 @@ def train_all(a) -> None:
                 print(f"done {item[0]}: exit {item[1].returncode}", file=sys.stderr, flush=True)
 
 
-def row(name: str, epochs: float) -> dict:
-    path = Path("runs") / run_name(name, epochs) / "train_summary.json"
+def row(name: str, epochs: float, tag: str = "") -> dict:
+    path = Path("runs") / run_name(name, epochs, tag) / "train_summary.json"
+    label = f"{tag}: {name}" if tag else name
     if not path.is_file():
-        return {"candidate": name, "epochs": epochs, "error": f"{path} missing (run failed or not run)"}
+        return {"candidate": label, "epochs": epochs, "error": f"{path} missing (run failed or not run)"}
     s = json.loads(path.read_text(encoding="utf-8"))
     last = s["dev_history"][-1] if s.get("dev_history") else {}
-    return {"candidate": name, "epochs": epochs, "overrides": CANDIDATES[name], "steps": last.get("step"),
+    return {"candidate": label, "epochs": epochs, "overrides": CANDIDATES[name], "steps": last.get("step"),
             "seconds": s.get("seconds"), "peak_rss_mb": s.get("peak_rss_mb"),
             "threads": s["config"]["training"].get("threads"), "dev_seconds": last.get("eval_runtime"),
             "dev_curve": [h.get("eval_nested_f1") for h in s["dev_history"]],
@@ -122,7 +125,7 @@ def main(argv=None) -> int:
         train_all(a)
     out = Path(a.out)
     old = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["rows"] if out.with_suffix(".json").is_file() else []
-    new = [row(n, a.epochs) for n in a.candidates]
+    new = [row(n, a.epochs, a.tag) for n in a.candidates]
     keys = {(r["candidate"], r["epochs"]) for r in new}
     rows = [r for r in old if (r["candidate"], r["epochs"]) not in keys] + new
     atomic_write_text(out.with_suffix(".json"), json.dumps({"rows": rows}, indent=2) + "\n")
