@@ -134,7 +134,8 @@ def test_saved_model_carries_the_table_the_word_list_and_the_licence(vec_model, 
     assert torch.equal(wf.codes, torch.from_numpy(table.codes))
     # training.save_dtype float16 stores the centroids in half precision
     assert torch.allclose(wf.centroids, torch.from_numpy(table.centroids), rtol=1e-3, atol=1e-3)
-    assert model.ner_head.in_features == 32 + 8 and model.role_head.word.in_features == 32 + 8
+    # the default config's pair role head reads [mean; first; last] of the same word vectors
+    assert model.ner_head.in_features == 32 + 8 and model.role_head.trig.in_features == 3 * (32 + 8)
     assert model.featurizer.index.words == table.words
     assert "navec news embeddings (natasha project, MIT)" in (vec_model / "README.md").read_text(encoding="utf-8")
     assert "| word vectors | `model.word_vectors` |" in (vec_model / "README.md").read_text(encoding="utf-8")
@@ -205,7 +206,7 @@ def test_word_list_that_does_not_belong_to_the_model_is_refused(vec_model, tmp_p
 def test_marker_model_with_word_vectors_matches_onnx(tmp_path, tiny_backbone, tiny_navec):
     from diplomat_ie.cli import main
 
-    model = _train(tmp_path, tiny_backbone, tiny_navec, **{"roles.marker_layer": "1", "training.epochs": "1"})
+    model = _train(tmp_path, tiny_backbone, tiny_navec, **{"roles.head": "bio", "roles.marker_layer": "1", "training.epochs": "1"})
     assert main(["export", "onnx", "--model", str(model)]) == 0
     ref = Extractor.from_pretrained(model)(TEXTS)
     got = Extractor.from_pretrained(model, backend="onnx")(TEXTS)
