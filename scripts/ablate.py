@@ -36,6 +36,8 @@ CANDIDATES: dict[str, list[str]] = {
     "pair-roles-late-negatives": ["--roles.head", "pair", "--roles.pair_negatives", "8",
                                   "--roles.pair_negatives_from", "0.5"],
     "span-head+pair-roles": ["--model.ner_head", "span", "--roles.head", "pair"],
+    "layer-lr-decay": ["--training.layer_lr_decay", "0.8"],
+    "role-class-balance": ["--roles.class_balance", "0.5"],
     "bio-roles": ["--roles.head", "bio", "--roles.pair_negatives", "0", "--roles.pair_negatives_from", "0"],
     "word-vectors": ["--model.word_vectors", "navec"],
     "word-lexicon": ["--model.word_lexicon", "[morph, places, train]"],

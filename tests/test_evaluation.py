@@ -266,3 +266,24 @@ def test_roles_are_also_scored_per_trigger_type():
                                SimpleNamespace(trigger_types=["EVENT"]), with_layers=False)
     assert "roles_by_trigger_type" not in single
     assert single["roles_gold_triggers"]["micro"]["precision"] == 50.0  # the CRIME event's argument is a false positive
+
+
+def test_decoding_ablation_scores_the_same_weights_both_ways(tiny_model, brat_dir, tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ablate_decoding",
+                                                  Path(__file__).parents[1] / "scripts" / "ablate_decoding.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "dec"
+    assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test", "--out", str(out)]) == 0
+    table = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert [r["decoding"] for r in table["rows"]] == ["argmax", "viterbi"]
+    for r in table["rows"]:
+        assert 0.0 <= r["nested_f1"] <= 100.0 and r["predict_s"] >= 0
+        assert json.loads((out / r["decoding"] / "metrics.json").read_text(encoding="utf-8"))["headline"]["nested_f1"] \
+            == r["nested_f1"]
+    assert "| viterbi |" in out.with_suffix(".md").read_text(encoding="utf-8")
+    # the model directory is untouched: the saved config keeps its own decoding
+    assert "ner_decoding" not in json.loads((tiny_model / "config.json").read_text(encoding="utf-8")) or \
+        json.loads((tiny_model / "config.json").read_text(encoding="utf-8"))["ner_decoding"] == "argmax"

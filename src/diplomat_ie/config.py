@@ -126,6 +126,7 @@ class DataConfig:
 
 NER_HEADS = ("layered", "span")  # model.ner_head values
 SPAN_LOSS_SCALES = ("cells", "words")  # model.span_loss_scale values
+NER_DECODINGS = ("argmax", "viterbi")  # model.ner_decoding values (modeling/bio_decoding.py)
 
 
 @dataclass
@@ -148,6 +149,9 @@ class ModelConfig:
     span_loss_scale: str = field(default="cells", metadata={
         "help": "span head: cells = mean cross-entropy over the candidate spans; words = their sum over "
                 "the window's start words (a word's spans weigh like one token of a BIO layer)"})
+    ner_decoding: str = field(default="argmax", metadata={
+        "help": "layered head: argmax = each word's most probable tag; viterbi = the most probable path in "
+                "which every I-T continues a B-T or I-T (decoding only: no weights, changes with init_from)"})
     dropout: float = field(default=0.1, metadata={"help": "dropout before the heads"})
     freeze_word_embeddings: bool = field(default=True, metadata={"help": "do not train the embedding matrix"})
     freeze_layers: int = field(default=0, metadata={
@@ -170,8 +174,8 @@ class ModelConfig:
                 "instead of a fresh head on the backbone. model.* / roles.* keys not given in the YAML or "
                 "on the command line come from that model; a given architecture key (backbone, max_length, "
                 "num_layers, ner_head, max_span_width, entity_types, roles.enabled/hidden_size/max_distance/"
-                "marker_layer/head) must match it, a given runtime key (dropout, overlap, span_none_weight, "
-                "span_loss_scale, roles.loss_weight/trigger_types/pair_negatives/pair_negatives_from) is applied"})
+                "marker_layer/head) must match it, a given runtime key (dropout, overlap, ner_decoding, span_none_weight, "
+                "span_loss_scale, roles.loss_weight/class_balance/trigger_types/pair_negatives/pair_negatives_from) is applied"})
 
     def __post_init__(self) -> None:
         _check(self.max_length >= 16, "model.max_length", f"must be >= 16, got {self.max_length}")
@@ -186,6 +190,8 @@ class ModelConfig:
                f"must be in 1..64, got {self.max_span_width}")
         _check(self.span_none_weight > 0, "model.span_none_weight",
                f"must be positive, got {self.span_none_weight}")
+        _check(self.ner_decoding in NER_DECODINGS, "model.ner_decoding",
+               f"must be one of {', '.join(NER_DECODINGS)}, got {self.ner_decoding!r}")
         _check(self.span_loss_scale in SPAN_LOSS_SCALES, "model.span_loss_scale",
                f"must be one of {', '.join(SPAN_LOSS_SCALES)}, got {self.span_loss_scale!r}")
         _check(self.word_vectors is None or self.word_vectors == "navec" or self.word_vectors.endswith(".tar"),
@@ -215,6 +221,9 @@ class RolesConfig:
         "help": "bio: tag every word with the BIO role it plays for each trigger; pair: classify each "
                 "(trigger, candidate entity) pair of a window (gold entities in training, the predicted "
                 "entities at inference)"})
+    class_balance: float = field(default=0.0, metadata={
+        "help": "role loss class weights (mean count / role count) ** this, counted on the training documents "
+                "(0: plain cross-entropy; 0.5: inverse square root of the frequency); none / O keep weight 1"})
     pair_negatives: int = field(default=0, metadata={
         "help": "pair head: add up to N of the NER head's own current predictions per training window that "
                 "are no gold candidate, as none pairs (the candidates it meets at inference; 0: off)"})
@@ -229,6 +238,7 @@ class RolesConfig:
         _check(self.max_distance >= 2, "roles.max_distance", "must be >= 2")
         _check(self.marker_layer is None or self.marker_layer >= 0, "roles.marker_layer",
                f"must be null or >= 0, got {self.marker_layer}")
+        _check(0.0 <= self.class_balance <= 1.0, "roles.class_balance", f"must be in [0, 1], got {self.class_balance}")
         _check(self.pair_negatives >= 0, "roles.pair_negatives", f"must be >= 0, got {self.pair_negatives}")
         _check(0.0 <= self.pair_negatives_from < 1.0, "roles.pair_negatives_from",
                f"must be in [0, 1), got {self.pair_negatives_from}")
@@ -247,6 +257,9 @@ class TrainingConfig:
     eval_batch_size: int = field(default=32, metadata={"help": "windows per inference batch"})
     encoder_lr: float = field(default=5.0e-5, metadata={"help": "learning rate of the encoder"})
     head_lr: float = field(default=1.0e-3, metadata={"help": "learning rate of the heads"})
+    layer_lr_decay: float = field(default=1.0, metadata={
+        "help": "encoder layer-wise learning-rate decay: the top layer trains at encoder_lr, each layer below "
+                "at this factor times the one above, the embeddings below the bottom layer (1: one rate)"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     warmup_ratio: float = field(default=0.06, metadata={"help": "share of steps with linear warm-up"})
     patience: int = field(default=2, metadata={"help": "early-stopping patience, in evaluations"})
@@ -266,6 +279,7 @@ class TrainingConfig:
         _check(self.batch_size > 0, "training.batch_size", "must be positive")
         _check(self.eval_batch_size > 0, "training.eval_batch_size", "must be positive")
         _check(self.encoder_lr >= 0 and self.head_lr > 0, "training.*_lr", "must be positive")
+        _check(0 < self.layer_lr_decay <= 1, "training.layer_lr_decay", f"must be in (0, 1], got {self.layer_lr_decay}")
         _check(0 <= self.warmup_ratio < 1, "training.warmup_ratio", "must be in [0, 1)")
         _check(self.eval_every == "epoch" or (str(self.eval_every).isdigit() and int(self.eval_every) > 0),
                "training.eval_every", f"must be 'epoch' or a positive step count, got {self.eval_every!r}")

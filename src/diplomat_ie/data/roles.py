@@ -64,3 +64,33 @@ def document_events(doc: Document, trigger_types: tuple[str, ...] = DEFAULT_TRIG
         trigger, role, arg = norm
         events[trigger.id].arguments.append(Argument(role=role, entity=arg))
     return sorted(events.values(), key=lambda ev: (ev.trigger.start, ev.trigger.end))
+
+
+MAX_CLASS_WEIGHT = 10.0  # a role seen a handful of times must not outweigh the rest of the batch
+
+
+def role_class_weights(docs: list[Document], roles: list[str], trigger_types: tuple[str, ...],
+                       power: float) -> dict[str, float]:
+    """Class-balanced loss weights of the roles: ``(mean count / count) ** power``, capped.
+
+    Args:
+        docs: the training documents (their gold event arguments are counted).
+        roles: the model's roles.
+        trigger_types: entity types that are triggers.
+        power: 0 gives every role 1.0; 0.5 is the inverse square root of the frequency.
+
+    Returns:
+        ``{role: weight}`` for every role in ``roles``; a role never seen gets the cap
+        (``MAX_CLASS_WEIGHT``). The ``none`` / ``O`` class keeps weight 1.
+    """
+    counts = dict.fromkeys(roles, 0)
+    for doc in docs:
+        for ev in document_events(doc, trigger_types):
+            for arg in ev.arguments:
+                if arg.role in counts:
+                    counts[arg.role] += 1
+    seen = [n for n in counts.values() if n > 0]
+    if not seen or power == 0:
+        return dict.fromkeys(roles, 1.0)
+    mean = sum(seen) / len(seen)
+    return {r: min(MAX_CLASS_WEIGHT, (mean / n) ** power) if n else MAX_CLASS_WEIGHT for r, n in counts.items()}

@@ -49,9 +49,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("roles.trigger_types", "trigger_types", RUNTIME, "trigger types"),
     Setting("model.overlap", "overlap", RUNTIME, "window overlap (subwords)"),
     Setting("model.dropout", "dropout", RUNTIME, "dropout before the heads"),
+    Setting("model.ner_decoding", "ner_decoding", RUNTIME, "layered head decoding (argmax or viterbi)"),
     Setting("model.span_none_weight", "span_none_weight", RUNTIME, "span head: loss weight of none"),
     Setting("model.span_loss_scale", "span_loss_scale", RUNTIME, "span head: loss scale (cells or words)"),
     Setting("roles.loss_weight", "role_loss_weight", RUNTIME, "role loss weight"),
+    Setting("roles.class_balance", "role_class_balance", RUNTIME, "role loss class balance (power)"),
     Setting("roles.pair_negatives", "pair_negatives", RUNTIME, "pair head: predicted negatives per window"),
     Setting("roles.pair_negatives_from", "pair_negatives_from", RUNTIME,
             "pair head: share of training before predicted negatives join"),
@@ -127,6 +129,8 @@ class DiplomatConfig(PretrainedConfig):
             up to ``max_span_width`` words classified as one of the entity types or none).
         max_span_width: the span head's longest span, in words.
         span_none_weight: the span head's loss weight of the ``none`` class.
+        ner_decoding: the layered heads' decoding, ``"argmax"`` or ``"viterbi"`` (:mod:`.bio_decoding`);
+            configs saved without it are ``"argmax"``.
         span_loss_scale: ``"cells"`` (mean over the candidate spans) or ``"words"`` (their sum over start words).
         roles: event roles; the role head tags ``O``/``B-R``/``I-R``.
         trigger_types: entity types that are event triggers.
@@ -136,6 +140,9 @@ class DiplomatConfig(PretrainedConfig):
             marker added to the trigger's subwords (``0`` is the classic marker-per-trigger model).
         role_head: ``"bio"`` (tag each word with its role per trigger) or ``"pair"`` (classify each
             trigger x candidate entity pair, :mod:`.pair_roles`); configs saved without it are ``"bio"``.
+        role_class_balance: training only: the power of the role loss class weights (0: none).
+        role_class_weights: ``{role: weight}`` of the role loss (filled in by training from its documents
+            when ``role_class_balance`` > 0; None: plain cross-entropy).
         pair_negatives: training only: predicted entities added per window as ``none`` pairs.
         pair_negatives_from: training only: the share of the training steps (``DiplomatModel.train_progress``,
             set by the trainer) after which ``pair_negatives`` apply.
@@ -157,7 +164,9 @@ class DiplomatConfig(PretrainedConfig):
                  trigger_types: list[str] | None = None, window_length: int = 160, overlap: int = 32,
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
                  role_marker_layer: int | None = None, ner_head: str = "layered", max_span_width: int = 12,
-                 span_none_weight: float = 1.0, span_loss_scale: str = "cells", role_head: str = "bio",
+                 span_none_weight: float = 1.0, span_loss_scale: str = "cells", ner_decoding: str = "argmax",
+                 role_head: str = "bio",
+                 role_class_balance: float = 0.0, role_class_weights: dict[str, float] | None = None,
                  pair_negatives: int = 0, pair_negatives_from: float = 0.0, extra_heads: dict[str, dict] | None = None,
                  word_vectors: str | None = None,
                  word_vectors_size: int = 64, word_vectors_table: dict | None = None,
@@ -181,7 +190,10 @@ class DiplomatConfig(PretrainedConfig):
         self.max_span_width = max_span_width
         self.span_none_weight = span_none_weight
         self.span_loss_scale = span_loss_scale
+        self.ner_decoding = ner_decoding
         self.role_head = role_head
+        self.role_class_balance = role_class_balance
+        self.role_class_weights = dict(role_class_weights) if role_class_weights else None
         self.pair_negatives = pair_negatives
         self.pair_negatives_from = pair_negatives_from
         self.extra_heads = {str(k): dict(v) for k, v in (extra_heads or {}).items()}

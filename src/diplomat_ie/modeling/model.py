@@ -34,6 +34,16 @@ def layered_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return total
 
 
+def role_loss_class_weights(config, pair: bool) -> torch.Tensor | None:
+    """The role loss's per-class weights (``config.role_class_weights``; ``none`` / ``O`` 1.0), or None."""
+    weights = getattr(config, "role_class_weights", None)
+    if not weights:
+        return None
+    labels = config.pair_labels if pair else config.role_labels  # pair: none, roles; bio: O, B-r, I-r ...
+    return torch.tensor([1.0 if lab in ("none", "O") else float(weights.get(lab if pair else lab[2:], 1.0))
+                         for lab in labels])
+
+
 def mixed_ner_loss(heads: DiplomatHeads, words: torch.Tensor, ner_logits: torch.Tensor | None,
                    ner_labels: torch.Tensor, head_ids: torch.Tensor) -> torch.Tensor | None:
     """NER loss of a batch mixing corpora: each window's labels reach only its own corpus's head.
@@ -213,8 +223,10 @@ class DiplomatModel(PreTrainedModel):
             out["role_logits"] = role_logits
         if "role_logits" in out:
             if role_labels is not None and (role_labels != -100).any():
+                cw = role_loss_class_weights(self.config, pair)
                 role_loss = F.cross_entropy(role_logits.reshape(-1, role_logits.size(-1)).float(),
-                                            role_labels.reshape(-1), ignore_index=-100)
+                                            role_labels.reshape(-1), ignore_index=-100,
+                                            weight=None if cw is None else cw.to(role_logits.device))
                 weight = self.config.role_loss_weight
                 loss = role_loss * weight if loss is None else loss + role_loss * weight
         if loss is not None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 import torch
 
 from ..data.labels import assign_layers, bio_to_spans, spans_to_bio
+from .bio_decoding import bio_transitions, viterbi_bio
 from .encoding import EncodedDoc, Window, encode_document
 from .features import collate, subword_span
 from .heads import DiplomatHeads, split_ner_layers
@@ -283,6 +284,9 @@ class Predictor:
                 raise ValueError(exc.args[0]) from None
             self.num_layers, self.trigger_types = int(cfg.extra_heads[head]["num_layers"]), set()
         self.role_labels = cfg.role_labels if model.role_head is not None else []
+        # model.ner_decoding (a runtime setting; configs saved without it decode by argmax)
+        decoding = getattr(cfg, "ner_decoding", "argmax")
+        self.bio_masks = bio_transitions(self.ner_labels) if decoding == "viterbi" else None
         self.pair = model.role_head is not None and getattr(cfg, "role_head", "bio") == "pair"
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else 0
@@ -395,7 +399,14 @@ class Predictor:
         probabilities into ``layer_out``; its predicted triggers (none when not ``predicted``)."""
         k = self.num_layers
         logits = split_ner_layers(ner_logits, k)
-        top_p, top_id = logits.softmax(-1).max(-1)
+        if self.bio_masks is None:
+            top_p, top_id = logits.softmax(-1).max(-1)
+        else:  # the best BIO-consistent path of each layer of each window
+            b, _, w, n_labels = logits.shape
+            lengths = [min(win.hi - win.lo, w) for win in wins for _ in range(k)]
+            log_p = logits.float().log_softmax(-1)
+            top_id = viterbi_bio(log_p.reshape(b * k, w, n_labels), lengths, *self.bio_masks).view(b, k, w)
+            top_p = log_p.gather(-1, top_id.unsqueeze(-1)).squeeze(-1).exp()
         ids, probs = top_id.tolist(), top_p.tolist()  # one conversion, not one tensor slice per window and layer
         found = []
         for j, ((d, w), win) in enumerate(zip(chunk, wins, strict=True)):

@@ -19,6 +19,7 @@ from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArgumen
 
 from ..config import ConfigError, RunConfig
 from ..data.corpora import load_docs
+from ..data.roles import role_class_weights
 from ..modeling.configuration import DiplomatConfig
 from ..modeling.features import FeatureStats, collate, window_features
 from ..modeling.io import build_model, save_model_dir
@@ -227,6 +228,10 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
                                        freeze_word_embeddings=cfg.model.freeze_word_embeddings,
                                        freeze_layers=cfg.model.freeze_layers)
     attach_word_lexicon(model, train_docs, cfg.data.cache_dir)
+    # counted on this run's documents (a continued model's own weights are replaced, or dropped at 0)
+    model.config.role_class_weights = role_class_weights(
+        train_docs, model.config.roles, tuple(model.config.trigger_types), model.config.role_class_balance) \
+        if model.config.roles and model.config.role_class_balance > 0 else None
     extra_info: list[dict] = []
     with distributed.main_process_first():  # rank 0 fills the cache, the others read it
         encoded = encode_windows(train_docs, model.config, tokenizer, cfg.data.cache_dir,
@@ -247,7 +252,8 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
         eval_dataset=WindowDataset(dev_docs),  # placeholder: evaluate() scores whole dev documents
         data_collator=lambda b: collate(b, pad), processing_class=tokenizer,
         callbacks=[*stopping, CsvLogCallback(paths["run"] / "log.csv")],
-        encoder_lr=cfg.training.encoder_lr, head_lr=cfg.training.head_lr, dev_docs=dev_docs,
+        encoder_lr=cfg.training.encoder_lr, head_lr=cfg.training.head_lr,
+        layer_lr_decay=cfg.training.layer_lr_decay, dev_docs=dev_docs,
         eval_batch_size=cfg.training.eval_batch_size, scorer=scorer)
     last = _last_checkpoint(paths["checkpoints"]) if resume else None
     if resume and last is None:

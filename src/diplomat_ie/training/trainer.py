@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Protocol
 
@@ -70,14 +71,39 @@ class TrainProgressCallback(TrainerCallback):
             model.train_progress = state.global_step / state.max_steps
 
 
+_LAYER = re.compile(r"\.layers?\.(\d+)\.")
+
+
+def layer_lr_scale(name: str, num_layers: int, decay: float) -> float:
+    """The learning-rate factor of encoder parameter ``name`` under layer-wise decay.
+
+    Args:
+        name: a parameter name under ``encoder.``.
+        num_layers: the encoder's layers.
+        decay: the factor per layer (1: every parameter 1.0).
+
+    Returns:
+        ``decay ** (num_layers - 1 - i)`` for layer ``i``, ``decay ** num_layers`` for the embeddings, 1.0 for
+        the rest (a pooler or a final norm above the layers).
+    """
+    if decay == 1.0:
+        return 1.0
+    if m := _LAYER.search(name):
+        return decay ** (num_layers - 1 - int(m.group(1)))
+    if ".embeddings." in name or name.startswith("encoder.embeddings"):
+        return decay ** num_layers
+    return 1.0
+
+
 class DiplomatTrainer(Trainer):
     """Trainer with separate encoder/head learning rates and a dev scorer on whole documents."""
 
-    def __init__(self, *args, encoder_lr: float, head_lr: float, dev_docs=None, eval_batch_size=32,
-                 scorer: DevScorer | None = None, **kwargs):
+    def __init__(self, *args, encoder_lr: float, head_lr: float, layer_lr_decay: float = 1.0, dev_docs=None,
+                 eval_batch_size=32, scorer: DevScorer | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_callback(TrainProgressCallback())
         self.encoder_lr = encoder_lr
+        self.layer_lr_decay = layer_lr_decay
         self.head_lr = head_lr
         self.scorer = scorer
         self.dev_docs = dev_docs or []
@@ -102,14 +128,19 @@ class DiplomatTrainer(Trainer):
                 no_decay.add(name)
             elif p.requires_grad:
                 decay.add(name)
-        groups = []
-        for is_enc in (True, False):
-            lr = self.encoder_lr if is_enc else self.head_lr
-            for names, wd in ((decay, self.args.weight_decay), (no_decay, 0.0)):
-                params = [p for n, p in model.named_parameters()
-                          if n in names and n.startswith("encoder.") == is_enc]
-                if params:
-                    groups.append({"params": params, "lr": lr, "weight_decay": wd})
+        layers = int(getattr(getattr(getattr(model, "encoder", None), "config", None), "num_hidden_layers", 0) or 0)
+        grouped: dict[tuple[bool, bool, float], list] = {}  # (encoder?, decayed?, lr)
+        for name, p in model.named_parameters():
+            if name not in decay and name not in no_decay:
+                continue
+            is_enc = name.startswith("encoder.")
+            lr = self.encoder_lr * layer_lr_scale(name, layers, self.layer_lr_decay) if is_enc else self.head_lr
+            grouped.setdefault((is_enc, name in decay, lr), []).append(p)
+        # encoder before heads, decayed before not: without layer decay these are the four groups, in the
+        # order, that older checkpoints saved (their optimizer state resumes)
+        keys = sorted(grouped, key=lambda k: (not k[0], not k[1]))
+        groups = [{"params": grouped[k], "lr": k[2], "weight_decay": self.args.weight_decay if k[1] else 0.0}
+                  for k in keys]
         self.optimizer = torch.optim.AdamW(groups, lr=self.head_lr, betas=(self.args.adam_beta1,
                                            self.args.adam_beta2), eps=self.args.adam_epsilon)
         return self.optimizer
