@@ -51,16 +51,15 @@ def viterbi_bio(log_probs: torch.Tensor, lengths: Sequence[int], trans: torch.Te
     """
     n, w, _ = log_probs.shape
     lp = log_probs.float()
+    ends = torch.tensor(list(lengths), dtype=torch.long) - 1
     delta = lp[:, 0] + start
-    history, back = [delta], []
+    final = delta.argmax(-1)  # each sequence's best label at its last word (one-word sequences: here)
+    back = []
     for t in range(1, w):
         best, arg = (delta[:, :, None] + trans[None]).max(1)  # over the previous label
         delta = best + lp[:, t]
         back.append(arg)  # back[t - 1][i, cur]: the best label of word t - 1 before label cur at word t
-        history.append(delta)
-    scores = torch.stack(history, 1)  # [N, W, L]
-    ends = torch.tensor(list(lengths), dtype=torch.long) - 1
-    final = scores[torch.arange(n), ends.clamp(min=0)].argmax(-1)
+        final = torch.where(ends == t, delta.argmax(-1), final)
     cur = torch.zeros(n, dtype=torch.long)
     out = torch.zeros(n, w, dtype=torch.long)
     for t in range(w - 1, -1, -1):  # all sequences at once; each joins at its own last word

@@ -402,10 +402,10 @@ class Predictor:
         if self.bio_masks is None:
             top_p, top_id = logits.softmax(-1).max(-1)
         else:  # the best BIO-consistent path of each layer of each window
-            b, _, w, n_labels = logits.shape
-            lengths = [min(win.hi - win.lo, w) for win in wins for _ in range(k)]
+            b, _, width, n_labels = logits.shape
+            lengths = [min(win.hi - win.lo, width) for win in wins for _ in range(k)]
             log_p = logits.float().log_softmax(-1)
-            top_id = viterbi_bio(log_p.reshape(b * k, w, n_labels), lengths, *self.bio_masks).view(b, k, w)
+            top_id = viterbi_bio(log_p.reshape(b * k, width, n_labels), lengths, *self.bio_masks).view(b, k, width)
             top_p = log_p.gather(-1, top_id.unsqueeze(-1)).squeeze(-1).exp()
         ids, probs = top_id.tolist(), top_p.tolist()  # one conversion, not one tensor slice per window and layer
         found = []

@@ -90,7 +90,7 @@ def layer_lr_scale(name: str, num_layers: int, decay: float) -> float:
         return 1.0
     if m := _LAYER.search(name):
         return decay ** (num_layers - 1 - int(m.group(1)))
-    if ".embeddings." in name or name.startswith("encoder.embeddings"):
+    if ".embeddings." in name:
         return decay ** num_layers
     return 1.0
 
@@ -128,7 +128,7 @@ class DiplomatTrainer(Trainer):
                 no_decay.add(name)
             elif p.requires_grad:
                 decay.add(name)
-        layers = int(getattr(getattr(getattr(model, "encoder", None), "config", None), "num_hidden_layers", 0) or 0)
+        layers = model.encoder.config.num_hidden_layers
         grouped: dict[tuple[bool, bool, float], list] = {}  # (encoder?, decayed?, lr)
         for name, p in model.named_parameters():
             if name not in decay and name not in no_decay:
