@@ -91,6 +91,7 @@ BAD_OVERRIDES = [
     ({"model.span_none_weight": "0"}, r"model\.span_none_weight: must be positive"),
     ({"model.span_loss_scale": "tokens"}, r"model\.span_loss_scale: must be one of cells, words, got 'tokens'"),
     ({"model.dropout": "1.0"}, r"model\.dropout: must be in \[0, 1\)"),
+    ({"model.scalar_mix": "1"}, r"model\.scalar_mix: must be 0 \(off\) or in 2\.\.64, got 1"),
     ({"model.ner_decoding": "beam"}, r"model\.ner_decoding: must be one of argmax, viterbi, got 'beam'"),
     ({"training.layer_lr_decay": "0"}, r"training\.layer_lr_decay: must be in \(0, 1\], got 0"),
     ({"training.layer_lr_decay": "1.5"}, r"training\.layer_lr_decay: must be in \(0, 1\]"),
@@ -245,3 +246,22 @@ def test_cli_reports_config_errors_without_a_traceback(capsys, tmp_path, monkeyp
     err = capsys.readouterr().err
     assert "training.batch_size: expected int, got 'many'" in err and "Traceback" not in err
     assert not (tmp_path / "runs").exists()
+
+
+def _ablate_candidates() -> dict[str, list[str]]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ablate", Path(__file__).parents[1] / "scripts" / "ablate.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.CANDIDATES
+
+
+@pytest.mark.parametrize("name, args", list(_ablate_candidates().items()))
+def test_every_ablation_candidate_is_a_valid_run_config(name, args):
+    assert len(args) % 2 == 0, f"{name}: overrides come as --key value pairs"
+    overrides = {k.removeprefix("--"): v for k, v in zip(args[::2], args[1::2], strict=True)}
+    cfg = load_config("default", overrides)
+    for key, value in overrides.items():
+        section, field_name = key.split(".")
+        assert cfg.is_given(key) and getattr(getattr(cfg, section), field_name) is not None, (name, key, value)

@@ -44,6 +44,7 @@ CASES = [
     ("model.num_layers", "2", "num_layers", 2, "error"),
     ("model.ner_head", "span", "ner_head", "span", "error"),
     ("model.max_span_width", "4", "max_span_width", 4, "error"),
+    ("model.scalar_mix", "2", "scalar_mix", 2, "error"),
     ("model.entity_types", "PERSON,EVENT,CITY", "entity_types", ["PERSON", "EVENT", "CITY"], "error"),
     ("roles.enabled", "false", "roles", [], "error"),
     ("roles.hidden_size", "16", "role_hidden_size", 16, "error"),

@@ -152,6 +152,9 @@ class ModelConfig:
     ner_decoding: str = field(default="argmax", metadata={
         "help": "layered head: argmax = each word's most probable tag; viterbi = the most probable path in "
                 "which every I-T continues a B-T or I-T (decoding only: no weights, changes with init_from)"})
+    scalar_mix: int = field(default=0, metadata={
+        "help": "0: the heads read the encoder's top layer; N >= 2: a learned softmax-weighted mix (times a "
+                "learned scale) of its last N hidden states, embeddings output included when N = layers + 1"})
     dropout: float = field(default=0.1, metadata={"help": "dropout before the heads"})
     freeze_word_embeddings: bool = field(default=True, metadata={"help": "do not train the embedding matrix"})
     freeze_layers: int = field(default=0, metadata={
@@ -173,7 +176,7 @@ class ModelConfig:
         "help": "continue from a trained diplomat-ie model directory (its labels, weights and architecture) "
                 "instead of a fresh head on the backbone. model.* / roles.* keys not given in the YAML or "
                 "on the command line come from that model; a given architecture key (backbone, max_length, "
-                "num_layers, ner_head, max_span_width, entity_types, roles.enabled/hidden_size/max_distance/"
+                "num_layers, ner_head, max_span_width, scalar_mix, entity_types, roles.enabled/hidden_size/max_distance/"
                 "marker_layer/head) must match it, a given runtime key (dropout, overlap, ner_decoding, span_none_weight, "
                 "span_loss_scale, roles.loss_weight/class_balance/trigger_types/pair_negatives/pair_negatives_from) is applied"})
 
@@ -182,6 +185,8 @@ class ModelConfig:
         _check(0 <= self.overlap < self.max_length // 2, "model.overlap",
                f"must be in [0, max_length/2), got {self.overlap}")
         _check(1 <= self.num_layers <= 16, "model.num_layers", f"must be in 1..16, got {self.num_layers}")
+        _check(self.scalar_mix == 0 or 2 <= self.scalar_mix <= 64, "model.scalar_mix",
+               f"must be 0 (off) or in 2..64, got {self.scalar_mix}")
         _check(0.0 <= self.dropout < 1.0, "model.dropout", f"must be in [0, 1), got {self.dropout}")
         _check(self.freeze_layers >= 0, "model.freeze_layers", f"must be >= 0, got {self.freeze_layers}")
         _check(self.ner_head in NER_HEADS, "model.ner_head",

@@ -41,6 +41,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model.ner_head", "ner_head", ARCHITECTURE, "NER head"),
     Setting("model.max_span_width", "max_span_width", ARCHITECTURE, "span head: longest span (words)"),
     Setting("model.entity_types", "entity_types", ARCHITECTURE, "entity types"),
+    Setting("model.scalar_mix", "scalar_mix", ARCHITECTURE, "scalar mix of the last encoder layers (0: top only)"),
     Setting("roles.enabled", "roles", ARCHITECTURE, "event roles"),
     Setting("roles.hidden_size", "role_hidden_size", ARCHITECTURE, "role pair layer width"),
     Setting("roles.max_distance", "max_distance", ARCHITECTURE, "role distances bucketed up to"),
@@ -129,6 +130,8 @@ class DiplomatConfig(PretrainedConfig):
             up to ``max_span_width`` words classified as one of the entity types or none).
         max_span_width: the span head's longest span, in words.
         span_none_weight: the span head's loss weight of the ``none`` class.
+        scalar_mix: ``N`` >= 2: the heads read a learned mix of the encoder's last ``N`` hidden states
+            (:mod:`.scalar_mix`); 0 (configs saved without it): the top layer.
         ner_decoding: the layered heads' decoding, ``"argmax"`` or ``"viterbi"`` (:mod:`.bio_decoding`);
             configs saved without it are ``"argmax"``.
         span_loss_scale: ``"cells"`` (mean over the candidate spans) or ``"words"`` (their sum over start words).
@@ -165,7 +168,7 @@ class DiplomatConfig(PretrainedConfig):
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
                  role_marker_layer: int | None = None, ner_head: str = "layered", max_span_width: int = 12,
                  span_none_weight: float = 1.0, span_loss_scale: str = "cells", ner_decoding: str = "argmax",
-                 role_head: str = "bio",
+                 scalar_mix: int = 0, role_head: str = "bio",
                  role_class_balance: float = 0.0, role_class_weights: dict[str, float] | None = None,
                  pair_negatives: int = 0, pair_negatives_from: float = 0.0, extra_heads: dict[str, dict] | None = None,
                  word_vectors: str | None = None,
@@ -191,6 +194,7 @@ class DiplomatConfig(PretrainedConfig):
         self.span_none_weight = span_none_weight
         self.span_loss_scale = span_loss_scale
         self.ner_decoding = ner_decoding
+        self.scalar_mix = scalar_mix
         self.role_head = role_head
         self.role_class_balance = role_class_balance
         self.role_class_weights = dict(role_class_weights) if role_class_weights else None

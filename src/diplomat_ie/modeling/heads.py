@@ -39,6 +39,7 @@ from transformers.masking_utils import create_bidirectional_mask
 from .configuration import DiplomatConfig
 from .distance import distance_buckets  # re-exported: it lived here first
 from .pair_roles import PairRoleHead
+from .scalar_mix import ScalarMix
 from .spans import SpanHead
 from .word_features import WordFeatures, WordFeaturizer, has_word_features
 
@@ -119,6 +120,8 @@ class DiplomatHeads(nn.Module):
         self.encoder_config = encoder_config
         hidden = encoder_config.hidden_size
         self.dropout = nn.Dropout(config.dropout)
+        mix = int(getattr(config, "scalar_mix", 0) or 0)  # configs saved before it: the top layer only
+        self.scalar_mix = ScalarMix(mix) if mix >= 2 else None
         self.n_ner = len(config.span_labels if config.is_span else config.ner_labels)
         self.word_features = WordFeatures(config) if has_word_features(config) else None
         self.featurizer: WordFeaturizer | None = None  # data side of word_features (set by build / load)

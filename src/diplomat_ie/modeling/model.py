@@ -14,6 +14,7 @@ from .configuration import DiplomatConfig
 from .heads import DiplomatHeads, RoleHead, split_ner_layers
 from .pair_features import add_predicted_negatives, window_predictions
 from .pair_roles import PairRoleHead
+from .scalar_mix import check_scalar_mix
 from .spans import span_loss, split_span_logits
 
 __all__ = ["DiplomatModel", "RoleHead", "layered_loss", "mixed_ner_loss"]
@@ -112,6 +113,8 @@ class DiplomatModel(PreTrainedModel):
         self.heads = DiplomatHeads(config, self.encoder.config)
         # how far training is, in [0, 1]: the trainer sets it before each step (pair_negatives_from reads it)
         self.train_progress = 0.0
+        check_scalar_mix(int(getattr(config, "scalar_mix", 0) or 0), self.encoder.config.num_hidden_layers,
+                         self.heads.marker_layer)
         if self.heads.marker_layer is not None:
             layers = _check_marker_layer(self.encoder, self.heads.marker_layer)
             self.heads.share_top_layers(layers[self.heads.marker_layer :])
@@ -136,6 +139,7 @@ class DiplomatModel(PreTrainedModel):
         if self.heads.role_head is None:
             raise ValueError("roles.marker_layer needs the role head (roles.enabled: true)")
         layers = _check_marker_layer(self.encoder, layer)
+        check_scalar_mix(int(getattr(self.config, "scalar_mix", 0) or 0), len(layers), layer)
         self.config.role_marker_layer = layer
         self.heads.enable_marker(layers[layer:])
 
@@ -157,11 +161,14 @@ class DiplomatModel(PreTrainedModel):
 
     def window_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
                       word_feats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """First-subword vectors ``[B, W, H]`` (+ word features: ``word_feats`` ``[B, W, C]``) and, in
-        marker mode, the hidden states entering layer L."""
+        """First-subword vectors ``[B, W, H]`` of the top layer or the scalar mix (+ word features:
+        ``word_feats`` ``[B, W, C]``) and, in marker mode, the hidden states entering layer L."""
         layer_l = self.heads.marker_layer
         if layer_l is None:
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mix = self.heads.scalar_mix
+            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                               output_hidden_states=mix is not None)
+            hidden = out.last_hidden_state if mix is None else mix(out.hidden_states[-mix.n :])
             return self.heads.gather_words(hidden, word_pos, word_feats), None
         h = cast(nn.Module, self.encoder.embeddings)(input_ids=input_ids)
         mask = self.heads.mask(h, attention_mask)
