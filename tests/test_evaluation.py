@@ -287,3 +287,24 @@ def test_decoding_ablation_scores_the_same_weights_both_ways(tiny_model, brat_di
     assert "| viterbi |" in out.with_suffix(".md").read_text(encoding="utf-8")
     # the model directory is untouched: the saved config keeps its own decoding
     assert (tiny_model / "config.json").read_text(encoding="utf-8") == saved
+
+
+def test_storage_ablation_scores_each_saved_copy(tiny_model, brat_dir, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ablate_storage",
+                                                  Path(__file__).parents[1] / "scripts" / "ablate_storage.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "st"
+    before = sorted(p.name for p in tiny_model.iterdir())
+    assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test", "--out", str(out)]) == 0
+    rows = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["rows"]
+    assert [r["storage"] for r in rows] == ["float16", "int8"]
+    assert rows[1]["weights_bytes"] < rows[0]["weights_bytes"] < rows[0]["dir_bytes"]
+    for r in rows:
+        assert 0.0 <= r["nested_f1"] <= 100.0
+        assert json.loads((out / r["storage"] / "metrics.json").read_text(encoding="utf-8"))["headline"]["nested_f1"] \
+            == r["nested_f1"]
+    assert "| int8 |" in out.with_suffix(".md").read_text(encoding="utf-8")
+    assert sorted(p.name for p in tiny_model.iterdir()) == before  # the copies are gone, the model untouched

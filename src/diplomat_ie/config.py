@@ -278,6 +278,9 @@ class TrainingConfig:
                                                         "supports it, true, false"})
     save_dtype: str = field(default="float32", metadata={
         "help": "dtype the saved model's weights are stored in: float32, float16 or bfloat16 (loaded as float32)"})
+    save_embeddings: str = field(default="same", metadata={
+        "help": "same: the word-embedding matrix is stored like the other weights (save_dtype); int8: as int8 "
+                "rows with a float32 scale each (loaded as float32)"})
 
     def __post_init__(self) -> None:
         _check(self.epochs > 0 or self.max_steps > 0, "training.epochs", "must be > 0")
@@ -300,6 +303,8 @@ class TrainingConfig:
                f"must be auto, true or false, got {self.bf16!r}")
         _check(self.save_dtype in ("float32", "float16", "bfloat16"), "training.save_dtype",
                f"must be float32, float16 or bfloat16, got {self.save_dtype!r}")
+        _check(self.save_embeddings in ("same", "int8"), "training.save_embeddings",
+               f"must be same or int8, got {self.save_embeddings!r}")
 
 
 @dataclass

@@ -14,6 +14,7 @@ from ..config import ConfigError
 from .configuration import FORMAT_VERSION, DiplomatConfig
 from .heads import HEADS_PREFIX, DiplomatHeads
 from .model import DiplomatModel
+from .storage import EMBEDDING_KEY, SCALE_SUFFIX, dequantize_embeddings, has_int8_embeddings, quantize_rows
 from .word_features import WordFeaturizer, WordVectorsError, load_featurizer, prepare_word_vectors
 from .word_vectors import WordIndex
 
@@ -166,13 +167,15 @@ def load_model_dir(path: str | os.PathLike) -> tuple[DiplomatModel, PreTrainedTo
     """
     version = check_model_dir(path)["format_version"]
     try:
-        if version < FORMAT_VERSION:  # an older layout: rename its keys, then load exactly like a current one
+        # an older layout (rename its keys) or int8-stored embeddings (back to float32): load the weights
+        # here, then exactly like a current directory
+        if version < FORMAT_VERSION or _int8_embeddings(path):
             from safetensors.torch import load_file
 
             config = DiplomatConfig.from_pretrained(str(path))
             config.format_version = FORMAT_VERSION  # saved again, it is a current directory
             state = upgrade_state_dict(load_file(str(Path(path) / "model.safetensors")), version)
-            model, info = _from_pretrained(None, config=config, state_dict=state)
+            model, info = _from_pretrained(None, config=config, state_dict=dequantize_embeddings(state))
         else:
             model, info = _from_pretrained(str(path), use_safetensors=True)
     except Exception as exc:  # noqa: BLE001 - turn any loading failure into one clear message
@@ -192,17 +195,28 @@ def load_model_dir(path: str | os.PathLike) -> tuple[DiplomatModel, PreTrainedTo
     return model, tokenizer
 
 
-def stored_state_dict(model, dtype: str) -> dict[str, torch.Tensor]:
-    """``model``'s weights as saved with storage ``dtype`` (floating-point tensors cast; see :func:`save_model_dir`)."""
+def _int8_embeddings(path: str | os.PathLike) -> bool:
+    from safetensors import safe_open
+
+    with safe_open(str(Path(path) / "model.safetensors"), framework="pt") as f:
+        return has_int8_embeddings(f.keys())
+
+
+def stored_state_dict(model, dtype: str, embeddings: str = "same") -> dict[str, torch.Tensor]:
+    """``model``'s weights as saved with storage ``dtype`` (floating-point tensors cast) and, with
+    ``embeddings="int8"``, the word-embedding matrix as int8 rows + scales (:mod:`.storage`)."""
     state = model.state_dict()
-    if dtype == "float32":
-        return state
-    target = {"float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
-    limit = torch.finfo(target).max
-    out = {}
-    for key, value in state.items():
-        fits = value.is_floating_point() and (value.numel() == 0 or float(value.abs().max()) <= limit)
-        out[key] = value.to(target) if fits else value
+    out = dict(state)
+    if dtype != "float32":
+        target = {"float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
+        limit = torch.finfo(target).max
+        for key, value in state.items():
+            fits = value.is_floating_point() and (value.numel() == 0 or float(value.abs().max()) <= limit)
+            out[key] = value.to(target) if fits else value
+    if embeddings == "int8":
+        if EMBEDDING_KEY not in state:
+            raise ValueError(f"training.save_embeddings int8: the model has no {EMBEDDING_KEY}")
+        out[EMBEDDING_KEY], out[EMBEDDING_KEY + SCALE_SUFFIX] = quantize_rows(state[EMBEDDING_KEY])
     return out
 
 
@@ -329,11 +343,12 @@ def recover_interrupted_save(path: str | os.PathLike) -> bool:
 
 
 def save_model_dir(model, tokenizer, path: str | os.PathLike, card: str | None = None,
-                   dtype: str = "float32") -> Path:
+                   dtype: str = "float32", embeddings: str = "same") -> Path:
     """Save weights (safetensors), config, tokenizer and a model card into ``path`` atomically.
 
     ``dtype`` (float32, float16, bfloat16) is the storage dtype of the floating-point weights; loading
-    always gives float32. A tensor float16 cannot hold (|x| > 65504) stays float32.
+    always gives float32. A tensor float16 cannot hold (|x| > 65504) stays float32. ``embeddings="int8"``
+    stores the word-embedding matrix as int8 rows + per-row scales (:mod:`.storage`); ``"same"``: as ``dtype``.
 
     The new model is written to ``.NAME.saving`` and swapped in with two renames (``path`` ->
     ``.NAME.old``, ``.NAME.saving`` -> ``path``); a kill between them is repaired by the next save or
@@ -348,7 +363,7 @@ def save_model_dir(model, tokenizer, path: str | os.PathLike, card: str | None =
         import shutil
 
         shutil.rmtree(tmp)
-    model.save_pretrained(str(tmp), safe_serialization=True, state_dict=stored_state_dict(model, dtype))
+    model.save_pretrained(str(tmp), safe_serialization=True, state_dict=stored_state_dict(model, dtype, embeddings))
     tokenizer.save_pretrained(str(tmp))
     featurizer = getattr(model, "featurizer", None)
     if featurizer is not None:

@@ -272,7 +272,7 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
                                                               "best_dev", "epochs_run")}
     if main:
         save_model_dir(trainer.model, tokenizer, paths["model"], card=model_card(trainer.model.config, summary),
-                       dtype=cfg.training.save_dtype)
+                       dtype=cfg.training.save_dtype, embeddings=cfg.training.save_embeddings)
         atomic_write_json(paths["run"] / "train_summary.json", summary)
     distributed.barrier()  # the model directory is complete when train() returns on any rank
     return summary
