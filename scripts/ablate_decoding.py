@@ -1,26 +1,25 @@
-"""Decoding ablation on one trained model: the same weights scored with each ``model.ner_decoding``.
+"""Decoding ablation on one trained model: the same weights scored with each ``model.ner_decoding``
+and, with ``--role-biases``, each ``roles.none_bias``.
 
     python scripts/ablate_decoding.py --model models/abl-2ep-x --split dev --out reports/ablations/decoding-x
+    python scripts/ablate_decoding.py --model models/default --decodings viterbi --role-biases 0 0.5 1 \
+        --split dev --out reports/ablations/role-bias-default
 
 Decoding is a runtime setting (no weights), so one trained model is an equal budget for every row. Each
-row's full evaluation folder goes to ``<out>/<decoding>/``; the table to ``<out>.json`` / ``<out>.md``.
-A benchmark of the model, not a test.
+row's full evaluation folder goes to ``<out>/<decoding>/`` (``<out>/<decoding>-bias<b>/`` with
+``--role-biases``); the table to ``<out>.json`` / ``<out>.md``. A benchmark of the model, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from diplomat_ie.config import NER_DECODINGS
-from diplomat_ie.evaluation.run import run_evaluation
+from diplomat_ie.evaluation.run import run_evaluation, write_ablation
+from diplomat_ie.evaluation.tables import ABLATION_COLUMNS, ablation_markdown
 from diplomat_ie.modeling.io import load_model_dir
-from diplomat_ie.utils import atomic_write_text
-
-COLUMNS = ("nested_f1", "nested_macro_f1", "per_org_loc_f1", "event_f1", "inner_f1", "roles_gold_f1",
-           "roles_e2e_f1")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,19 +28,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--corpus", default="nerel")
     p.add_argument("--split", default="dev")
     p.add_argument("--decodings", nargs="+", default=list(NER_DECODINGS), choices=NER_DECODINGS)
+    p.add_argument("--role-biases", nargs="+", type=float,
+                   help="roles.none_bias values to score (default: the model's own only)")
     p.add_argument("--lenient", action="store_true", help="skip malformed annotation lines")
     p.add_argument("--out", required=True, help="output path without extension")
     return p.parse_args(argv)
 
 
 def markdown(model: str, split: str, rows: list[dict]) -> str:
-    lines = [f"# `model.ner_decoding` on {model} ({split})", "",
-             "| decoding | nested F1 | macro F1 | PER/ORG/LOC | EVENT | inner | roles gold | roles e2e | predict s |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        f1 = " | ".join(f"{r[k]:.2f}" if r.get(k) is not None else "-" for k in COLUMNS)
-        lines.append(f"| {r['decoding']} | {f1} | {r['predict_s']:.0f} |")
-    return "\n".join(lines) + "\n"
+    lead = {"decoding": lambda r: r["decoding"], "roles.none_bias": lambda r: f"{r['role_none_bias']:g}"}
+    return ablation_markdown(f"Decoding on {model} ({split})", rows, lead,
+                             {"predict s": lambda r: f"{r['predict_s']:.0f}"})
 
 
 def main(argv=None) -> int:
@@ -52,17 +49,16 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     out, rows = Path(a.out), []
+    biases = a.role_biases or [float(getattr(model.config, "role_none_bias", 0.0))]
     for decoding in a.decodings:
-        model.config.ner_decoding = decoding
-        res = run_evaluation(a.model, corpus=a.corpus, split=a.split, output=out / decoding, lenient=a.lenient,
-                             loaded=(model, tokenizer))
-        rows.append({"decoding": decoding, "predict_s": res["timings"]["predict_s"],
-                     **{k: res["headline"].get(k) for k in COLUMNS}})
-    atomic_write_text(out.with_suffix(".json"), json.dumps({"model": a.model, "split": a.split, "rows": rows},
-                                                           indent=2) + "\n")
-    text = markdown(a.model, a.split, rows)
-    atomic_write_text(out.with_suffix(".md"), text)
-    print(text)
+        for bias in biases:
+            model.config.ner_decoding, model.config.role_none_bias = decoding, bias
+            folder = out / (f"{decoding}-bias{bias:g}" if a.role_biases else decoding)
+            res = run_evaluation(a.model, corpus=a.corpus, split=a.split, output=folder, lenient=a.lenient,
+                                 loaded=(model, tokenizer))
+            rows.append({"decoding": decoding, "role_none_bias": bias, "predict_s": res["timings"]["predict_s"],
+                         **{k: res["headline"].get(k) for k in ABLATION_COLUMNS}})
+    print(write_ablation(out, {"model": a.model, "split": a.split, "rows": rows}, markdown(a.model, a.split, rows)))
     return 0
 
 

@@ -11,18 +11,15 @@ copies themselves are deleted). A benchmark of the model, not a test.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from diplomat_ie.evaluation.run import run_evaluation
+from diplomat_ie.evaluation.run import run_evaluation, write_ablation
+from diplomat_ie.evaluation.tables import ABLATION_COLUMNS, ablation_markdown
 from diplomat_ie.modeling.io import load_model_dir, save_model_dir
-from diplomat_ie.utils import atomic_write_text
 
-COLUMNS = ("nested_f1", "nested_macro_f1", "per_org_loc_f1", "event_f1", "inner_f1", "roles_gold_f1",
-           "roles_e2e_f1")
 ROWS = {"float16": ("float16", "same"), "int8": ("float16", "int8")}  # row -> (save_dtype, save_embeddings)
 
 
@@ -42,13 +39,9 @@ def dir_bytes(path: Path) -> int:
 
 
 def markdown(model: str, split: str, rows: list[dict]) -> str:
-    lines = [f"# Model storage on {model} ({split})", "",
-             "| storage | directory MB | weights MB | nested F1 | macro F1 | PER/ORG/LOC | EVENT | inner | "
-             "roles gold | roles e2e |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        f1 = " | ".join(f"{r[k]:.2f}" if r.get(k) is not None else "-" for k in COLUMNS)
-        lines.append(f"| {r['storage']} | {r['dir_bytes'] / 1e6:.1f} | {r['weights_bytes'] / 1e6:.1f} | {f1} |")
-    return "\n".join(lines) + "\n"
+    lead = {"storage": lambda r: r["storage"], "directory MB": lambda r: f"{r['dir_bytes'] / 1e6:.1f}",
+            "weights MB": lambda r: f"{r['weights_bytes'] / 1e6:.1f}"}
+    return ablation_markdown(f"Model storage on {model} ({split})", rows, lead)
 
 
 def main(argv=None) -> int:
@@ -65,13 +58,9 @@ def main(argv=None) -> int:
             res = run_evaluation(str(saved), corpus=a.corpus, split=a.split, output=out / name, lenient=a.lenient)
             rows.append({"storage": name, "save_dtype": dtype, "save_embeddings": embeddings,
                          "dir_bytes": dir_bytes(saved), "weights_bytes": (saved / "model.safetensors").stat().st_size,
-                         **{k: res["headline"].get(k) for k in COLUMNS}})
+                         **{k: res["headline"].get(k) for k in ABLATION_COLUMNS}})
             shutil.rmtree(saved)
-    atomic_write_text(out.with_suffix(".json"), json.dumps({"model": a.model, "split": a.split, "rows": rows},
-                                                           indent=2) + "\n")
-    text = markdown(a.model, a.split, rows)
-    atomic_write_text(out.with_suffix(".md"), text)
-    print(text)
+    print(write_ablation(out, {"model": a.model, "split": a.split, "rows": rows}, markdown(a.model, a.split, rows)))
     return 0
 
 

@@ -99,6 +99,7 @@ BAD_OVERRIDES = [
     ({"roles.max_distance": "1"}, r"roles\.max_distance"),
     ({"roles.loss_weight": "-0.5"}, r"roles\.loss_weight"),
     ({"roles.class_balance": "2"}, r"roles\.class_balance: must be in \[0, 1\], got 2"),
+    ({"roles.none_bias": "nan"}, r"roles\.none_bias: expected float, got 'nan'"),  # the parser: finite only
     ({"data.max_train_docs": "0"}, r"data\.max_train_docs: must be positive"),
     ({"data.max_eval_docs": "-3"}, r"data\.max_eval_docs: must be positive"),
     ({"training.epochs": "0"}, r"training\.epochs: must be > 0"),
@@ -265,3 +266,11 @@ def test_every_ablation_candidate_is_a_valid_run_config(name, args):
     for key, value in overrides.items():
         section, field_name = key.split(".")
         assert cfg.is_given(key) and getattr(getattr(cfg, section), field_name) is not None, (name, key, value)
+
+
+@pytest.mark.parametrize("bias", [float("nan"), float("inf"), -float("inf")])
+def test_role_none_bias_must_be_finite(bias):
+    from diplomat_ie.config import RolesConfig
+
+    with pytest.raises(ConfigError, match="roles.none_bias: must be a finite number"):
+        RolesConfig(none_bias=bias)

@@ -284,7 +284,21 @@ def test_decoding_ablation_scores_the_same_weights_both_ways(tiny_model, brat_di
         assert 0.0 <= r["nested_f1"] <= 100.0 and r["predict_s"] >= 0
         assert json.loads((out / r["decoding"] / "metrics.json").read_text(encoding="utf-8"))["headline"]["nested_f1"] \
             == r["nested_f1"]
-    assert "| viterbi |" in out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "| viterbi | 0 |" in out.with_suffix(".md").read_text(encoding="utf-8")
+    # roles.none_bias rows: a bias lowers none, so the role scores are those of more arguments
+    biased = tmp_path / "bias"
+    assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test", "--decodings", "argmax",
+                     "--role-biases", "0", "30", "--out", str(biased)]) == 0
+    rows = json.loads(biased.with_suffix(".json").read_text(encoding="utf-8"))["rows"]
+    assert [(r["decoding"], r["role_none_bias"]) for r in rows] == [("argmax", 0.0), ("argmax", 30.0)]
+    assert rows[0]["nested_f1"] == table["rows"][0]["nested_f1"]  # NER is untouched by the role bias
+
+    def gold_entity_role_fps(folder):
+        errors = json.loads((biased / folder / "metrics.json").read_text(encoding="utf-8"))["errors"]
+        return errors.get("role_gold_entities_fp", 0)
+
+    # bias 30: every gold entity is an argument of every gold trigger (none can no longer win)
+    assert gold_entity_role_fps("argmax-bias30") > gold_entity_role_fps("argmax-bias0")
     # the model directory is untouched: the saved config keeps its own decoding
     assert (tiny_model / "config.json").read_text(encoding="utf-8") == saved
 

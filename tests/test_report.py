@@ -13,7 +13,7 @@ from diplomat_ie.cli import main
 from diplomat_ie.config import load_config, run_config_from_dict
 from diplomat_ie.evaluation import baselines, plots
 from diplomat_ie.evaluation.report import build_report, natasha_row
-from diplomat_ie.evaluation.tables import md_table
+from diplomat_ie.evaluation.tables import ABLATION_COLUMNS, ablation_markdown, md_table
 from diplomat_ie.inference.html import markup_text, render_html
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,6 +123,16 @@ def test_run_config_round_trip():
 def test_md_table_formats_and_escapes():
     table = md_table(["a", "b"], [[1.23456, "x|y"], [None, 3]])
     assert "| 1.23 | x\\|y |" in table and "| — | 3 |" in table
+
+
+def test_ablation_markdown_puts_the_scores_between_lead_and_tail_columns():
+    rows = [{"name": "a", "s": 2.0, **dict.fromkeys(ABLATION_COLUMNS, 50.0)},
+            {"name": "b", "s": 3.0, "nested_f1": 61.234}]  # an older row without the other scores
+    text = ablation_markdown("T", rows, {"variant": lambda r: r["name"]}, {"s": lambda r: f"{r['s']:.0f}"})
+    lines = text.splitlines()
+    assert lines[0] == "# T" and lines[2].startswith("| variant | nested F1 | macro F1 |") and lines[2].endswith("| s |")
+    assert lines[4] == "| a | " + "50.00 | " * len(ABLATION_COLUMNS) + "2 |"
+    assert lines[5] == "| b | 61.23 | " + "— | " * (len(ABLATION_COLUMNS) - 1) + "3 |"
 
 
 def test_natasha_row_without_natasha_shows_no_figure(monkeypatch):

@@ -160,6 +160,9 @@ def test_role_o_bias_trades_precision_for_recall(tiny_backbone):
 
     assert n_args(None) == 0 and n_args(0.0) == 0 and n_args(3.0) == 0
     assert n_args(8.0) > 0  # exp(5 - 8) < the 20 other labels' share: every word gets a role
+    model.config.role_none_bias = 8.0  # roles.none_bias: the model's own default ...
+    assert n_args(None) > 0
+    assert n_args(0.0) == 0  # ... which an explicit bias overrides
 
 
 def test_entity_index_finds_exactly_the_overlapping_entities():

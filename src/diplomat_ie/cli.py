@@ -79,7 +79,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--no-snap", action="store_true", help="keep the role head's raw argument spans "
                                                           "(default: snap them onto predicted entities)")
     p.add_argument("--role-o-bias", type=float, help="lower the role head's O logit by this much "
-                                                     "(more arguments, less precision; default 0)")
+                                                     "(more arguments, less precision; default: the model's roles.none_bias)")
     p.add_argument("--head", help="take the entities from this extra NER head of the model (trained with "
                                   "data.extra_corpora, e.g. factrueval); no events. Default: the main head")
 

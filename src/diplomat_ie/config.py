@@ -235,6 +235,9 @@ class RolesConfig:
     pair_negatives_from: float = field(default=0.0, metadata={
         "help": "pair head: share of the training steps after which the predicted negatives join (0: from "
                 "the first step; early predictions are noise)"})
+    none_bias: float = field(default=0.0, metadata={
+        "help": "decoding: lower the role head's none (pair) / O (bio) logit by this much before the argmax "
+                "(more arguments, less precision; 0: plain argmax); a runtime setting stored with the model"})
 
     def __post_init__(self) -> None:
         _check(len(self.trigger_types) > 0, "roles.trigger_types", "needs at least one type")
@@ -247,6 +250,7 @@ class RolesConfig:
         _check(self.pair_negatives >= 0, "roles.pair_negatives", f"must be >= 0, got {self.pair_negatives}")
         _check(0.0 <= self.pair_negatives_from < 1.0, "roles.pair_negatives_from",
                f"must be in [0, 1), got {self.pair_negatives_from}")
+        _check(math.isfinite(self.none_bias), "roles.none_bias", f"must be a finite number, got {self.none_bias}")
         _check(self.head in ROLE_HEADS, "roles.head", f"must be one of {', '.join(ROLE_HEADS)}, got {self.head!r}")
 
 

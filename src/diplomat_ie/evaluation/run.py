@@ -274,3 +274,19 @@ def write_evaluation(out: Path, result: dict, errors: list[dict]) -> None:
     atomic_write_json(out / "metrics.json", result)
     atomic_write_text(out / "errors.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors))
     atomic_write_text(out / "report.md", evaluation_markdown(result))
+
+
+def write_ablation(out: Path, payload: dict, markdown: str) -> str:
+    """Write an ablation table as ``<out>.json`` (``payload``) and ``<out>.md`` (``markdown``), atomically.
+
+    Args:
+        out: the output path without extension.
+        payload: the JSON document (its rows and what they were measured on).
+        markdown: the same rows as Markdown.
+
+    Returns:
+        ``markdown``, for the caller to print.
+    """
+    atomic_write_text(out.with_suffix(".json"), json.dumps(payload, indent=2) + "\n")
+    atomic_write_text(out.with_suffix(".md"), markdown)
+    return markdown

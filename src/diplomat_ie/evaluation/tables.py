@@ -103,3 +103,27 @@ def evaluation_markdown(result: dict) -> str:
              + md_table(["kind", "count"], [[k, v] for k, v in result["errors"].items()]),
              f"## Timings\n\n{md_table(['step', 'value'], [[k, v] for k, v in t.items()])}"]
     return "\n".join(parts)
+
+
+# The headline scores of one evaluation, as columns of the one-model ablation tables (scripts/ablate_*.py).
+ABLATION_COLUMNS = {"nested_f1": "nested F1", "nested_macro_f1": "macro F1", "per_org_loc_f1": "PER/ORG/LOC",
+                    "event_f1": "EVENT", "inner_f1": "inner", "roles_gold_f1": "roles gold",
+                    "roles_e2e_f1": "roles e2e"}
+
+
+def ablation_markdown(title: str, rows: list[dict], lead: dict, tail: dict | None = None) -> str:
+    """A titled table with one row per variant: ``lead`` columns, the headline scores, ``tail`` columns.
+
+    Args:
+        title: the heading line.
+        rows: one dict per variant, holding the :data:`ABLATION_COLUMNS` keys.
+        lead: header -> function of a row giving its cell, before the scores.
+        tail: the same, after the scores.
+
+    Returns:
+        Markdown text.
+    """
+    tail = tail or {}
+    cells = [[f(r) for f in lead.values()] + [r.get(k) for k in ABLATION_COLUMNS] + [f(r) for f in tail.values()]
+             for r in rows]
+    return f"# {title}\n\n" + md_table([*lead, *ABLATION_COLUMNS.values(), *tail], cells)

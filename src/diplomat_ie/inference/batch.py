@@ -345,7 +345,7 @@ def predict_files(*, model: str | os.PathLike, inputs: list[str], output: str = 
         backend: ``"torch"``, ``"torch-bf16"``, ``"onnx"`` or ``"onnx-int8"``.
         trigger_lexicon: YAML of extra trigger words (see :class:`~diplomat_ie.data.triggers.TriggerLexicon`).
         snap_arguments: snap role arguments onto predicted entities.
-        role_o_bias: lower the role head's O logit by this much.
+        role_o_bias: lower the role head's O / none logit by this much (None: the model's roles.none_bias).
         progress: show a progress bar on stderr.
         head: an extra NER head of the model (``data.extra_corpora``) to take the entities from (no events).
 

@@ -146,8 +146,8 @@ class Extractor:
             trigger_lexicon: a YAML path, ``"default"`` (the packaged lexicon: visits, meetings, talks,
                 summits, arrivals) or a :class:`~diplomat_ie.data.triggers.TriggerLexicon`: its words
                 become extra triggers (``"origin": "lexicon"``) where the model found none.
-            role_o_bias: lower the role head's ``O`` logit by this much: more arguments, less precision
-                (the README has the measured trade-off).
+            role_o_bias: lower the role head's ``O`` / ``none`` logit by this much: more arguments, less
+                precision (the README has the measured trade-off); None: the model's ``roles.none_bias``.
             head: an extra NER head of the model (``config.extra_heads``) to take the entities from;
                 None: the main head (entities and events).
 

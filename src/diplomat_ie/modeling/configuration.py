@@ -55,6 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model.span_loss_scale", "span_loss_scale", RUNTIME, "span head: loss scale (cells or words)"),
     Setting("roles.loss_weight", "role_loss_weight", RUNTIME, "role loss weight"),
     Setting("roles.class_balance", "role_class_balance", RUNTIME, "role loss class balance (power)"),
+    Setting("roles.none_bias", "role_none_bias", RUNTIME, "role decoding: none / O logit lowered by"),
     Setting("roles.pair_negatives", "pair_negatives", RUNTIME, "pair head: predicted negatives per window"),
     Setting("roles.pair_negatives_from", "pair_negatives_from", RUNTIME,
             "pair head: share of training before predicted negatives join"),
@@ -146,6 +147,7 @@ class DiplomatConfig(PretrainedConfig):
         role_class_balance: training only: the power of the role loss class weights (0: none).
         role_class_weights: ``{role: weight}`` of the role loss (filled in by training from its documents
             when ``role_class_balance`` > 0; None: plain cross-entropy).
+        role_none_bias: decoding: the role head's ``none`` / ``O`` logit is lowered by this much (0: argmax).
         pair_negatives: training only: predicted entities added per window as ``none`` pairs.
         pair_negatives_from: training only: the share of the training steps (``DiplomatModel.train_progress``,
             set by the trainer) after which ``pair_negatives`` apply.
@@ -170,6 +172,7 @@ class DiplomatConfig(PretrainedConfig):
                  span_none_weight: float = 1.0, span_loss_scale: str = "cells", ner_decoding: str = "argmax",
                  scalar_mix: int = 0, role_head: str = "bio",
                  role_class_balance: float = 0.0, role_class_weights: dict[str, float] | None = None,
+                 role_none_bias: float = 0.0,
                  pair_negatives: int = 0, pair_negatives_from: float = 0.0, extra_heads: dict[str, dict] | None = None,
                  word_vectors: str | None = None,
                  word_vectors_size: int = 64, word_vectors_table: dict | None = None,
@@ -197,6 +200,7 @@ class DiplomatConfig(PretrainedConfig):
         self.scalar_mix = scalar_mix
         self.role_head = role_head
         self.role_class_balance = role_class_balance
+        self.role_none_bias = role_none_bias
         self.role_class_weights = dict(role_class_weights) if role_class_weights else None
         self.pair_negatives = pair_negatives
         self.pair_negatives_from = pair_negatives_from

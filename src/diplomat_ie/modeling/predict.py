@@ -251,9 +251,10 @@ class Predictor:
     ``snap_arguments`` moves role arguments onto overlapping predicted entities (:func:`snap_arguments`;
     the README has its effect on role F1).
     ``trigger_lexicon`` (a :class:`~diplomat_ie.data.triggers.TriggerLexicon`) adds its words as triggers
-    where the model predicted none (end-to-end setting only). ``role_o_bias`` (default 0) lowers the role
-    head's ``O`` logit by that much: more arguments, less precision. Windows are batched by length
-    (:func:`length_batches`: at most ``batch_size`` per pass, at most ``max_padding`` padded tokens).
+    where the model predicted none (end-to-end setting only). ``role_o_bias`` (default: the model's
+    ``roles.none_bias``) lowers the role head's ``O`` / ``none`` logit by that much: more arguments, less
+    precision. Windows are batched by length (:func:`length_batches`: at most ``batch_size`` per pass, at
+    most ``max_padding`` padded tokens).
     ``head`` names an extra NER head (``config.extra_heads``, from ``data.extra_corpora``): its entities
     replace the main head's, and no events are predicted (the role head reads the main head's triggers).
     """
@@ -264,7 +265,8 @@ class Predictor:
                  max_padding: float | None = 0.1, head: str | None = None):
         self.model = model
         self.max_padding = max_padding
-        self.role_o_bias = role_o_bias
+        # an explicit role_o_bias overrides the model's roles.none_bias (configs saved without it: 0)
+        self.role_o_bias = role_o_bias if role_o_bias is not None else float(getattr(model.config, "role_none_bias", 0.0))
         self.snap_arguments = snap_arguments
         self.trigger_lexicon = trigger_lexicon
         if window_fn is None:
