@@ -58,8 +58,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--tag", default="", help="run names abl-<epochs>ep-<tag>-<name> (when the default config "
                    "changed since earlier runs)")
     p.add_argument("--out", default="reports/ablations/dev", help="output path without extension")
-    p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: overrides for every candidate")
-    return p.parse_args(argv)
+    p.epilog = "after --: overrides for every candidate (e.g. -- --model.ner_decoding argmax)"
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cut = argv.index("--") if "--" in argv else len(argv)  # argparse would take the overrides for candidates
+    a = p.parse_args(argv[:cut])
+    a.extra = argv[cut + 1 :]
+    return a
 
 
 def run_name(name: str, epochs: float, tag: str = "") -> str:

@@ -249,13 +249,30 @@ def test_cli_reports_config_errors_without_a_traceback(capsys, tmp_path, monkeyp
     assert not (tmp_path / "runs").exists()
 
 
-def _ablate_candidates() -> dict[str, list[str]]:
+def _ablate_module():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("ablate", Path(__file__).parents[1] / "scripts" / "ablate.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.CANDIDATES
+    return mod
+
+
+def _ablate_candidates() -> dict[str, list[str]]:
+    return _ablate_module().CANDIDATES
+
+
+@pytest.mark.parametrize("argv, candidates, extra", [
+    (["scalar-mix"], ["scalar-mix"], []),
+    (["--epochs", "2", "scalar-mix", "baseline", "--", "--model.ner_decoding", "argmax"],
+     ["scalar-mix", "baseline"], ["--model.ner_decoding", "argmax"]),
+    (["baseline", "--"], ["baseline"], []),
+])
+def test_ablate_takes_the_overrides_after_the_double_dash(argv, candidates, extra):
+    a = _ablate_module().parse_args(argv)
+    assert a.candidates == candidates and a.extra == extra
+    cmd = _ablate_module().command(a, "baseline", 1)
+    assert cmd[len(cmd) - len(extra):] == extra and "--" not in cmd
 
 
 @pytest.mark.parametrize("name, args", list(_ablate_candidates().items()))
