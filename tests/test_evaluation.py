@@ -322,3 +322,27 @@ def test_storage_ablation_scores_each_saved_copy(tiny_model, brat_dir, tmp_path)
             == r["nested_f1"]
     assert "| int8 |" in out.with_suffix(".md").read_text(encoding="utf-8")
     assert sorted(p.name for p in tiny_model.iterdir()) == before  # the copies are gone, the model untouched
+
+
+def test_memo_window_runner_runs_each_distinct_batch_once():
+    import torch
+
+    from diplomat_ie.modeling.predict import MemoWindowRunner, WindowOutputs
+
+    calls = []
+
+    class Counting:
+        pad_multiple = 8
+
+        def __call__(self, ids, mask, word_pos):
+            calls.append(ids.clone())
+            return WindowOutputs(ids.float().unsqueeze(-1), mask.float().unsqueeze(-1))
+
+    memo = MemoWindowRunner(Counting())
+    a = (torch.tensor([[5, 6, 7]]), torch.ones(1, 3, dtype=torch.long), torch.tensor([[0, 1, -1]]))
+    b = (torch.tensor([[5, 6, 8]]), *a[1:])  # one id differs
+    c = (a[0], a[1], torch.tensor([[0, -1, -1]]))  # only word_pos differs
+    first = memo(*a)
+    assert memo(*a) is first and len(calls) == 1
+    assert memo(*b).words[0, 2, 0].item() == 8.0 and memo(*c) is not first and len(calls) == 3
+    assert memo.pad_multiple == 8

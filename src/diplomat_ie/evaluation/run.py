@@ -79,7 +79,7 @@ def factrueval_head(config) -> str | None:
 
 def run_evaluation(model_dir, corpus: str = "nerel", split: str = "test", root=None, output=None,
                    max_docs: int | None = None, lenient: bool = False, batch_size: int = 32,
-                   loaded=None) -> dict:
+                   loaded=None, window_fn=None) -> dict:
     """Evaluate a model directory on a corpus split and write the report folder.
 
     Args:
@@ -92,6 +92,8 @@ def run_evaluation(model_dir, corpus: str = "nerel", split: str = "test", root=N
         lenient: skip and count malformed annotation lines.
         batch_size: windows per forward pass.
         loaded: an already loaded ``(model, tokenizer)`` (then ``model_dir`` is only a label).
+        window_fn: the main head's window runner (default: the torch model's; see
+            :class:`~diplomat_ie.modeling.predict.Predictor`).
 
     Returns:
         The dict written to ``metrics.json`` plus ``"output"`` (the folder, as a string); on factRuEval,
@@ -108,7 +110,8 @@ def run_evaluation(model_dir, corpus: str = "nerel", split: str = "test", root=N
         docs = docs[:max_docs]
     t_data = time.time()
     scheme = corpus_scheme(os.fspath(corpus), docs)
-    preds = _predict(Predictor(model, tokenizer, batch_size=batch_size), docs, scheme, f"{corpus}/{split}")
+    preds = _predict(Predictor(model, tokenizer, batch_size=batch_size, window_fn=window_fn), docs, scheme,
+                     f"{corpus}/{split}")
     t_pred = time.time()
     result = {"model": str(model_dir), "corpus": os.fspath(corpus), "split": split, "scheme": scheme,
               **_score(preds, model.config, scheme)}

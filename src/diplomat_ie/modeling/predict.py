@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -206,6 +207,30 @@ class TorchWindowRunner:
         words, hidden_l = self.model.window_states(input_ids, attention_mask, word_pos, word_feats)
         return WindowOutputs(words, self.model.heads.ner_logits(words), hidden_l,
                              None if hidden_l is None else attention_mask)
+
+
+class MemoWindowRunner:
+    """A :class:`WindowRunner` that keeps each batch's outputs by its inputs and gives them back on a repeat.
+
+    Decoding settings (``model.ner_decoding``, ``roles.none_bias``) act after the runner, so scoring the
+    same windows under several of them (``scripts/ablate_decoding.py``) needs one encoder pass, not one
+    per setting. Holds every output it has returned: for a finite evaluation set only.
+    """
+
+    def __init__(self, inner: WindowRunner):
+        self.inner = inner
+        self.pad_multiple = inner.pad_multiple
+        self._memo: dict[bytes, WindowOutputs] = {}
+
+    def __call__(self, *args: torch.Tensor) -> WindowOutputs:
+        h = hashlib.blake2b(digest_size=16)
+        for a in args:
+            h.update(repr((a.dtype, tuple(a.shape))).encode())
+            h.update(a.detach().cpu().contiguous().numpy().tobytes())
+        key = h.digest()
+        if key not in self._memo:
+            self._memo[key] = WindowOutputs(*self.inner(*args))
+        return self._memo[key]
 
 
 def torch_window_outputs(model: DiplomatModel, pad_multiple: int = 32) -> TorchWindowRunner:
