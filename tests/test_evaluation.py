@@ -347,3 +347,29 @@ def test_memo_window_runner_runs_each_distinct_batch_once():
     assert memo(*a) is first and len(calls) == 1
     assert memo(*b).words[0, 2, 0].item() == 8.0 and memo(*c) is not first and len(calls) == 3
     assert memo.pad_multiple == 8
+
+
+def test_gold_passes_reuse_the_end_to_end_encoder_outputs(tiny_model, brat_dir):
+    from diplomat_ie.data.corpora import load_docs
+    from diplomat_ie.evaluation.evaluate import predict_gold_docs
+    from diplomat_ie.modeling.io import load_model_dir
+    from diplomat_ie.modeling.predict import Predictor, torch_window_outputs
+
+    model, tok = load_model_dir(tiny_model)
+    docs = load_docs(str(brat_dir), "test")
+    inner = torch_window_outputs(model)
+    calls = []
+
+    def counting(*args):
+        calls.append(1)
+        return inner(*args)
+
+    counting.pad_multiple = inner.pad_multiple
+    predictor = Predictor(model, tok, window_fn=counting)
+    predictor.predict([d.text for d in docs])
+    one_pass = len(calls)
+    calls.clear()
+    preds = predict_gold_docs(predictor, docs)
+    assert one_pass > 0 and len(calls) == one_pass  # three passes, one encoder run per batch
+    assert preds.gold_trig is not None and preds.gold_ent is not None
+    assert predictor.window_fn is counting  # the memo lives for the call only

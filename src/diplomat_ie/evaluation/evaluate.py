@@ -10,7 +10,7 @@ from ..data.labels import assign_layers, spans_to_bio
 from ..data.roles import document_events
 from ..modeling.encoding import EncodedDoc
 from ..modeling.features import doc_word_spans
-from ..modeling.predict import DocPred, Predictor
+from ..modeling.predict import DocPred, MemoWindowRunner, Predictor
 from .metrics import score_sets
 
 
@@ -45,17 +45,24 @@ def predict_gold_docs(predictor: Predictor, docs: list[Document], progress=None,
         ``gold_ent`` also with ``gold_entities=False``).
     """
     encs = encoded if encoded is not None else [predictor.encode(d.text) for d in docs]
-    e2e = predictor.predict([d.text for d in docs], encoded=encs, progress=progress)
-    gold_trig = gold_ent = None
-    if predictor.model.role_head is not None and gold_triggers and predictor.head is None:
+    texts = [d.text for d in docs]
+    if predictor.model.role_head is None or not gold_triggers or predictor.head is not None:
+        return Predictions(docs=docs, e2e=predictor.predict(texts, encoded=encs, progress=progress), gold_trig=None)
+    runner = predictor.window_fn
+    if not isinstance(runner, MemoWindowRunner):  # the gold passes read the same windows: one encoder pass
+        predictor.window_fn = MemoWindowRunner(runner)
+    try:
+        e2e = predictor.predict(texts, encoded=encs, progress=progress)
         types = tuple(predictor.model.config.trigger_types)
         triggers = [[(e.start, e.end, e.type) for e in d.entities if e.type in types] for d in docs]
-        gold_trig = predictor.predict([d.text for d in docs], gold_triggers=triggers, encoded=encs,
-                                      progress=progress)
+        gold_trig = predictor.predict(texts, gold_triggers=triggers, encoded=encs, progress=progress)
+        gold_ent = None
         if gold_entities:
             ents = [[e.key() for e in d.entities] for d in docs]
-            gold_ent = predictor.predict([d.text for d in docs], gold_triggers=triggers, encoded=encs,
-                                         progress=progress, gold_entities=ents)
+            gold_ent = predictor.predict(texts, gold_triggers=triggers, encoded=encs, progress=progress,
+                                         gold_entities=ents)
+    finally:
+        predictor.window_fn = runner
     return Predictions(docs=docs, e2e=e2e, gold_trig=gold_trig, gold_ent=gold_ent)
 
 

@@ -222,7 +222,9 @@ class MemoWindowRunner:
         self.pad_multiple = inner.pad_multiple
         self._memo: dict[bytes, WindowOutputs] = {}
 
-    def __call__(self, *args: torch.Tensor) -> WindowOutputs:
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
+                 word_feats: torch.Tensor | None = None) -> WindowOutputs:
+        args = [input_ids, attention_mask, word_pos] + ([] if word_feats is None else [word_feats])
         h = hashlib.blake2b(digest_size=16)
         for a in args:
             h.update(repr((a.dtype, tuple(a.shape))).encode())
