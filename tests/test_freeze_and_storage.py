@@ -24,7 +24,7 @@ def _loss(model, tok):
     return out["loss"]
 
 
-@pytest.mark.parametrize(("layers", "trained_layers"), [(0, [0, 1]), (1, [1]), (2, [])])
+@pytest.mark.parametrize(("layers", "trained_layers"), [(0, [0, 1, 2]), (1, [1, 2]), (2, [2]), (3, [])])
 def test_freeze_layers_stops_gradients_below_the_trained_layers(tiny_backbone, layers, trained_layers):
     model, tok = _model(tiny_backbone, freeze_word_embeddings=False, freeze_layers=layers)
     _loss(model, tok).backward()
@@ -42,8 +42,8 @@ def test_freeze_layers_stops_gradients_below_the_trained_layers(tiny_backbone, l
 
 
 def test_freeze_layers_beyond_the_encoder_is_a_config_error(tiny_backbone):
-    with pytest.raises(ConfigError, match=r"model\.freeze_layers: 3 but the encoder has 2 layers"):
-        _model(tiny_backbone, freeze_layers=3)
+    with pytest.raises(ConfigError, match=r"model\.freeze_layers: 4 but the encoder has 3 layers"):
+        _model(tiny_backbone, freeze_layers=4)
 
 
 @pytest.mark.parametrize(("dtype", "torch_dtype", "stored"),

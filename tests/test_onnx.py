@@ -48,6 +48,7 @@ def test_export_writes_both_files_and_a_record(exported):
     assert (exported / "onnx/model.onnx").is_file() and (exported / "onnx/model.int8.onnx").is_file()
     assert record["max_abs_diff_fp32"] < 1e-4
     assert set(record["files"]) == {"onnx", "onnx-int8"}
+    assert json.loads((exported / "config.json").read_text())["scalar_mix"] == 4  # the default config's mix
 
 
 def test_onnx_fp32_matches_pytorch(exported):
@@ -98,7 +99,8 @@ def test_missing_export_is_a_clear_error(tmp_path, exported):
 
 @pytest.fixture(scope="module")
 def exported_marker(tmp_path_factory, tiny_backbone) -> Path:
-    return _train_and_export(tmp_path_factory.mktemp("onnx_marker"), tiny_backbone, **{"roles.marker_layer": "1"})
+    return _train_and_export(tmp_path_factory.mktemp("onnx_marker"), tiny_backbone, **{"roles.marker_layer": "1",
+                                                                                          "model.scalar_mix": "0"})
 
 
 def test_role_marker_model_onnx_matches_pytorch(exported_marker):
@@ -151,7 +153,7 @@ def test_old_export_of_a_marker_model_is_a_clear_error(exported_marker, tmp_path
     with pytest.raises(RuntimeError, match="re-run `diplomat-ie export onnx`"):
         ex(TEXTS)
     heads = load_heads(exported_marker)
-    assert heads.role_marker.abs().sum() > 0 and len(heads.top) == 1  # layer 1 of 2: the torch fallback
+    assert heads.role_marker.abs().sum() > 0 and len(heads.top) == 2  # layers 1-2 of 3: the torch fallback
 
 
 def test_marker_model_without_role_graph_falls_back_to_torch(exported_marker, tmp_path):

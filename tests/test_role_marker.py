@@ -41,7 +41,7 @@ def _batch(tokenizer, text: str, trig: list[list[int]]):
     return collate([{"input_ids": ids, "word_pos": pos, "trig_spans": trig}], tokenizer.pad_token_id)
 
 
-@pytest.mark.parametrize("layer", [0, 1])
+@pytest.mark.parametrize("layer", [0, 1, 2])
 def test_zero_marker_reproduces_the_shared_pass(tiny_backbone, layer):
     torch.manual_seed(0)
     model, tok = build_model(DiplomatConfig(backbone_name=str(tiny_backbone), entity_types=["PERSON", "EVENT"],
@@ -66,8 +66,8 @@ def test_zero_marker_reproduces_the_shared_pass(tiny_backbone, layer):
 def test_marker_layer_is_checked(tiny_backbone):
     model, _ = build_model(DiplomatConfig(backbone_name=str(tiny_backbone), entity_types=["EVENT"], roles=ROLES,
                                         window_length=64))
-    with pytest.raises(ValueError, match="marker_layer must be in 0..1"):
-        model.enable_role_marker(2)
+    with pytest.raises(ValueError, match="marker_layer must be in 0..2"):
+        model.enable_role_marker(3)
 
 
 def test_train_and_predict_in_marker_mode(tmp_path, tiny_backbone, brat_dir, monkeypatch):
@@ -76,7 +76,8 @@ def test_train_and_predict_in_marker_mode(tmp_path, tiny_backbone, brat_dir, mon
     rc = main(["train", "--config", "default", "--name", "marker",
                "--data.corpus", str(brat_dir), "--model.backbone", str(tiny_backbone), "--model.word_vectors", "null",
                "--model.max_length", "32", "--model.overlap", "8", "--training.epochs", "2",
-               "--training.batch_size", "2", "--roles.marker_layer", "1", "--data.dev_split", "train",
+               "--training.batch_size", "2", "--roles.marker_layer", "1", "--model.scalar_mix", "0",
+               "--data.dev_split", "train",
                "--training.output_dir", str(out), "--training.threads", "1"])
     assert rc == 0
     cfg = json.loads((out / "config.json").read_text())

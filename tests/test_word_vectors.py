@@ -206,7 +206,8 @@ def test_word_list_that_does_not_belong_to_the_model_is_refused(vec_model, tmp_p
 def test_marker_model_with_word_vectors_matches_onnx(tmp_path, tiny_backbone, tiny_navec):
     from diplomat_ie.cli import main
 
-    model = _train(tmp_path, tiny_backbone, tiny_navec, **{"roles.head": "bio", "roles.marker_layer": "1", "training.epochs": "1"})
+    model = _train(tmp_path, tiny_backbone, tiny_navec, **{"roles.head": "bio", "roles.marker_layer": "1",
+                                                      "model.scalar_mix": "0", "training.epochs": "1"})
     assert main(["export", "onnx", "--model", str(model)]) == 0
     ref = Extractor.from_pretrained(model)(TEXTS)
     got = Extractor.from_pretrained(model, backend="onnx")(TEXTS)
