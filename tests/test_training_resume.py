@@ -125,11 +125,17 @@ def runs(tmp_path_factory, tiny_backbone):
         "checkpoints": sorted(p.name for p in (cut / "runs/resume/checkpoints").iterdir()),
         "half_written": sorted(p.name for p in (cut / f"runs/resume/checkpoints/checkpoint-{KILL_SAVE_STEP}").iterdir()),
         "model_saved": (cut / "model").exists(),
+        "clock": _clock_record(cut / f"runs/resume/checkpoints/checkpoint-{KILL_SAVE_STEP - EVAL_EVERY}"),
     }
     assert rc_ref == 0, (ref / "log-0.txt").read_text()[-3000:]
     assert rc_cut == -signal.SIGKILL, (cut / "log-0.txt").read_text()[-3000:]
     resume_log = _resume_in_process(args, cut)
     return {"ref": ref, "cut": cut, "killed": killed_state, "resume_log": resume_log}
+
+
+def _clock_record(checkpoint: Path) -> dict:
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    return state["stateful_callbacks"]["WallClock"]["args"]
 
 
 def _resume_in_process(args: list[str], cwd: Path) -> str:
@@ -345,3 +351,41 @@ def test_resume_accepts_a_checkpoint_of_this_format(tmp_path):
 
     (tmp_path / "config.json").write_text(json.dumps({"format_version": FORMAT_VERSION}))
     assert _check_checkpoint_format(tmp_path) is None  # no error
+
+
+def test_resumed_runs_training_time_adds_the_killed_parts_seconds(runs):
+    before, res, ref = runs["killed"]["clock"], _summary(runs["cut"]), _summary(runs["ref"])
+    assert before["known"] is True and before["seconds_before"] > 0  # checkpoint-40 recorded its seconds
+    assert res["seconds_known_total"] is True
+    assert res["seconds"] == pytest.approx(before["seconds_before"] + res["seconds_this_process"], abs=0.15)
+    assert res["epochs_this_process"] == pytest.approx(TOTAL_STEPS / 30 - (KILL_SAVE_STEP - EVAL_EVERY) / 30, abs=1e-3)
+    assert res["seconds_per_epoch"] == pytest.approx(res["seconds_this_process"] / res["epochs_this_process"], rel=0.01)
+    assert ref["resumed_from"] is None and ref["seconds"] == ref["seconds_this_process"] > 0
+    assert ref["epochs_this_process"] == ref["epochs_run"] == 2
+
+
+def test_resume_from_a_checkpoint_without_a_clock_record_counts_this_part_only(tmp_path):
+    from types import SimpleNamespace
+
+    from diplomat_ie.training.clock import WallClock
+
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"stateful_callbacks": {"TrainerControl": {}}}))
+    clock = WallClock.resuming(tmp_path)
+    assert clock.known is False and clock.seconds_before == 0
+    state = SimpleNamespace(epoch=1.5, stateful_callbacks={"TrainerControl": {}})
+    clock.on_train_begin(None, state, None)
+    assert clock.start_epoch == 1.5 and state.stateful_callbacks["WallClock"]["args"]["known"] is False
+    assert WallClock.resuming(None).known is True
+
+
+@pytest.mark.parametrize(("facts", "label"), [
+    ({"seconds": 10.0}, "training time (s)"),
+    ({"seconds": 10.0, "resumed_from": "ck", "seconds_known_total": True}, "training time, all parts (s)"),
+    ({"seconds": 10.0, "resumed_from": "ck"}, "training time of the last resumed part (s)"),
+])
+def test_report_says_what_the_training_time_covers(facts, label):
+    from diplomat_ie.evaluation.report import _training_section
+
+    text = _training_section(facts)
+    assert f"| {label} | 10.00 |" in text
+    assert ("| resumed from | ck (this part:" in text) == ("resumed_from" in facts)

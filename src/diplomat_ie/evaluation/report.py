@@ -213,7 +213,7 @@ def _training_facts(summary: dict | None) -> dict | None:
     if not summary:
         return None
     keys = ("name", "train_docs", "dev_docs", "train_windows", "seconds", "seconds_per_epoch", "epochs_run",
-            "train_loss", "best_dev", "peak_rss_mb")
+            "train_loss", "best_dev", "peak_rss_mb", "seconds_known_total", "seconds_this_process", "resumed_from")
     facts = {k: summary.get(k) for k in keys}
     facts["backbone"] = (summary.get("config") or {}).get("model", {}).get("backbone")
     return facts
@@ -238,11 +238,16 @@ def _training_section(t: dict | None) -> str:
     if not t:
         return "## Training\n\nNo run summary (pass --run-dir runs/NAME).\n"
     best = t.get("best_dev") or {}
-    rows = [["backbone", t.get("backbone")], ["training time (s)", t.get("seconds")],
-            ["training time (h)", round(t["seconds"] / 3600, 2) if t.get("seconds") else None],
+    what = "training time"
+    if t.get("resumed_from"):  # an older summary has no seconds_known_total: its seconds were this part's
+        what += ", all parts" if t.get("seconds_known_total") else " of the last resumed part"
+    rows = [["backbone", t.get("backbone")], [f"{what} (s)", t.get("seconds")],
+            [f"{what} (h)", round(t["seconds"] / 3600, 2) if t.get("seconds") else None],
             ["epochs", t.get("epochs_run")], ["s / epoch", t.get("seconds_per_epoch")],
             ["train documents", t.get("train_docs")], ["train windows", t.get("train_windows")],
             ["peak RSS (MB)", t.get("peak_rss_mb")]]
+    if t.get("resumed_from"):
+        rows.append(["resumed from", f"{t['resumed_from']} (this part: {t.get('seconds_this_process')} s)"])
     rows += [[f"best dev {k[5:]}", v] for k, v in best.items() if k.startswith("eval_") and k.endswith("f1")]
     return f"## Training\n\n{md_table(['', 'value'], rows)}"
 

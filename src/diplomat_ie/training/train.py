@@ -9,7 +9,6 @@ import logging
 import math
 import os
 import re
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from ..modeling.io import build_model, save_model_dir
 from ..utils import atomic_write_json, atomic_write_text, set_seed
 from . import distributed
 from .card import model_card
+from .clock import WallClock
 from .extra import check_saved_heads, found_types, load_extra_corpora, mix_windows, split_main
 from .trainer import DevScorer, DiplomatTrainer, WindowDataset
 from .windows import WindowRows, encode_windows
@@ -260,10 +260,10 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
         log.warning("--resume: no complete checkpoint in %s; training from the start", paths["checkpoints"])
     if last is not None:
         _check_checkpoint_format(last)
-    t0 = time.time()
+    clock = WallClock.resuming(last)
+    trainer.add_callback(clock)
     result = trainer.train(resume_from_checkpoint=str(last) if last else None)
-    seconds = time.time() - t0
-    summary = _summary(cfg, trainer, result, seconds, len(train_docs), len(dev_docs), len(feats), fstats, last)
+    summary = _summary(cfg, trainer, result, clock, len(train_docs), len(dev_docs), len(feats), fstats, last)
     summary["windows_cache"] = {"fingerprint": encoded.fingerprint, "hit": encoded.cache_hit,
                                 "dir": cfg.data.cache_dir}
     if extra_info:
@@ -379,16 +379,20 @@ def _last_checkpoint(folder: Path) -> Path | None:
     return None
 
 
-def _summary(cfg, trainer, result, seconds, n_train, n_dev, n_windows, fstats: Counter, resumed) -> dict:
+def _summary(cfg, trainer, result, clock: WallClock, n_train, n_dev, n_windows, fstats: Counter, resumed) -> dict:
     # state.log_history comes back from the checkpoint on --resume; trainer.dev_history only holds this
     # process's evaluations, so a resumed run would report a best_dev that is not the saved model's.
     hist = [h for h in trainer.state.log_history if "eval_nested_f1" in h] or trainer.dev_history
     best = max(hist, key=lambda h: h.get("eval_nested_f1", -1)) if hist else {}
     epochs = trainer.state.epoch or 0
+    here, here_epochs = clock.this_process(), epochs - clock.start_epoch
     return {
         "name": cfg.name, "config": cfg.to_dict(), "train_docs": n_train, "dev_docs": n_dev,
-        "train_windows": n_windows, "seconds": round(seconds, 1), "epochs_run": epochs,
-        "seconds_per_epoch": round(seconds / epochs, 1) if epochs else None,
+        "train_windows": n_windows, "epochs_run": epochs,
+        # over every resumed part where the checkpoints recorded it, else this process only
+        "seconds": round(clock.total() if clock.known else here, 1), "seconds_known_total": clock.known,
+        "seconds_this_process": round(here, 1), "epochs_this_process": round(here_epochs, 3),
+        "seconds_per_epoch": round(here / here_epochs, 1) if here_epochs > 0 else None,
         "train_loss": result.training_loss, "best_dev": best, "dev_history": hist,
         "log_history": trainer.state.log_history, "feature_stats": dict(fstats),
         "resumed_from": str(resumed) if resumed else None, "world_size": trainer.args.world_size,
