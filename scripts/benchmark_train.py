@@ -201,19 +201,22 @@ def allocator_env(name: str) -> dict[str, str]:
 def _machine() -> dict:
     import torch
 
+    from diplomat_ie.training.train import bf16_supported, cpu_vendor
+
     cpu = torch.cpu
     return {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
-            "avx512_bf16": bool(cpu._is_avx512_bf16_supported()),
+            "vendor": cpu_vendor(), "avx512_bf16": bool(cpu._is_avx512_bf16_supported()),
             "amx": bool(getattr(cpu, "_is_amx_tile_supported", lambda: False)()),
-            "cuda": torch.cuda.is_available()}
+            "cuda": torch.cuda.is_available(), "bf16_auto": bf16_supported()}
 
 
 def markdown(results: list[dict], meta: dict) -> str:
     base = next((r for r in results if r.get("config") == "ours-fp32" and "error" not in r), None)
     lines = [f"# Training benchmark ({meta['steps']} steps per configuration, batch {meta['batch_size']}, "
              f"{meta['windows'] or '?'} windows)", "",
-             f"Machine: {meta['machine']['cpus']} CPUs, AVX512-BF16 {meta['machine']['avx512_bf16']}, "
-             f"AMX {meta['machine']['amx']}, torch {meta['machine']['torch']}; malloc: "
+             f"Machine: {meta['machine']['cpus']} CPUs ({meta['machine'].get('vendor') or '?'}), AVX512-BF16 "
+             f"{meta['machine']['avx512_bf16']}, AMX {meta['machine']['amx']}, `training.bf16: auto` -> "
+             f"{meta['machine'].get('bf16_auto', '?')}, torch {meta['machine']['torch']}; malloc: "
              f"{meta.get('allocator', 'system')}, window order: {meta.get('sampling', 'group_by_length')}.", "",
              "| configuration | vocab | bf16 | embeddings | frozen layers | s/step | windows/s | s/epoch | vs ours-fp32 | peak RSS MB |",
              "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]

@@ -44,3 +44,15 @@ def test_a_missing_library_is_an_error_naming_it(bench, monkeypatch):
 def test_the_option_is_parsed(bench):
     assert bench.parse_args(["--allocator", "tcmalloc"]).allocator == "tcmalloc"
     assert bench.parse_args([]).allocator == "system"
+
+
+def test_machine_record_says_what_bf16_auto_resolves_to(bench, monkeypatch):
+    import diplomat_ie.training.train as train_mod
+
+    monkeypatch.setattr(train_mod, "cpu_vendor", lambda cpuinfo="": "AuthenticAMD")
+    machine = bench._machine()
+    assert machine["vendor"] == "AuthenticAMD" and machine["bf16_auto"] == train_mod.bf16_supported()
+    meta = {"steps": 3, "batch_size": 16, "windows": 10, "machine": machine}
+    assert f"CPUs (AuthenticAMD), AVX512-BF16 {machine['avx512_bf16']}" in bench.markdown([], meta)
+    old = dict(meta, machine={k: v for k, v in machine.items() if k not in ("vendor", "bf16_auto")})
+    assert "CPUs (?)" in bench.markdown([], old)  # a record from before the vendor was written

@@ -33,12 +33,14 @@ def test_bf16_setting_is_validated():
         load_config(None, {"training.bf16": "maybe"})
 
 
-@pytest.mark.parametrize("amx, avx512_bf16, expected", [
-    (True, True, True),     # AMX: bf16 matmuls are fast
-    (False, True, False),   # AVX512-BF16 alone measured slower than fp32 (README)
-    (False, False, False),
+@pytest.mark.parametrize("amx, avx512_bf16, vendor, expected", [
+    (True, True, "GenuineIntel", True),      # AMX: bf16 matmuls are fast
+    (False, True, "GenuineIntel", False),    # Intel AVX512-BF16 alone measured slower than fp32 (README)
+    (False, True, "AuthenticAMD", True),     # AMD AVX512-BF16 measured faster than fp32 (README)
+    (False, False, "AuthenticAMD", False),   # AVX2 only: bf16 measured far slower (README)
+    (False, True, "", False),                # no /proc/cpuinfo: stay on fp32
 ])
-def test_bf16_auto_needs_amx_on_cpu(monkeypatch, amx, avx512_bf16, expected):
+def test_bf16_auto_on_cpu(monkeypatch, amx, avx512_bf16, vendor, expected):
     import importlib
 
     train_mod = importlib.import_module("diplomat_ie.training.train")
@@ -46,9 +48,25 @@ def test_bf16_auto_needs_amx_on_cpu(monkeypatch, amx, avx512_bf16, expected):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(train_mod, "cpu_vendor", lambda: vendor)
     assert train_mod.use_bf16("auto") is expected
     assert train_mod.use_bf16("true") is True
     assert train_mod.use_bf16("false") is False
+
+
+@pytest.mark.parametrize("text, vendor", [
+    ("processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t: avx512_bf16\n", "AuthenticAMD"),
+    ("vendor_id : GenuineIntel\nvendor_id : GenuineIntel\n", "GenuineIntel"),
+    ("processor : 0\nmodel name : something else\n", ""),  # e.g. an ARM cpuinfo
+    (None, ""),                                             # no such file (not Linux)
+])
+def test_cpu_vendor_reads_cpuinfo(tmp_path, text, vendor):
+    from diplomat_ie.training.train import cpu_vendor
+
+    path = tmp_path / "cpuinfo"
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    assert cpu_vendor(str(path)) == vendor
 
 
 def test_role_head_under_cpu_autocast_matches_dtypes():

@@ -278,8 +278,8 @@ class TrainingConfig:
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: all cores)"})
     save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept (the best is kept too)"})
     bf16: str = field(default="auto", metadata={"help": "bf16 autocast (fp32 weights and optimiser state): "
-                                                        "auto = where the CPU (AVX512-BF16/AMX) or GPU "
-                                                        "supports it, true, false"})
+                                                        "auto = on a bf16 GPU, a CPU with AMX or an AMD CPU "
+                                                        "with AVX512-BF16 (README), true, false"})
     save_dtype: str = field(default="float32", metadata={
         "help": "dtype the saved model's weights are stored in: float32, float16 or bfloat16 (loaded as float32)"})
     save_embeddings: str = field(default="same", metadata={
