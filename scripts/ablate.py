@@ -39,6 +39,7 @@ CANDIDATES: dict[str, list[str]] = {
     "layer-lr-decay": ["--training.layer_lr_decay", "0.8"],
     "role-class-balance": ["--roles.class_balance", "0.5"],
     "scalar-mix": ["--model.scalar_mix", "4"],  # the last 4 of e5-small's 12 layers
+    "scalar-mix-8": ["--model.scalar_mix", "8"],
     "bio-roles": ["--roles.head", "bio", "--roles.pair_negatives", "0", "--roles.pair_negatives_from", "0"],
     "word-vectors": ["--model.word_vectors", "navec"],
     "word-lexicon": ["--model.word_lexicon", "[morph, places, train]"],
