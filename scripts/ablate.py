@@ -38,8 +38,10 @@ CANDIDATES: dict[str, list[str]] = {
     "span-head+pair-roles": ["--model.ner_head", "span", "--roles.head", "pair"],
     "layer-lr-decay": ["--training.layer_lr_decay", "0.8"],
     "role-class-balance": ["--roles.class_balance", "0.5"],
-    "scalar-mix": ["--model.scalar_mix", "4"],  # the last 4 of e5-small's 12 layers
-    "scalar-mix-8": ["--model.scalar_mix", "8"],
+    "top-layer": ["--model.scalar_mix", "0"],  # the heads read e5-small's top layer only
+    "scalar-mix": ["--model.scalar_mix", "4"],  # the last 4 of e5-small's 13 hidden states
+    "scalar-mix-8": ["--model.scalar_mix", "8"],  # the default since the 2-epoch mix ablation
+    "scalar-mix-13": ["--model.scalar_mix", "13"],  # every hidden state, the embeddings included
     "bio-roles": ["--roles.head", "bio", "--roles.pair_negatives", "0", "--roles.pair_negatives_from", "0"],
     "word-vectors": ["--model.word_vectors", "navec"],
     "word-lexicon": ["--model.word_lexicon", "[morph, places, train]"],

@@ -51,7 +51,7 @@ def fixture_vocab(size: int = 400) -> dict[str, int]:
     return {t: i for i, t in enumerate(tokens[: max(size, 5 + 2 * len(chars))])}
 
 
-def make_tiny_backbone(out: Path, hidden: int = 32, layers: int = 3, max_pos: int = 128) -> Path:
+def make_tiny_backbone(out: Path, hidden: int = 32, layers: int = 7, max_pos: int = 128) -> Path:
     """Save a random BertModel and a WordPiece tokenizer built from the fixtures into ``out``."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast

