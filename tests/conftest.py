@@ -51,7 +51,11 @@ def fixture_vocab(size: int = 400) -> dict[str, int]:
     return {t: i for i, t in enumerate(tokens[: max(size, 5 + 2 * len(chars))])}
 
 
-def make_tiny_backbone(out: Path, hidden: int = 32, layers: int = 7, max_pos: int = 128) -> Path:
+# 7 layers = 8 hidden states, so the default config's scalar mix of the last 8 fits the tiny encoder
+TINY_LAYERS = 7
+
+
+def make_tiny_backbone(out: Path, hidden: int = 32, layers: int = TINY_LAYERS, max_pos: int = 128) -> Path:
     """Save a random BertModel and a WordPiece tokenizer built from the fixtures into ``out``."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast

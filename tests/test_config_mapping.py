@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import TINY_LAYERS
 
 from diplomat_ie.cli import main
 from diplomat_ie.config import ConfigError, RunConfig, load_config
@@ -219,7 +220,8 @@ def test_window_longer_than_the_encoder_positions_is_an_error(work, capsys):
 # (run-config key, value, with init_from: error text) for values neither a fresh nor a continued model takes
 BAD = [
     ("roles.trigger_types", "CRIME", "roles.trigger_types: ['CRIME'] are not entity types of"),
-    ("roles.marker_layer", "5", "roles.marker_layer must be in 0..2, got 5"),
+    ("roles.marker_layer", str(TINY_LAYERS + 2),
+     f"roles.marker_layer must be in 0..{TINY_LAYERS - 1}, got {TINY_LAYERS + 2}"),
 ]
 
 

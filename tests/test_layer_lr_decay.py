@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import TINY_LAYERS
 from transformers import TrainingArguments
 
 from diplomat_ie.training.trainer import DiplomatTrainer, layer_lr_scale
@@ -48,12 +49,12 @@ def test_without_decay_the_four_groups_of_older_checkpoints(tiny_backbone, tmp_p
 
 
 def test_decay_gives_each_layer_its_rate(tiny_backbone, tmp_path):
-    groups = _groups(tiny_backbone, tmp_path, 0.5)  # the tiny backbone has 3 layers
+    groups = _groups(tiny_backbone, tmp_path, 0.5)
     rate = {n: g["lr"] for g in groups for n in g["names"]}
-    assert rate["encoder.encoder.layer.2.output.dense.weight"] == pytest.approx(1e-4)
-    assert rate["encoder.encoder.layer.1.output.dense.weight"] == pytest.approx(5e-5)
-    assert rate["encoder.encoder.layer.0.output.dense.weight"] == pytest.approx(2.5e-5)
-    assert rate["encoder.embeddings.position_embeddings.weight"] == pytest.approx(1.25e-5)
+    for i in range(TINY_LAYERS):  # the top layer gets the encoder rate, each one below half of it
+        expected = 1e-4 * 0.5 ** (TINY_LAYERS - 1 - i)
+        assert rate[f"encoder.encoder.layer.{i}.output.dense.weight"] == pytest.approx(expected)
+    assert rate["encoder.embeddings.position_embeddings.weight"] == pytest.approx(1e-4 * 0.5 ** TINY_LAYERS)
     assert all(r == pytest.approx(1e-3) for n, r in rate.items() if not n.startswith("encoder."))
     # encoder groups first, decayed before not, as without decay
     enc = [g["names"][0].startswith("encoder.") for g in groups]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY_LAYERS
 
 from diplomat_ie.cli import main
 from diplomat_ie.data.roles import ROLES
@@ -66,8 +67,8 @@ def test_zero_marker_reproduces_the_shared_pass(tiny_backbone, layer):
 def test_marker_layer_is_checked(tiny_backbone):
     model, _ = build_model(DiplomatConfig(backbone_name=str(tiny_backbone), entity_types=["EVENT"], roles=ROLES,
                                         window_length=64))
-    with pytest.raises(ValueError, match="marker_layer must be in 0..2"):
-        model.enable_role_marker(3)
+    with pytest.raises(ValueError, match=f"marker_layer must be in 0..{TINY_LAYERS - 1}"):
+        model.enable_role_marker(TINY_LAYERS)
 
 
 def test_train_and_predict_in_marker_mode(tmp_path, tiny_backbone, brat_dir, monkeypatch):

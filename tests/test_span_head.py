@@ -18,7 +18,7 @@ from diplomat_ie.modeling.configuration import DiplomatConfig
 from diplomat_ie.modeling.encoding import encode_document
 from diplomat_ie.modeling.features import IGNORE, FeatureStats, collate, window_features
 from diplomat_ie.modeling.io import load_heads, load_model_dir, load_tokenizer, save_model_dir
-from diplomat_ie.modeling.predict import Predictor
+from diplomat_ie.modeling.predict import EventPred, Predictor, SpanPred, _events_on_entities
 
 TEXT = "Министр иностранных дел России Сергей Лавров посетил Париж."
 TYPES = ["COUNTRY", "EVENT", "ORGANIZATION", "PERSON", "PROFESSION"]
@@ -144,6 +144,23 @@ def force_events(model_dir: Path, out: Path) -> Path:
 def _crossing(a, b) -> bool:
     return a.start < b.end and b.start < a.end and not (a.start <= b.start and b.end <= a.end) \
         and not (b.start <= a.start and a.end <= b.end)
+
+
+# (trigger (lo, hi, type, origin), entities (lo, hi, type), event kept)
+SURVIVING = [
+    ((2, 4, "EVENT", "model"), [(2, 4, "EVENT")], True),
+    ((2, 4, "EVENT", "model"), [(3, 5, "EVENT")], False),  # dropped by the document decode (it crossed)
+    ((2, 4, "EVENT", "model"), [(2, 4, "PERSON")], False),  # same span, another type
+    ((2, 3, "EVENT", "lexicon"), [], True),  # lexicon triggers are no entities by design
+]
+
+
+@pytest.mark.parametrize("trigger, entities, kept", SURVIVING)
+def test_events_keep_only_triggers_that_are_decoded_entities(trigger, entities, kept):
+    lo, hi, typ, origin = trigger
+    ev = EventPred(trigger=SpanPred(lo, hi, typ, 0.9, origin))
+    ents = [SpanPred(a, b, t, 0.8) for a, b, t in entities]
+    assert _events_on_entities([ev], ents) == ([ev] if kept else [])
 
 
 def test_extractor_on_span_entities_with_events(span_model, brat_dir, tmp_path):

@@ -260,6 +260,13 @@ LayerOut = dict[tuple[int, int], tuple[list[list[str]], list[list[float]]]]  # (
 SpanOut = dict[tuple[int, int], list[Candidate]]  # span head: (doc, window) -> its decoded spans
 
 
+def _events_on_entities(events: list[EventPred], entities: list[SpanPred]) -> list[EventPred]:
+    """Span head: events whose model trigger survived the document-level decode. A window's trigger that
+    crosses a higher-scoring span of a neighbouring window is dropped there, so it is no trigger either."""
+    kept = {(e.lo, e.hi, e.type) for e in entities}
+    return [ev for ev in events if ev.trigger.origin != "model" or (ev.trigger.lo, ev.trigger.hi, ev.trigger.type) in kept]
+
+
 def _owned_triggers(spans: list[Candidate], labels: list[str], win: Window, trigger_types: set[str]) -> list[SpanPred]:
     """Window-relative triggers among a window's decoded spans, those starting on a word the window owns."""
     return [SpanPred(c.lo, c.hi, labels[c.cls], c.score) for c in spans
@@ -359,6 +366,8 @@ class Predictor:
         for d, pred in enumerate(preds):
             if self.model.config.is_span and self.head is None:
                 pred.entities, pred.layer_tags = self._merge_spans(encs[d], d, span_out)
+                if gold_words is None:
+                    pred.events = _events_on_entities(pred.events, pred.entities)
             else:
                 pred.entities, pred.layer_tags = self._merge_entities(encs[d], d, layer_out)
             pred.events.sort(key=lambda ev: (ev.trigger.lo, ev.trigger.hi))
