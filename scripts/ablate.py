@@ -40,7 +40,7 @@ CANDIDATES: dict[str, list[str]] = {
     "role-class-balance": ["--roles.class_balance", "0.5"],
     "top-layer": ["--model.scalar_mix", "0"],  # the heads read e5-small's top layer only
     "scalar-mix": ["--model.scalar_mix", "4"],  # the last 4 of e5-small's 13 hidden states
-    "scalar-mix-8": ["--model.scalar_mix", "8"],  # the default since the 2-epoch mix ablation
+    "scalar-mix-8": ["--model.scalar_mix", "8"],  # won at 2 epochs, lost over the full schedule (README)
     "scalar-mix-13": ["--model.scalar_mix", "13"],  # every hidden state, the embeddings included
     "bio-roles": ["--roles.head", "bio", "--roles.pair_negatives", "0", "--roles.pair_negatives_from", "0"],
     "word-vectors": ["--model.word_vectors", "navec"],

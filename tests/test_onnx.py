@@ -49,7 +49,7 @@ def test_export_writes_both_files_and_a_record(exported):
     assert (exported / "onnx/model.onnx").is_file() and (exported / "onnx/model.int8.onnx").is_file()
     assert record["max_abs_diff_fp32"] < 1e-4
     assert set(record["files"]) == {"onnx", "onnx-int8"}
-    assert json.loads((exported / "config.json").read_text())["scalar_mix"] == 8  # the default config's mix
+    assert json.loads((exported / "config.json").read_text())["scalar_mix"] == 4  # the default config's mix
 
 
 def test_onnx_fp32_matches_pytorch(exported):
