@@ -42,6 +42,7 @@ CANDIDATES: dict[str, list[str]] = {
     "scalar-mix": ["--model.scalar_mix", "4"],  # the last 4 of e5-small's 13 hidden states
     "scalar-mix-8": ["--model.scalar_mix", "8"],  # won at 2 epochs, lost over the full schedule (README)
     "scalar-mix-13": ["--model.scalar_mix", "13"],  # every hidden state, the embeddings included
+    "pair-context": ["--roles.pair_context", "true"],  # + mean of the words between trigger and candidate
     "bio-roles": ["--roles.head", "bio", "--roles.pair_negatives", "0", "--roles.pair_negatives_from", "0"],
     "word-vectors": ["--model.word_vectors", "navec"],
     "word-lexicon": ["--model.word_lexicon", "[morph, places, train]"],

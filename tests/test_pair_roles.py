@@ -29,7 +29,7 @@ from diplomat_ie.modeling.pair_features import (
     window_pair_features,
     window_predictions,
 )
-from diplomat_ie.modeling.pair_roles import PairRoleHead, span_gap_anchor
+from diplomat_ie.modeling.pair_roles import PairRoleHead, between, context_means, prefix_sums, span_gap_anchor
 from diplomat_ie.modeling.predict import EventPred, Predictor, SpanPred
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,9 +202,38 @@ def test_decode_pairs_skips_the_trigger_and_merges_same_span_candidates():
 
 # ---------------------------------------------------------------- the head
 
-def test_pair_head_is_vectorised_per_trigger_and_pads_with_zeros():
+@pytest.mark.parametrize(("trig", "cand", "expected"), [
+    ((3, 5), (7, 9), (5, 7)),  # candidate after: the words between the spans
+    ((3, 5), (0, 2), (2, 3)),  # candidate before
+    ((3, 5), (5, 6), (5, 5)),  # touching: empty
+    ((3, 5), (1, 3), (3, 3)),
+    ((3, 5), (4, 8), (0, 0)),  # overlapping: empty
+    ((3, 5), (3, 5), (0, 0)),
+    ((3, 5), (0, 9), (0, 0)),  # the candidate holds the trigger
+])
+def test_between(trig, cand, expected):
+    lo, hi = between(torch.tensor([trig]), torch.tensor([[cand]]))
+    assert (lo.item(), hi.item()) == expected
+
+
+def test_context_means_match_a_loop():
     torch.manual_seed(0)
-    head = PairRoleHead(16, 8, len(TYPES), 1 + len(ROLES), 64, 0.0).eval()
+    words = torch.randn(2, 9, 4)
+    lo = torch.tensor([[0, 2, 5, 4], [1, 8, 0, 3]])
+    hi = torch.tensor([[3, 2, 9, 5], [8, 9, 0, 7]])
+    got = context_means(prefix_sums(words), lo, hi)
+    for n in range(2):
+        for c in range(4):
+            a, b = lo[n, c].item(), hi[n, c].item()
+            want = words[n, a:b].mean(0) if b > a else torch.zeros(4)
+            assert torch.allclose(got[n, c], want, atol=1e-5)
+
+
+@pytest.mark.parametrize("context", [False, True])
+def test_pair_head_is_vectorised_per_trigger_and_pads_with_zeros(context):
+    torch.manual_seed(0)
+    head = PairRoleHead(16, 8, len(TYPES), 1 + len(ROLES), 64, 0.0, context=context).eval()
+    assert (head.ctx is not None) == context
     words = torch.randn(2, 12, 16)
     trig = torch.tensor([[[1, 2], [4, 6]], [[11, 12], [0, 0]]])
     cands = torch.tensor([[[0, 1], [7, 9], [4, 6]], [[2, 5], [0, 0], [0, 0]]])
@@ -237,8 +266,22 @@ def _batch(tok, model):
     return collate([feat], tok.pad_token_id)
 
 
-def test_zero_marker_pair_head_reproduces_the_shared_pass(tiny_backbone):
-    model, tok = _pair_model(tiny_backbone)
+def test_the_context_changes_the_pair_scores_and_needs_its_prefix():
+    torch.manual_seed(0)
+    head = PairRoleHead(16, 8, len(TYPES), 1 + len(ROLES), 64, 0.0, context=True).eval()
+    words = torch.randn(1, 12, 16)
+    trig, cands, types = torch.tensor([[[1, 2]]]), torch.tensor([[[8, 9]]]), torch.tensor([[2]])
+    before = head(words, trig, cands, types)
+    words[0, 5] += 3.0  # a word between the spans: only the context sees it
+    assert not torch.allclose(head(words, trig, cands, types), before)
+    vec = torch.zeros(1, 1, 8)
+    with pytest.raises(ValueError, match="pass prefix"):
+        head.scores(vec[:, 0], vec, trig[0], cands[0], types[0])
+
+
+@pytest.mark.parametrize("context", [False, True])
+def test_zero_marker_pair_head_reproduces_the_shared_pass(tiny_backbone, context):
+    model, tok = _pair_model(tiny_backbone, pair_context=context)
     b = _batch(tok, model)
     args = (b["input_ids"], b["attention_mask"], b["word_pos"])
     words, _ = model.window_states(*args)
@@ -252,15 +295,17 @@ def test_zero_marker_pair_head_reproduces_the_shared_pass(tiny_backbone):
         model.role_logits(words, b["trig_spans"])
 
 
-def test_pair_model_save_load_round_trip_and_heads_only(tiny_backbone, tmp_path):
-    model, tok = _pair_model(tiny_backbone)
+@pytest.mark.parametrize("context", [False, True])
+def test_pair_model_save_load_round_trip_and_heads_only(tiny_backbone, tmp_path, context):
+    model, tok = _pair_model(tiny_backbone, pair_context=context)
     b = _batch(tok, model)
     words, _ = model.window_states(b["input_ids"], b["attention_mask"], b["word_pos"])
     ref = model.pair_role_logits(words, b["trig_spans"], b["cand_spans"], b["cand_types"])
     save_model_dir(model, tok, tmp_path / "m")
-    assert json.loads((tmp_path / "m/config.json").read_text())["role_head"] == "pair"
+    saved = json.loads((tmp_path / "m/config.json").read_text())
+    assert saved["role_head"] == "pair" and saved["pair_context"] is context
     loaded, _ = load_model_dir(tmp_path / "m")
-    assert isinstance(loaded.role_head, PairRoleHead)
+    assert isinstance(loaded.role_head, PairRoleHead) and (loaded.role_head.ctx is not None) == context
     w2, _ = loaded.window_states(b["input_ids"], b["attention_mask"], b["word_pos"])
     assert torch.allclose(loaded.pair_role_logits(w2, b["trig_spans"], b["cand_spans"], b["cand_types"]), ref,
                           atol=1e-6)

@@ -226,6 +226,9 @@ class RolesConfig:
         "help": "bio: tag every word with the BIO role it plays for each trigger; pair: classify each "
                 "(trigger, candidate entity) pair of a window (gold entities in training, the predicted "
                 "entities at inference)"})
+    pair_context: bool = field(default=False, metadata={
+        "help": "pair head: add the mean of the words between the trigger and the candidate to each pair "
+                "(SpERT-style context; nothing when they touch or overlap)"})
     class_balance: float = field(default=0.0, metadata={
         "help": "role loss class weights (mean count / role count) ** this, counted on the training documents "
                 "(0: plain cross-entropy; 0.5: inverse square root of the frequency); none / O keep weight 1"})

@@ -47,6 +47,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("roles.max_distance", "max_distance", ARCHITECTURE, "role distances bucketed up to"),
     Setting("roles.marker_layer", "role_marker_layer", ARCHITECTURE, "role marker layer"),
     Setting("roles.head", "role_head", ARCHITECTURE, "role head (bio tagger or entity-pair classifier)"),
+    Setting("roles.pair_context", "pair_context", ARCHITECTURE, "pair head: words between trigger and candidate"),
     Setting("roles.trigger_types", "trigger_types", RUNTIME, "trigger types"),
     Setting("model.overlap", "overlap", RUNTIME, "window overlap (subwords)"),
     Setting("model.dropout", "dropout", RUNTIME, "dropout before the heads"),
@@ -144,6 +145,8 @@ class DiplomatConfig(PretrainedConfig):
             marker added to the trigger's subwords (``0`` is the classic marker-per-trigger model).
         role_head: ``"bio"`` (tag each word with its role per trigger) or ``"pair"`` (classify each
             trigger x candidate entity pair, :mod:`.pair_roles`); configs saved without it are ``"bio"``.
+        pair_context: pair head: each pair also reads the mean of the words between its two spans
+            (configs saved without it: False).
         role_class_balance: training only: the power of the role loss class weights (0: none).
         role_class_weights: ``{role: weight}`` of the role loss (filled in by training from its documents
             when ``role_class_balance`` > 0; None: plain cross-entropy).
@@ -170,7 +173,7 @@ class DiplomatConfig(PretrainedConfig):
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
                  role_marker_layer: int | None = None, ner_head: str = "layered", max_span_width: int = 12,
                  span_none_weight: float = 1.0, span_loss_scale: str = "cells", ner_decoding: str = "argmax",
-                 scalar_mix: int = 0, role_head: str = "bio",
+                 scalar_mix: int = 0, role_head: str = "bio", pair_context: bool = False,
                  role_class_balance: float = 0.0, role_class_weights: dict[str, float] | None = None,
                  role_none_bias: float = 0.0,
                  pair_negatives: int = 0, pair_negatives_from: float = 0.0, extra_heads: dict[str, dict] | None = None,
@@ -199,6 +202,7 @@ class DiplomatConfig(PretrainedConfig):
         self.ner_decoding = ner_decoding
         self.scalar_mix = scalar_mix
         self.role_head = role_head
+        self.pair_context = bool(pair_context)
         self.role_class_balance = role_class_balance
         self.role_none_bias = role_none_bias
         self.role_class_weights = dict(role_class_weights) if role_class_weights else None

@@ -140,7 +140,8 @@ class DiplomatHeads(nn.Module):
         self.role_head: RoleHead | PairRoleHead | None = None
         if config.roles and getattr(config, "role_head", "bio") == "pair":
             self.role_head = PairRoleHead(width, config.role_hidden_size, len(config.entity_types),
-                                          len(config.pair_labels), config.max_distance, config.dropout)
+                                          len(config.pair_labels), config.max_distance, config.dropout,
+                                          context=getattr(config, "pair_context", False))
         elif config.roles:
             self.role_head = RoleHead(width, config.role_hidden_size, len(config.role_labels),
                                       config.max_distance, config.dropout)

@@ -5,7 +5,10 @@ Span vector of a word span: ``[mean; first; last]`` of its words' first-subword 
 ``[t; e; t * e; D[dist(e, t)]; T[type(e)]]`` -> linear -> GELU -> linear over ``none`` + the roles,
 where ``dist`` is the bucketed signed word gap between the spans (:func:`~.distance.distance_buckets`,
 0 when they overlap) and ``type`` the candidate's entity type (one extra row for types the model does
-not tag). All pairs of a batch are computed at once; the candidates' vectors once per window.
+not tag). With ``context`` (``roles.pair_context``) the pair vector also holds ``C``: the mean of the
+projected words strictly between the two spans (SpERT's context; zero when they touch or overlap), from
+prefix sums, so it costs no ``[pairs, words]`` tensor. All pairs of a batch are computed at once; the
+candidates' vectors once per window.
 Inputs, labels and decoding: :mod:`.pair_features`.
 """
 
@@ -34,6 +37,33 @@ def span_vectors(words: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
     return torch.cat([mean, first, end], -1)
 
 
+def between(trig: torch.Tensor, cands: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The words strictly between each trigger ``[N, 2]`` and its candidates ``[N, C, 2]``: ``(lo, hi)``
+    ``[N, C]`` each, ``[lo, hi)``; ``lo == hi`` where the spans touch or overlap."""
+    t_lo, t_hi = trig[:, :1], trig[:, 1:]
+    c_lo, c_hi = cands[..., 0], cands[..., 1]
+    after, before = c_lo >= t_hi, c_hi <= t_lo
+    zero = torch.zeros_like(c_lo)
+    lo = torch.where(after, t_hi.expand_as(c_lo), torch.where(before, c_hi, zero))
+    hi = torch.where(after, c_lo, torch.where(before, t_lo.expand_as(c_lo), zero))
+    return lo, hi
+
+
+def context_means(prefix: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """Mean word vector over ``[lo, hi)`` ``[N, C]`` from per-row prefix sums ``[N, W + 1, d]``
+    (``prefix[:, i]`` = sum of words ``< i``); zero for an empty range."""
+    d = prefix.size(-1)
+    top = prefix.gather(1, hi[..., None].expand(-1, -1, d))
+    bottom = prefix.gather(1, lo[..., None].expand(-1, -1, d))
+    return (top - bottom) / (hi - lo).clamp(min=1)[..., None].to(prefix.dtype)
+
+
+def prefix_sums(words: torch.Tensor) -> torch.Tensor:
+    """``[M, W, d]`` -> ``[M, W + 1, d]`` float32 prefix sums (bf16 sums drift over a window)."""
+    w = words.float()
+    return torch.cat([w.new_zeros((w.size(0), 1, w.size(2))), w.cumsum(1)], 1)
+
+
 def span_gap_anchor(trig: torch.Tensor, cands: torch.Tensor) -> torch.Tensor:
     """The candidate word whose distance to the trigger is the spans' gap: ``[N, C]`` for trigger
     spans ``[N, 2]`` and candidate spans ``[N, C, 2]`` (an overlapping candidate: a word inside the trigger)."""
@@ -50,17 +80,20 @@ class PairRoleHead(nn.Module):
         hidden: the encoder's hidden size; inner: ``role_hidden_size``.
         n_types: the model's entity types (one more embedding row for any other type).
         n_labels: ``none`` + the roles; max_distance: distances are bucketed up to this; dropout: before
-            the output layer.
+            the output layer; context: add the mean of the words between the spans to each pair.
     """
 
-    def __init__(self, hidden: int, inner: int, n_types: int, n_labels: int, max_distance: int, dropout: float):
+    def __init__(self, hidden: int, inner: int, n_types: int, n_labels: int, max_distance: int, dropout: float,
+                 context: bool = False):
         super().__init__()
         self.max_distance = max_distance
         self.trig = nn.Linear(3 * hidden, inner)
         self.cand = nn.Linear(3 * hidden, inner)
         self.dist = nn.Embedding(32, inner)
         self.etype = nn.Embedding(n_types + 1, inner)
-        self.pair = nn.Linear(5 * inner, inner)
+        # a context-free head registers no ctx weights, so models saved before load unchanged
+        self.ctx = nn.Linear(hidden, inner) if context else None
+        self.pair = nn.Linear((6 if context else 5) * inner, inner)
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(inner, n_labels)
 
@@ -74,7 +107,8 @@ class PairRoleHead(nn.Module):
             return words.new_zeros((b, t, cand_spans.size(1), self.out.out_features))
         trig_vec = self.trig(span_vectors(words, trig_spans))[bi, ti]  # [N, d]
         cand_vec = self.cand(span_vectors(words, cand_spans))[bi]  # [N, C, d]: once per window, then gathered
-        logits = self.scores(trig_vec, cand_vec, trig_spans[bi, ti], cand_spans[bi], cand_types[bi])
+        prefix = None if self.ctx is None else prefix_sums(self.ctx(words))[bi]
+        logits = self.scores(trig_vec, cand_vec, trig_spans[bi, ti], cand_spans[bi], cand_types[bi], prefix)
         out = logits.new_zeros((b, t, cand_spans.size(1), logits.size(-1)))
         out[bi, ti] = logits
         return out
@@ -83,13 +117,19 @@ class PairRoleHead(nn.Module):
         """Logits ``[N, C, L]`` for N triggers, each with its own word vectors ``words`` ``[N, W, H]``
         (marker mode), trigger spans ``[N, 2]``, candidates ``[N, C, 2]`` and their types ``[N, C]``."""
         trig_vec = self.trig(span_vectors(words, trig[:, None]))[:, 0]
-        return self.scores(trig_vec, self.cand(span_vectors(words, cands)), trig, cands, types)
+        prefix = None if self.ctx is None else prefix_sums(self.ctx(words))
+        return self.scores(trig_vec, self.cand(span_vectors(words, cands)), trig, cands, types, prefix)
 
     def scores(self, trig_vec: torch.Tensor, cand_vec: torch.Tensor, trig: torch.Tensor, cands: torch.Tensor,
-               types: torch.Tensor) -> torch.Tensor:
-        """The pair MLP: trigger vectors ``[N, d]``, candidate vectors ``[N, C, d]`` -> ``[N, C, L]``."""
+               types: torch.Tensor, prefix: torch.Tensor | None = None) -> torch.Tensor:
+        """The pair MLP: trigger vectors ``[N, d]``, candidate vectors ``[N, C, d]`` (and, with context,
+        the trigger rows' context prefix sums ``[N, W + 1, d]``) -> ``[N, C, L]``."""
         dist = distance_buckets(span_gap_anchor(trig, cands), trig[:, :1], trig[:, 1:], self.max_distance)
         t = trig_vec[:, None].expand_as(cand_vec)
-        z = torch.cat([t, cand_vec, t * cand_vec, self.dist(dist).to(cand_vec.dtype),
-                       self.etype(types).to(cand_vec.dtype)], -1)
+        parts = [t, cand_vec, t * cand_vec, self.dist(dist).to(cand_vec.dtype), self.etype(types).to(cand_vec.dtype)]
+        if self.ctx is not None:
+            if prefix is None:
+                raise ValueError("this pair head reads the context between the spans: pass prefix")
+            parts.append(context_means(prefix, *between(trig, cands)).to(cand_vec.dtype))
+        z = torch.cat(parts, -1)
         return self.out(self.drop(F.gelu(self.pair(z))))
