@@ -22,7 +22,7 @@ from diplomat_ie.config import NER_DECODINGS
 from diplomat_ie.evaluation.run import run_evaluation, write_ablation
 from diplomat_ie.evaluation.tables import ABLATION_COLUMNS, ablation_markdown
 from diplomat_ie.modeling.io import load_model_dir
-from diplomat_ie.modeling.predict import MemoWindowRunner, torch_window_outputs
+from diplomat_ie.modeling.runners import MemoWindowRunner, torch_window_outputs
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -212,7 +212,7 @@ def hf_logit_check(args) -> dict:
     from diplomat_ie.modeling.encoding import encode_document
     from diplomat_ie.modeling.features import collate
     from diplomat_ie.modeling.io import load_model_dir
-    from diplomat_ie.modeling.predict import torch_window_outputs
+    from diplomat_ie.modeling.runners import torch_window_outputs
 
     ours_model, tok = load_model_dir(args.model)
     run = torch_window_outputs(ours_model, pad_multiple=1)

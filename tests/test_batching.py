@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from diplomat_ie.modeling.predict import length_batches
+from diplomat_ie.modeling.runners import length_batches
 
 
 @pytest.mark.parametrize(("lengths", "batch_size", "max_padding", "expected"), [

@@ -328,7 +328,7 @@ def test_storage_ablation_scores_each_saved_copy(tiny_model, brat_dir, tmp_path)
 def test_memo_window_runner_runs_each_distinct_batch_once():
     import torch
 
-    from diplomat_ie.modeling.predict import MemoWindowRunner, WindowOutputs
+    from diplomat_ie.modeling.runners import MemoWindowRunner, WindowOutputs
 
     calls = []
 
@@ -353,7 +353,8 @@ def test_gold_passes_reuse_the_end_to_end_encoder_outputs(tiny_model, brat_dir):
     from diplomat_ie.data.corpora import load_docs
     from diplomat_ie.evaluation.evaluate import predict_gold_docs
     from diplomat_ie.modeling.io import load_model_dir
-    from diplomat_ie.modeling.predict import Predictor, torch_window_outputs
+    from diplomat_ie.modeling.predict import Predictor
+    from diplomat_ie.modeling.runners import torch_window_outputs
 
     model, tok = load_model_dir(tiny_model)
     docs = load_docs(str(brat_dir), "test")

@@ -360,7 +360,9 @@ def test_resumed_runs_training_time_adds_the_killed_parts_seconds(runs):
     assert res["seconds"] == pytest.approx(before["seconds_before"] + res["seconds_this_process"], abs=0.15)
     assert res["epochs_this_process"] == pytest.approx(TOTAL_STEPS / 30 - (KILL_SAVE_STEP - EVAL_EVERY) / 30, abs=1e-3)
     per_epoch = res["seconds_this_process"] / res["epochs_this_process"]
-    assert res["seconds_per_epoch"] == pytest.approx(per_epoch, abs=0.05 + 1e-9)  # stored to 0.1 s
+    # both seconds are stored to 0.1 s: the per-epoch rate carries that rounding over a fraction of an epoch
+    slack = 0.05 + 0.05 / res["epochs_this_process"] + 1e-9
+    assert res["seconds_per_epoch"] == pytest.approx(per_epoch, abs=slack)
     assert ref["resumed_from"] is None and ref["seconds"] == ref["seconds_this_process"] > 0
     assert ref["epochs_this_process"] == ref["epochs_run"] == 2
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from diplomat_ie.modeling.io import load_model_dir
-from diplomat_ie.modeling.predict import (
-    Predictor,
+from diplomat_ie.modeling.predict import Predictor
+from diplomat_ie.modeling.runners import (
     WindowOutputs,
     WindowRunner,
     bf16_window_outputs,

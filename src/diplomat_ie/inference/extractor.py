@@ -14,7 +14,8 @@ from ..data.triggers import TriggerLexicon
 from ..modeling.heads import DiplomatHeads
 from ..modeling.io import load_model_dir
 from ..modeling.model import DiplomatModel
-from ..modeling.predict import DocPred, Predictor, Progress, WindowRunner, bf16_window_outputs
+from ..modeling.predict import DocPred, Predictor, Progress
+from ..modeling.runners import WindowRunner, bf16_window_outputs
 
 log = logging.getLogger(__name__)
 BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")

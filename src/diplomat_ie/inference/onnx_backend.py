@@ -43,7 +43,7 @@ from transformers import PreTrainedTokenizerFast
 from ..modeling.heads import DiplomatHeads
 from ..modeling.io import ModelLoadError, check_model_dir, load_heads, load_model_dir, load_tokenizer
 from ..modeling.model import DiplomatModel
-from ..modeling.predict import WindowOutputs
+from ..modeling.runners import WindowOutputs
 from ..utils import atomic_write_text
 from .quantize import DEFAULT_INT8_SCHEME, quantize_int8
 
@@ -273,7 +273,7 @@ def _cpu_session(path: str | os.PathLike, threads: int | None) -> Any:
 
 
 class OnnxWindowRunner:
-    """A :class:`~diplomat_ie.modeling.predict.WindowRunner` backed by an ORT session (``model.onnx``)."""
+    """A :class:`~diplomat_ie.modeling.runners.WindowRunner` backed by an ORT session (``model.onnx``)."""
 
     pad_multiple = 1  # ORT does not pay torch's per-shape set-up cost: no padding
 
