@@ -17,6 +17,7 @@ from conftest import TINY_LAYERS
 
 from diplomat_ie.cli import main
 from diplomat_ie.config import ConfigError, RunConfig, load_config
+from diplomat_ie.modeling import word_lexicon
 from diplomat_ie.modeling.configuration import (
     ARCHITECTURE,
     RUNTIME,
@@ -58,6 +59,10 @@ CASES = [
     ("model.overlap", "4", "overlap", 4, "applied"),
     ("model.dropout", "0.3", "dropout", 0.3, "applied"),
     ("model.ner_decoding", "viterbi", "ner_decoding", "viterbi", "applied"),
+    ("model.type_lexicon", "CITY,COUNTRY", "type_lexicon", ["CITY", "COUNTRY"], "applied"),
+    ("model.type_lexicon_min_count", "3", "type_lexicon_min_count", 3, "applied"),
+    ("model.type_lexicon_min_share", "0.9", "type_lexicon_min_share", 0.9, "applied"),
+    ("model.type_lexicon_places", "false", "type_lexicon_places", False, "applied"),
     ("model.span_none_weight", "0.25", "span_none_weight", 0.25, "applied"),
     ("model.span_loss_scale", "words", "span_loss_scale", "words", "applied"),
     ("roles.loss_weight", "2.5", "role_loss_weight", 2.5, "applied"),
@@ -100,6 +105,7 @@ def work(tmp_path_factory, tiny_backbone, tiny_navec):
     other = shutil.copytree(tiny_backbone, tmp / "other-backbone")
     mp = pytest.MonkeyPatch()
     mp.chdir(tmp)
+    mp.setattr(word_lexicon, "place_names", lambda: {"Вашингтон": ["CITY"]})  # the real lookup: a minute
     rc = main(["train", "--config", str(DEFAULT), "--name", "base", "--model.backbone", str(tiny_backbone),
                *_flat(BASE), *QUICK, "--training.output_dir", str(tmp / "base")])
     assert rc == 0

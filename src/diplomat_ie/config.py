@@ -172,13 +172,23 @@ class ModelConfig:
     word_lexicon_size: int = field(default=16, metadata={"help": "width the lexicon bits are embedded to"})
     word_feature_dropout: float = field(default=0.1, metadata={
         "help": "training: chance that a word's word_vectors / word_lexicon features are dropped"})
+    type_lexicon: list[str] | None = field(default=None, metadata={
+        "help": "null, or entity types whose predictions decoding may correct to the type their lemmas have "
+                "most often among the training entities (or the place lookup's, for names seen less often); "
+                "decoding only: the lookups are built when training starts"})
+    type_lexicon_min_count: int = field(default=2, metadata={
+        "help": "type_lexicon: a name's training entities needed to correct by them"})
+    type_lexicon_min_share: float = field(default=0.7, metadata={
+        "help": "type_lexicon: share of those entities the corrected type needs"})
+    type_lexicon_places: bool = field(default=True, metadata={
+        "help": "type_lexicon: names seen less often take the country / region / city lookup's type"})
     init_from: str | None = field(default=None, metadata={
         "help": "continue from a trained diplomat-ie model directory (its labels, weights and architecture) "
                 "instead of a fresh head on the backbone. model.* / roles.* keys not given in the YAML or "
                 "on the command line come from that model; a given architecture key (backbone, max_length, "
                 "num_layers, ner_head, max_span_width, scalar_mix, entity_types, roles.enabled/hidden_size/max_distance/"
-                "marker_layer/head) must match it, a given runtime key (dropout, overlap, ner_decoding, span_none_weight, "
-                "span_loss_scale, roles.loss_weight/class_balance/trigger_types/pair_negatives/pair_negatives_from) is applied"})
+                "marker_layer/head) must match it, a given runtime key (dropout, overlap, ner_decoding, type_lexicon*, "
+                "span_none_weight, span_loss_scale, roles.loss_weight/class_balance/trigger_types/pair_negatives/pair_negatives_from) is applied"})
 
     def __post_init__(self) -> None:
         _check(self.max_length >= 16, "model.max_length", f"must be >= 16, got {self.max_length}")
@@ -206,6 +216,10 @@ class ModelConfig:
         _check(self.word_lexicon_size > 0, "model.word_lexicon_size", f"must be positive, got {self.word_lexicon_size}")
         _check(0.0 <= self.word_feature_dropout < 1.0, "model.word_feature_dropout",
                f"must be in [0, 1), got {self.word_feature_dropout}")
+        _check(self.type_lexicon_min_count >= 1, "model.type_lexicon_min_count",
+               f"must be >= 1, got {self.type_lexicon_min_count}")
+        _check(0.0 < self.type_lexicon_min_share <= 1.0, "model.type_lexicon_min_share",
+               f"must be in (0, 1], got {self.type_lexicon_min_share}")
         bad = [g for g in self.word_lexicon or () if g not in WORD_LEXICON_GROUPS]
         _check(not bad, "model.word_lexicon", f"unknown groups {bad}; choose from {', '.join(WORD_LEXICON_GROUPS)}")
 

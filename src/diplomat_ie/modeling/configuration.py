@@ -52,6 +52,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model.overlap", "overlap", RUNTIME, "window overlap (subwords)"),
     Setting("model.dropout", "dropout", RUNTIME, "dropout before the heads"),
     Setting("model.ner_decoding", "ner_decoding", RUNTIME, "layered head decoding (argmax or viterbi)"),
+    Setting("model.type_lexicon", "type_lexicon", RUNTIME, "decoding: types corrected by the training-set lexicon"),
+    Setting("model.type_lexicon_min_count", "type_lexicon_min_count", RUNTIME, "type lexicon: entities a name needs"),
+    Setting("model.type_lexicon_min_share", "type_lexicon_min_share", RUNTIME, "type lexicon: share the type needs"),
+    Setting("model.type_lexicon_places", "type_lexicon_places", RUNTIME, "type lexicon: place lookup for rarer names"),
     Setting("model.span_none_weight", "span_none_weight", RUNTIME, "span head: loss weight of none"),
     Setting("model.span_loss_scale", "span_loss_scale", RUNTIME, "span head: loss scale (cells or words)"),
     Setting("roles.loss_weight", "role_loss_weight", RUNTIME, "role loss weight"),
@@ -136,6 +140,8 @@ class DiplomatConfig(PretrainedConfig):
             (:mod:`.scalar_mix`); 0 (configs saved without it): the top layer.
         ner_decoding: the layered heads' decoding, ``"argmax"`` or ``"viterbi"`` (:mod:`.bio_decoding`);
             configs saved without it are ``"argmax"``.
+        type_lexicon: None, or the entity types decoding corrects by the training-set name lexicon
+            (:mod:`.type_lexicon`), with ``type_lexicon_min_count`` / ``_min_share`` / ``_places``.
         span_loss_scale: ``"cells"`` (mean over the candidate spans) or ``"words"`` (their sum over start words).
         roles: event roles; the role head tags ``O``/``B-R``/``I-R``.
         trigger_types: entity types that are event triggers.
@@ -173,6 +179,8 @@ class DiplomatConfig(PretrainedConfig):
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
                  role_marker_layer: int | None = None, ner_head: str = "layered", max_span_width: int = 12,
                  span_none_weight: float = 1.0, span_loss_scale: str = "cells", ner_decoding: str = "argmax",
+                 type_lexicon: list[str] | None = None, type_lexicon_min_count: int = 2,
+                 type_lexicon_min_share: float = 0.7, type_lexicon_places: bool = True,
                  scalar_mix: int = 0, role_head: str = "bio", pair_context: bool = False,
                  role_class_balance: float = 0.0, role_class_weights: dict[str, float] | None = None,
                  role_none_bias: float = 0.0,
@@ -200,6 +208,10 @@ class DiplomatConfig(PretrainedConfig):
         self.span_none_weight = span_none_weight
         self.span_loss_scale = span_loss_scale
         self.ner_decoding = ner_decoding
+        self.type_lexicon = list(type_lexicon) if type_lexicon else None
+        self.type_lexicon_min_count = type_lexicon_min_count
+        self.type_lexicon_min_share = type_lexicon_min_share
+        self.type_lexicon_places = bool(type_lexicon_places)
         self.scalar_mix = scalar_mix
         self.role_head = role_head
         self.pair_context = bool(pair_context)

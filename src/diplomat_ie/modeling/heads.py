@@ -41,6 +41,7 @@ from .distance import distance_buckets  # re-exported: it lived here first
 from .pair_roles import PairRoleHead
 from .scalar_mix import ScalarMix
 from .spans import SpanHead
+from .type_lexicon import TypeLexicon
 from .word_features import WordFeatures, WordFeaturizer, has_word_features
 
 HEADS_PREFIX = "heads."  # where DiplomatModel keeps its heads (state-dict key prefix)
@@ -125,6 +126,7 @@ class DiplomatHeads(nn.Module):
         self.n_ner = len(config.span_labels if config.is_span else config.ner_labels)
         self.word_features = WordFeatures(config) if has_word_features(config) else None
         self.featurizer: WordFeaturizer | None = None  # data side of word_features (set by build / load)
+        self.type_lexicon: TypeLexicon | None = None  # model.type_lexicon's lookups (set by training / load)
         # the word vectors every head reads: first-subword states, plus the word features if any
         width = hidden + (self.word_features.size if self.word_features is not None else 0)
         # one module, one state-dict prefix (heads.ner_head.*) for both kinds of NER head

@@ -15,7 +15,9 @@ from .configuration import FORMAT_VERSION, DiplomatConfig
 from .heads import HEADS_PREFIX, DiplomatHeads
 from .model import DiplomatModel
 from .storage import EMBEDDING_KEY, SCALE_SUFFIX, dequantize_embeddings, has_int8_embeddings, quantize_rows
+from .type_lexicon import TYPE_LEXICON_FILE, TypeLexicon
 from .word_features import WordFeaturizer, WordVectorsError, load_featurizer, prepare_word_vectors
+from .word_lexicon import LexiconError
 from .word_vectors import WordIndex
 
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
@@ -184,6 +186,7 @@ def load_model_dir(path: str | os.PathLike) -> tuple[DiplomatModel, PreTrainedTo
     # missing tensors, or drop a head): refuse instead.
     _check_keys(path, {k: list(info.get(k) or ()) for k in ("missing_keys", "unexpected_keys", "mismatched_keys")})
     model.heads.featurizer = _load_featurizer(path, model.config)
+    model.heads.type_lexicon = _load_type_lexicon(path, model.config)
     tokenizer = load_tokenizer(path)
     from .encoding import _special_ids
 
@@ -225,6 +228,17 @@ def _load_featurizer(path: str | os.PathLike, config: DiplomatConfig) -> WordFea
         return load_featurizer(path, config)
     except (OSError, ValueError) as exc:  # WordVectorsError, or a lexicon file that is not JSON
         raise ModelLoadError(f"{path}: cannot load the word features ({exc})") from exc
+
+
+def _load_type_lexicon(path: str | os.PathLike, config: DiplomatConfig) -> TypeLexicon | None:
+    """``model.type_lexicon``'s lookups; a directory that has them loads them even when the setting is off
+    (it is a runtime setting: switching it on later needs them)."""
+    if not getattr(config, "type_lexicon", None) and not (Path(path) / TYPE_LEXICON_FILE).is_file():
+        return None
+    try:
+        return TypeLexicon.load(path)
+    except LexiconError as exc:
+        raise ModelLoadError(str(exc)) from exc
 
 
 def _from_pretrained(path: str | None, **kwargs: Any) -> tuple[DiplomatModel, dict[str, Any]]:
@@ -289,6 +303,7 @@ def load_heads(path: str | os.PathLike) -> DiplomatHeads:
                        "mismatched_keys": mismatched})
     heads.load_state_dict(state, strict=True)
     heads.featurizer = _load_featurizer(path, config)
+    heads.type_lexicon = _load_type_lexicon(path, config)
     return heads.eval()
 
 
@@ -368,6 +383,9 @@ def save_model_dir(model, tokenizer, path: str | os.PathLike, card: str | None =
     featurizer = getattr(model, "featurizer", None)
     if featurizer is not None:
         featurizer.save(tmp)
+    type_lexicon = getattr(model, "type_lexicon", None)
+    if type_lexicon is not None:
+        type_lexicon.save(tmp)
     if card:
         atomic_write_text(tmp / "README.md", card)
     if path.exists():

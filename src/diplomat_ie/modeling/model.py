@@ -159,6 +159,11 @@ class DiplomatModel(PreTrainedModel):
         """The data side of the word features (:class:`~.word_features.WordFeaturizer`), or None."""
         return self.heads.featurizer
 
+    @property
+    def type_lexicon(self):
+        """The lookups of ``model.type_lexicon`` (:class:`~.type_lexicon.TypeLexicon`), or None."""
+        return self.heads.type_lexicon
+
     def window_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_pos: torch.Tensor,
                       word_feats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """First-subword vectors ``[B, W, H]`` of the top layer or the scalar mix (+ word features:

@@ -18,6 +18,7 @@ from .pair_features import Candidate as PairCandidate
 from .pair_features import decode_pairs, pad_candidates, predicted_candidates, type_id
 from .runners import WindowOutputs, WindowRunner, length_batches, torch_window_outputs
 from .spans import Candidate, decode_spans, span_candidates, split_span_logits
+from .type_lexicon import retype_entities
 from .word_features import has_word_features
 
 if TYPE_CHECKING:
@@ -198,6 +199,12 @@ class Predictor:
         self.pair = model.role_head is not None and getattr(cfg, "role_head", "bio") == "pair"
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else 0
+        # model.type_lexicon (a runtime setting): the main head's types corrected after decoding
+        self.type_lexicon = getattr(model, "type_lexicon", None) if getattr(cfg, "type_lexicon", None) \
+            and head is None else None
+        if getattr(cfg, "type_lexicon", None) and head is None and self.type_lexicon is None:
+            raise ValueError("model.type_lexicon is set but the model has no type lexicon (load it with "
+                             "modeling.io.load_model_dir / load_heads)")
         self.featurizer = getattr(model, "featurizer", None)  # word features: an extra input per window
         if self.featurizer is None and has_word_features(cfg):
             raise ValueError("this model reads word features but has no featurizer (load it with "
@@ -242,6 +249,9 @@ class Predictor:
                     pred.events = _events_on_entities(pred.events, pred.entities)
             else:
                 pred.entities, pred.layer_tags = self._merge_entities(encs[d], d, layer_out)
+            if self.type_lexicon is not None:
+                pred.entities = retype_entities(pred.entities, [w.text for w in encs[d].words], pred.layer_tags,
+                                                self.type_lexicon, self.model.config)
             pred.events.sort(key=lambda ev: (ev.trigger.lo, ev.trigger.hi))
             if (self.snap_arguments or gold_ents is not None) and pred.events:
                 index = EntityIndex(gold_ents[d] if gold_ents is not None else pred.entities)

@@ -55,8 +55,10 @@ def feature_bits(groups: Sequence[str], entity_types: Sequence[str]) -> list[str
 
 
 def licences(config) -> list[str]:
-    """Licences of the lexicon data a model with ``config`` carries (for its card)."""
-    groups = getattr(config, "word_lexicon", None) or []
+    """Licences of the lexicon data a model with ``config`` carries (for its card; ``model.type_lexicon`` too)."""
+    groups = set(getattr(config, "word_lexicon", None) or [])
+    if getattr(config, "type_lexicon", None):  # modeling.type_lexicon: lemmas, and the place lookup if on
+        groups |= {"morph", "places"} if getattr(config, "type_lexicon_places", True) else {"morph"}
     return [LICENCES[g] for g in ("morph", "places") if g in groups]
 
 

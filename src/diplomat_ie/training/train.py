@@ -243,6 +243,7 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
                                        freeze_word_embeddings=cfg.model.freeze_word_embeddings,
                                        freeze_layers=cfg.model.freeze_layers)
     attach_word_lexicon(model, train_docs, cfg.data.cache_dir)
+    attach_type_lexicon(model, train_docs, cfg.data.cache_dir)
     # counted on this run's documents (a continued model's own weights are replaced, or dropped at 0)
     model.config.role_class_weights = role_class_weights(
         train_docs, model.config.roles, tuple(model.config.trigger_types), model.config.role_class_balance) \
@@ -308,6 +309,24 @@ def attach_word_lexicon(model, train_docs, cache_dir: str | None = None) -> None
         raise ConfigError(f"model.word_lexicon: {exc}") from exc
     old = model.featurizer
     model.heads.featurizer = WordFeaturizer(old.index if old is not None else None, lexicon)
+
+
+def attach_type_lexicon(model, train_docs, cache_dir: str | None = None) -> None:
+    """Build ``model.type_lexicon``'s lookups from this run's training documents (a continued model's are
+    rebuilt: its lexicon should know this run's documents)."""
+    cfg = model.config
+    if not cfg.type_lexicon:
+        return
+    if unknown := sorted(set(cfg.type_lexicon) - set(cfg.entity_types)):
+        raise ConfigError(f"model.type_lexicon: {unknown} are not entity types of the model")
+    from ..modeling.type_lexicon import build_type_lexicon
+    from ..modeling.word_lexicon import LexiconError
+
+    try:
+        model.heads.type_lexicon = build_type_lexicon(train_docs, places=cfg.type_lexicon_places,
+                                                      cache_dir=cache_dir)
+    except LexiconError as exc:
+        raise ConfigError(f"model.type_lexicon: {exc}") from exc
 
 
 def _complete_checkpoint(path: Path) -> bool:
