@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     model, tokenizer = load_model_dir(a.model)
     if not a.saved or model.type_lexicon is None:
         model.heads.type_lexicon = build_type_lexicon(load_docs(a.corpus, a.train_split, lenient=a.lenient),
-                                                      places="on" in a.places, cache_dir="runs/.cache/windows")
+                                                      places="on" in a.places)
     cfg, out, rows = model.config, Path(a.out), []
     runner = MemoWindowRunner(torch_window_outputs(model))  # one encoder pass for all rows
     grid = [("off", None, None, None, None)] + [

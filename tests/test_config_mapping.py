@@ -17,7 +17,6 @@ from conftest import TINY_LAYERS
 
 from diplomat_ie.cli import main
 from diplomat_ie.config import ConfigError, RunConfig, load_config
-from diplomat_ie.modeling import word_lexicon
 from diplomat_ie.modeling.configuration import (
     ARCHITECTURE,
     RUNTIME,
@@ -105,7 +104,6 @@ def work(tmp_path_factory, tiny_backbone, tiny_navec):
     other = shutil.copytree(tiny_backbone, tmp / "other-backbone")
     mp = pytest.MonkeyPatch()
     mp.chdir(tmp)
-    mp.setattr(word_lexicon, "place_names", lambda: {"Вашингтон": ["CITY"]})  # the real lookup: a minute
     rc = main(["train", "--config", str(DEFAULT), "--name", "base", "--model.backbone", str(tiny_backbone),
                *_flat(BASE), *QUICK, "--training.output_dir", str(tmp / "base")])
     assert rc == 0

@@ -13,7 +13,6 @@ from test_batch_predict import TEXTS, train_tiny_model
 from diplomat_ie.config import ConfigError, load_config
 from diplomat_ie.data.document import Document, Entity, Span
 from diplomat_ie.inference import Extractor
-from diplomat_ie.modeling import word_lexicon as wl
 from diplomat_ie.modeling.io import ModelLoadError, load_heads, load_model_dir
 from diplomat_ie.modeling.predict import SpanPred
 from diplomat_ie.modeling.type_lexicon import (
@@ -105,6 +104,19 @@ def test_saved_lexicon_loads_and_bad_files_are_clear_errors(tmp_path):
         TypeLexicon.load(tmp_path / "nowhere")
 
 
+def test_the_place_lookup_is_built_once_into_the_user_cache(place_cache, monkeypatch, tmp_path):
+    docs = [_doc("a", "В Москве.", [("Москве", "CITY")])]
+    assert build_type_lexicon(docs).places["татарстан"] == ["STATE_OR_PROVINCE"]  # conftest's seeded file
+    from diplomat_ie.modeling import word_lexicon as wl
+
+    calls = []
+    monkeypatch.setattr(wl, "place_names", lambda: calls.append(1) or {"Париж": ["CITY"]})
+    monkeypatch.setenv("DIPLOMAT_IE_CACHE", str(tmp_path))
+    assert build_type_lexicon(docs).places == {"париж": ["CITY"]}
+    assert build_type_lexicon(docs).places == {"париж": ["CITY"]} and calls == [1]  # the second: cached
+    assert list((tmp_path / "places").glob("places-*.json"))
+
+
 def test_build_uses_the_given_place_names():
     docs = [_doc("a", "В Москве.", [("Москве", "CITY")])]
     lex = build_type_lexicon(docs, names={"Татарстан": ["STATE_OR_PROVINCE"]})
@@ -128,15 +140,12 @@ def test_bad_settings_are_config_errors(key, value, message):
 @pytest.fixture(scope="module")
 def typed_model(tmp_path_factory, tiny_backbone) -> Path:
     tmp = tmp_path_factory.mktemp("typelex")
-    mp = pytest.MonkeyPatch()
-    mp.setattr(wl, "place_names", lambda: {"Вашингтон": ["STATE_OR_PROVINCE"]})  # the real one: a minute
     cwd = os.getcwd()
     os.chdir(tmp)
-    try:
+    try:  # the place lookup: conftest's PLACE_NAMES, from the seeded user cache
         model = train_tiny_model(tmp, tiny_backbone, **{"model.type_lexicon": "CITY,COUNTRY,PERSON"})
     finally:
         os.chdir(cwd)
-        mp.undo()
     _every_word_a_city(model)
     return model
 
@@ -159,7 +168,8 @@ def test_training_builds_saves_and_loads_the_lexicon(typed_model):
     cfg = json.loads((typed_model / "config.json").read_text())
     assert cfg["type_lexicon"] == ["CITY", "COUNTRY", "PERSON"] and cfg["type_lexicon_min_count"] == 2
     saved = json.loads((typed_model / TYPE_LEXICON_FILE).read_text(encoding="utf-8"))
-    assert saved["train"]["казахстан"] == {"COUNTRY": 1} and saved["places"] == {"вашингтон": ["STATE_OR_PROVINCE"]}
+    assert saved["train"]["казахстан"] == {"COUNTRY": 1}
+    assert saved["places"] == {"вашингтон": ["CITY"], "казахстан": ["COUNTRY"], "татарстан": ["STATE_OR_PROVINCE"]}
     model, _ = load_model_dir(typed_model)
     assert model.type_lexicon.train == saved["train"]
     assert load_heads(typed_model).type_lexicon.places == saved["places"]

@@ -1,4 +1,4 @@
-"""Small shared helpers: atomic writes, data root, seeding."""
+"""Small shared helpers: atomic writes, data root, cache folder, seeding."""
 
 from __future__ import annotations
 
@@ -35,6 +35,19 @@ def data_root(override: str | os.PathLike | None = None) -> Path:
     if local.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in local.iterdir()):
         return local
     return Path(DEFAULT_DATA_ROOT)
+
+
+CACHE_ENV = "DIPLOMAT_IE_CACHE"
+
+
+def cache_root() -> Path:
+    """The per-user cache folder: ``$DIPLOMAT_IE_CACHE``, else ``$XDG_CACHE_HOME/diplomat-ie``, else
+    ``~/.cache/diplomat-ie``. Lookups derived from installed packages (the place names) are built there
+    once and shared by every run, whatever its working folder."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "diplomat-ie"
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -236,7 +236,7 @@ def _load_type_lexicon(path: str | os.PathLike, config: DiplomatConfig) -> TypeL
     if not getattr(config, "type_lexicon", None) and not (Path(path) / TYPE_LEXICON_FILE).is_file():
         return None
     try:
-        return TypeLexicon.load(path)
+        return TypeLexicon.load(Path(path))
     except LexiconError as exc:
         raise ModelLoadError(str(exc)) from exc
 

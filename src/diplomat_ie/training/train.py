@@ -243,7 +243,7 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
                                        freeze_word_embeddings=cfg.model.freeze_word_embeddings,
                                        freeze_layers=cfg.model.freeze_layers)
     attach_word_lexicon(model, train_docs, cfg.data.cache_dir)
-    attach_type_lexicon(model, train_docs, cfg.data.cache_dir)
+    attach_type_lexicon(model, train_docs)
     # counted on this run's documents (a continued model's own weights are replaced, or dropped at 0)
     model.config.role_class_weights = role_class_weights(
         train_docs, model.config.roles, tuple(model.config.trigger_types), model.config.role_class_balance) \
@@ -311,9 +311,9 @@ def attach_word_lexicon(model, train_docs, cache_dir: str | None = None) -> None
     model.heads.featurizer = WordFeaturizer(old.index if old is not None else None, lexicon)
 
 
-def attach_type_lexicon(model, train_docs, cache_dir: str | None = None) -> None:
+def attach_type_lexicon(model, train_docs) -> None:
     """Build ``model.type_lexicon``'s lookups from this run's training documents (a continued model's are
-    rebuilt: its lexicon should know this run's documents)."""
+    rebuilt: its lexicon should know this run's documents); the place lookup is cached per user."""
     cfg = model.config
     if not cfg.type_lexicon:
         return
@@ -323,8 +323,7 @@ def attach_type_lexicon(model, train_docs, cache_dir: str | None = None) -> None
     from ..modeling.word_lexicon import LexiconError
 
     try:
-        model.heads.type_lexicon = build_type_lexicon(train_docs, places=cfg.type_lexicon_places,
-                                                      cache_dir=cache_dir)
+        model.heads.type_lexicon = build_type_lexicon(train_docs, places=cfg.type_lexicon_places)
     except LexiconError as exc:
         raise ConfigError(f"model.type_lexicon: {exc}") from exc
 
