@@ -86,7 +86,7 @@ def main(argv=None) -> int:
         label = name if types is None else f"{name}-c{count}-s{share:g}-places-{places}"
         res = run_evaluation(a.model, corpus=a.corpus, split=a.split, output=out / label, lenient=a.lenient,
                              loaded=(model, tokenizer), window_fn=runner)
-        per_type = res["metrics"]["nested"]["per_type"]
+        per_type = res["metrics"].get("nested", {}).get("per_type", {})  # factRuEval: PER/ORG/LOC only
         rows.append({"name": name, "types": types, "min_count": count, "min_share": share, "places": places,
                      "per_type": {t: per_type[t]["f1"] for t in per_type},
                      **{k: res["headline"].get(k) for k in ABLATION_COLUMNS}})

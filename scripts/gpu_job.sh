@@ -11,7 +11,8 @@
 # wheels/ = the pure-Python dependencies the node lacks (razdel, seqeval), installed with --no-index;
 # datasets.tgz = NEREL, factRuEval-2016 and the seed articles.
 # The default config's navec word vectors (natasha's 26.6 MB table) do not fit in the bundle beside the
-# rest, so the GPU run trains with model.word_vectors null (give --model.word_vectors PATH.tar to override).
+# rest, so the GPU run trains with model.word_vectors null (give --model.word_vectors PATH.tar to override),
+# and without model.type_lexicon (pymorphy3's 16 MB dictionaries and the place-name packages are not on the node).
 #
 # Environment: GPU_JOB_BUNDLE (default .gpu), GPU_JOB_EPOCHS (default 12), GPU_JOB_NAME (default gpu),
 # GPU_JOB_CPU=1 (allow a run without CUDA: the CPU test of this script), GPU_JOB_REPORT_ARGS (extra
@@ -65,7 +66,8 @@ run() {
   # bf16 auto = on for a bf16-capable GPU; the Trainer puts the model on CUDA by itself
   "$py" -m diplomat_ie.cli train --config default --name "$name" \
     --model.backbone "$bundle/backbone" --training.epochs "${GPU_JOB_EPOCHS:-12}" --training.bf16 auto \
-    --training.output_dir "models/$name" --training.overwrite true --model.word_vectors null "$@"
+    --training.output_dir "models/$name" --training.overwrite true --model.word_vectors null \
+    --model.type_lexicon null "$@"
   local trained=$(($(date +%s) - start))
   # shellcheck disable=SC2086  # GPU_JOB_REPORT_ARGS is a list of words
   "$py" -m diplomat_ie.cli report --model "models/$name" --output "reports/$name" --run-dir "runs/$name" \

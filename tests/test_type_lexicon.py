@@ -19,6 +19,7 @@ from diplomat_ie.modeling.type_lexicon import (
     TYPE_LEXICON_FILE,
     TypeLexicon,
     build_type_lexicon,
+    resolve_types,
     retype_entities,
     train_span_counts,
 )
@@ -74,6 +75,7 @@ def test_train_counts_are_keyed_by_lemmas_of_the_whole_name():
 
 class _Cfg:
     type_lexicon = ["CITY", "COUNTRY", "STATE_OR_PROVINCE"]
+    entity_types = ["CITY", "COUNTRY", "PERSON", "STATE_OR_PROVINCE"]
     type_lexicon_min_count, type_lexicon_min_share, type_lexicon_places = 2, 0.7, True
 
 
@@ -166,7 +168,7 @@ def _every_word_a_city(model: Path) -> None:
 
 def test_training_builds_saves_and_loads_the_lexicon(typed_model):
     cfg = json.loads((typed_model / "config.json").read_text())
-    assert cfg["type_lexicon"] == ["CITY", "COUNTRY", "PERSON"] and cfg["type_lexicon_min_count"] == 2
+    assert cfg["type_lexicon"] == ["CITY", "COUNTRY", "PERSON"] and cfg["type_lexicon_min_count"] == 1  # default.yaml
     saved = json.loads((typed_model / TYPE_LEXICON_FILE).read_text(encoding="utf-8"))
     assert saved["train"]["казахстан"] == {"COUNTRY": 1}
     assert saved["places"] == {"вашингтон": ["CITY"], "казахстан": ["COUNTRY"], "татарстан": ["STATE_OR_PROVINCE"]}
@@ -182,8 +184,7 @@ def test_predictions_take_the_lexicon_types_and_onnx_agrees(typed_model, tmp_pat
 
     text = "Марко Рубио посетит Казахстан и Вашингтон."
     model, tokenizer = load_model_dir(typed_model)
-    model.type_lexicon.train = {"марк рубио": {"PERSON": 3}, "казахстан": {"COUNTRY": 2},
-                                "вашингтон": {"CITY": 1}}
+    model.type_lexicon.train = {"марк рубио": {"PERSON": 3}, "казахстан": {"COUNTRY": 2}}  # вашингтон: places
     model.type_lexicon.places = {"вашингтон": ["COUNTRY"]}
     model.type_lexicon.save(typed_model)
     got = {(e.text, e.type) for e in Extractor.from_pretrained(typed_model)(text).entities}
@@ -213,3 +214,33 @@ def test_missing_lexicon_file_is_a_clear_error(typed_model, tmp_path):
 def test_unknown_types_are_a_config_error(tmp_path, tiny_backbone):
     with pytest.raises(ConfigError, match=r"model.type_lexicon: \['SHIP'\] are not entity types of the model"):
         train_tiny_model(tmp_path, tiny_backbone, **{"model.type_lexicon": "CITY,SHIP"})
+
+
+@pytest.mark.parametrize("spec, expected", [
+    (["CITY", "COUNTRY"], ["CITY", "COUNTRY"]),
+    (["COUNTRY", "CITY"], ["CITY", "COUNTRY"]),  # the model's order
+    (["all"], ["CITY", "COUNTRY", "NATIONALITY", "PERSON"]),
+    (["all", "-NATIONALITY"], ["CITY", "COUNTRY", "PERSON"]),
+    (["all", "-SHIP"], ["CITY", "COUNTRY", "NATIONALITY", "PERSON"]),  # excluding an absent type is harmless
+    (["CITY", "-CITY"], []),
+    (None, []),
+])
+def test_resolve_types(spec, expected):
+    assert resolve_types(spec, ["CITY", "COUNTRY", "NATIONALITY", "PERSON"]) == expected
+
+
+def test_resolve_types_names_an_unknown_type():
+    with pytest.raises(ValueError, match=r"\['SHIP'\] are not entity types"):
+        resolve_types(["all", "SHIP"], ["CITY"])
+
+
+def test_the_default_config_corrects_every_type_but_nationality(typed_model, tmp_path, tiny_backbone):
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        model = train_tiny_model(tmp_path, tiny_backbone)
+    finally:
+        os.chdir(cwd)
+    cfg = json.loads((model / "config.json").read_text())
+    assert cfg["type_lexicon"] == [t for t in cfg["entity_types"] if t != "NATIONALITY"]
+    assert cfg["type_lexicon_min_count"] == 1 and (model / TYPE_LEXICON_FILE).is_file()

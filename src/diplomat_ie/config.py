@@ -174,8 +174,9 @@ class ModelConfig:
         "help": "training: chance that a word's word_vectors / word_lexicon features are dropped"})
     type_lexicon: list[str] | None = field(default=None, metadata={
         "help": "null, or entity types whose predictions decoding may correct to the type their lemmas have "
-                "most often among the training entities (or the place lookup's, for names seen less often); "
-                "decoding only: the lookups are built when training starts"})
+                "most often among the training entities (or the place lookup's, for names seen less often): "
+                "type names, all (every type) and -TYPE (not that one); decoding only: the lookups are built "
+                "when training starts"})
     type_lexicon_min_count: int = field(default=2, metadata={
         "help": "type_lexicon: a name's training entities needed to correct by them"})
     type_lexicon_min_share: float = field(default=0.7, metadata={

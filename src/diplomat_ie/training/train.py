@@ -317,10 +317,15 @@ def attach_type_lexicon(model, train_docs) -> None:
     cfg = model.config
     if not cfg.type_lexicon:
         return
-    if unknown := sorted(set(cfg.type_lexicon) - set(cfg.entity_types)):
-        raise ConfigError(f"model.type_lexicon: {unknown} are not entity types of the model")
-    from ..modeling.type_lexicon import build_type_lexicon
+    from ..modeling.type_lexicon import build_type_lexicon, resolve_types
     from ..modeling.word_lexicon import LexiconError
+
+    try:  # saved as the concrete list: what this model corrects
+        cfg.type_lexicon = resolve_types(cfg.type_lexicon, cfg.entity_types) or None
+    except ValueError as exc:
+        raise ConfigError(f"model.type_lexicon: {exc}") from None
+    if not cfg.type_lexicon:
+        return
 
     try:
         model.heads.type_lexicon = build_type_lexicon(train_docs, places=cfg.type_lexicon_places)
