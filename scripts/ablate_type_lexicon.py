@@ -5,7 +5,8 @@ setting (decoding only, so one model is an equal budget for every row).
         --out reports/ablations/type-lexicon-default
 
 The lookups are built from the corpus's ``--train-split`` documents (as training builds them) unless
-``--saved`` uses the model's own. Rows: off, then every type set x min count x min share x place lookup
+``--saved`` uses the model's own
+(``--train-corpus nerel`` to score a NEREL model on factRuEval). Rows: off, then every type set x min count x min share x place lookup
 given. A type set is ``places`` (:data:`PLACES`), ``all`` (the model's types), ``all-but-<TYPE>``, or a
 comma list. The encoder runs once (:class:`~diplomat_ie.modeling.runners.MemoWindowRunner`); each row's
 evaluation folder goes to ``<out>/<row>/``, the table to ``<out>.json`` / ``<out>.md``. A benchmark of
@@ -34,6 +35,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--model", required=True, help="a trained model directory")
     p.add_argument("--corpus", default="nerel")
     p.add_argument("--split", default="dev")
+    p.add_argument("--train-corpus", help="the corpus the lookups are built from (default: --corpus)")
     p.add_argument("--train-split", default="train", help="the documents the lookups are built from")
     p.add_argument("--saved", action="store_true", help="use the model's saved type lexicon")
     p.add_argument("--type-sets", nargs="+", default=["places", "all", "all-but-NATIONALITY"])
@@ -71,7 +73,7 @@ def main(argv=None) -> int:
     a = parse_args(argv)
     model, tokenizer = load_model_dir(a.model)
     if not a.saved or model.type_lexicon is None:
-        model.heads.type_lexicon = build_type_lexicon(load_docs(a.corpus, a.train_split, lenient=a.lenient),
+        model.heads.type_lexicon = build_type_lexicon(load_docs(a.train_corpus or a.corpus, a.train_split, lenient=a.lenient),
                                                       places="on" in a.places)
     cfg, out, rows = model.config, Path(a.out), []
     runner = MemoWindowRunner(torch_window_outputs(model))  # one encoder pass for all rows

@@ -244,3 +244,16 @@ def test_the_default_config_corrects_every_type_but_nationality(typed_model, tmp
     cfg = json.loads((model / "config.json").read_text())
     assert cfg["type_lexicon"] == [t for t in cfg["entity_types"] if t != "NATIONALITY"]
     assert cfg["type_lexicon_min_count"] == 1 and (model / TYPE_LEXICON_FILE).is_file()
+
+
+def test_trigger_types_are_never_corrected_nor_corrected_to():
+    class Cfg(_Cfg):
+        type_lexicon = ["all"]
+        entity_types = ["EVENT", "PROFESSION"]
+        trigger_types = ["EVENT"]
+        type_lexicon_min_count = 1
+
+    lex = TypeLexicon({"визит": {"PROFESSION": 5}, "посол": {"EVENT": 5}})
+    ents = [SpanPred(0, 1, "EVENT", 0.9), SpanPred(1, 2, "PROFESSION", 0.9)]
+    out = retype_entities(ents, ["визит", "посол"], [["B-EVENT", "B-PROFESSION"]], lex, Cfg())
+    assert [e.type for e in out] == ["EVENT", "PROFESSION"]

