@@ -92,7 +92,7 @@ def main(argv=None) -> int:
         rows.append({"name": name, "types": types, "min_count": count, "min_share": share, "places": places,
                      "per_type": {t: per_type[t]["f1"] for t in per_type},
                      **{k: res["headline"].get(k) for k in ABLATION_COLUMNS}})
-        print(f"{label}: nested {res['headline']['nested_f1']:.2f}", flush=True)
+        print(f"{label}: {res['headline']}", flush=True)
     print(write_ablation(out, {"model": a.model, "split": a.split, "rows": rows}, markdown(a.model, a.split, rows)))
     return 0
 
