@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from test_batch_predict import TEXTS, train_tiny_model
+from test_word_lexicon import _doc
 
 from diplomat_ie.config import ConfigError, load_config
-from diplomat_ie.data.document import Document, Entity, Span
 from diplomat_ie.inference import Extractor
 from diplomat_ie.modeling.io import ModelLoadError, load_heads, load_model_dir
 from diplomat_ie.modeling.predict import SpanPred
@@ -52,14 +52,6 @@ LEX = TypeLexicon(
 ])
 def test_type_of(key, predicted, types, kwargs, expected):
     assert LEX.type_of(key, predicted, types, **kwargs) == expected
-
-
-def _doc(doc_id: str, text: str, ents: list[tuple[str, str]]) -> Document:
-    out = []
-    for i, (name, typ) in enumerate(ents):
-        start = text.index(name)
-        out.append(Entity(f"T{i}", typ, [Span(start, start + len(name))], name))
-    return Document(doc_id, text, entities=out)
 
 
 def test_train_counts_are_keyed_by_lemmas_of_the_whole_name():

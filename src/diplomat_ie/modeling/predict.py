@@ -200,9 +200,9 @@ class Predictor:
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else 0
         # model.type_lexicon (a runtime setting): the main head's types corrected after decoding
-        self.type_lexicon = getattr(model, "type_lexicon", None) if getattr(cfg, "type_lexicon", None) \
-            and head is None else None
-        if getattr(cfg, "type_lexicon", None) and head is None and self.type_lexicon is None:
+        corrects = bool(getattr(cfg, "type_lexicon", None)) and head is None
+        self.type_lexicon = getattr(model, "type_lexicon", None) if corrects else None
+        if corrects and self.type_lexicon is None:
             raise ValueError("model.type_lexicon is set but the model has no type lexicon (load it with "
                              "modeling.io.load_model_dir / load_heads)")
         self.featurizer = getattr(model, "featurizer", None)  # word features: an extra input per window

@@ -318,18 +318,12 @@ def attach_type_lexicon(model, train_docs) -> None:
     if not cfg.type_lexicon:
         return
     from ..modeling.type_lexicon import build_type_lexicon, resolve_types
-    from ..modeling.word_lexicon import LexiconError
 
-    try:  # saved as the concrete list: what this model corrects
-        cfg.type_lexicon = resolve_types(cfg.type_lexicon, cfg.entity_types) or None
+    try:  # unknown types (ValueError) or a missing package (LexiconError, a ValueError)
+        cfg.type_lexicon = resolve_types(cfg.type_lexicon, cfg.entity_types) or None  # saved as the concrete list
+        if cfg.type_lexicon:
+            model.heads.type_lexicon = build_type_lexicon(train_docs, places=cfg.type_lexicon_places)
     except ValueError as exc:
-        raise ConfigError(f"model.type_lexicon: {exc}") from None
-    if not cfg.type_lexicon:
-        return
-
-    try:
-        model.heads.type_lexicon = build_type_lexicon(train_docs, places=cfg.type_lexicon_places)
-    except LexiconError as exc:
         raise ConfigError(f"model.type_lexicon: {exc}") from exc
 
 
