@@ -1,13 +1,15 @@
 """Decoding ablation on one trained model: the same weights scored with each ``model.ner_decoding``
-and, with ``--role-biases``, each ``roles.none_bias``.
+and, with ``--role-biases``, each ``roles.none_bias`` (with ``--single-role-sets``, each ``roles.single_roles``).
 
     python scripts/ablate_decoding.py --model models/abl-2ep-x --split dev --out reports/ablations/decoding-x
     python scripts/ablate_decoding.py --model models/default --decodings viterbi --role-biases 0 0.5 1 \
         --split dev --out reports/ablations/role-bias-default
+    python scripts/ablate_decoding.py --model models/default --decodings viterbi --single-role-sets none time \
+        time,place --split dev --out reports/ablations/single-roles-default
 
 Decoding is a runtime setting (no weights), so one trained model is an equal budget for every row. Each
 row's full evaluation folder goes to ``<out>/<decoding>/`` (``<out>/<decoding>-bias<b>/`` with
-``--role-biases``); the table to ``<out>.json`` / ``<out>.md``. The encoder runs once: every row after
+``--role-biases``, ``-single<roles>`` added with ``--single-role-sets``); the table to ``<out>.json`` / ``<out>.md``. The encoder runs once: every row after
 the first reuses its window outputs (``predict s`` is then the decoding and the heads only). A benchmark
 of the model, not a test.
 """
@@ -33,13 +35,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--decodings", nargs="+", default=list(NER_DECODINGS), choices=NER_DECODINGS)
     p.add_argument("--role-biases", nargs="+", type=float,
                    help="roles.none_bias values to score (default: the model's own only)")
+    p.add_argument("--single-role-sets", nargs="+",
+                   help="roles.single_roles values to score, each comma-separated roles or 'none' (default: the "
+                        "model's own only)")
     p.add_argument("--lenient", action="store_true", help="skip malformed annotation lines")
     p.add_argument("--out", required=True, help="output path without extension")
     return p.parse_args(argv)
 
 
 def markdown(model: str, split: str, rows: list[dict]) -> str:
-    lead = {"decoding": lambda r: r["decoding"], "roles.none_bias": lambda r: f"{r['role_none_bias']:g}"}
+    lead = {"decoding": lambda r: r["decoding"], "roles.none_bias": lambda r: f"{r['role_none_bias']:g}",
+            "roles.single_roles": lambda r: ", ".join(r.get("role_single_roles") or []) or "-"}
     return ablation_markdown(f"Decoding on {model} ({split})", rows, lead,
                              {"predict s": lambda r: f"{r['predict_s']:.0f}"})
 
@@ -54,14 +60,24 @@ def main(argv=None) -> int:
     out, rows = Path(a.out), []
     runner = MemoWindowRunner(torch_window_outputs(model))  # one encoder pass for all rows
     biases = a.role_biases or [float(getattr(model.config, "role_none_bias", 0.0))]
+    singles = [[] if x == "none" else x.split(",") for x in a.single_role_sets] if a.single_role_sets else \
+        [list(getattr(model.config, "role_single_roles", None) or [])]
+    if unknown := sorted({r for roles in singles for r in roles} - set(model.config.roles)):
+        print(f"ablate_decoding: error: --single-role-sets: {unknown} are not roles of {a.model}", file=sys.stderr)
+        return 2
     for decoding in a.decodings:
         for bias in biases:
-            model.config.ner_decoding, model.config.role_none_bias = decoding, bias
-            folder = out / (f"{decoding}-bias{bias:g}" if a.role_biases else decoding)
-            res = run_evaluation(a.model, corpus=a.corpus, split=a.split, output=folder, lenient=a.lenient,
-                                 loaded=(model, tokenizer), window_fn=runner)
-            rows.append({"decoding": decoding, "role_none_bias": bias, "predict_s": res["timings"]["predict_s"],
-                         **{k: res["headline"].get(k) for k in ABLATION_COLUMNS}})
+            for single in singles:
+                model.config.ner_decoding, model.config.role_none_bias = decoding, bias
+                model.config.role_single_roles = single
+                name = f"{decoding}-bias{bias:g}" if a.role_biases else decoding
+                if a.single_role_sets:
+                    name += "-single" + ("+".join(single) or "none")
+                res = run_evaluation(a.model, corpus=a.corpus, split=a.split, output=out / name, lenient=a.lenient,
+                                     loaded=(model, tokenizer), window_fn=runner)
+                rows.append({"decoding": decoding, "role_none_bias": bias, "role_single_roles": single,
+                             "predict_s": res["timings"]["predict_s"],
+                             **{k: res["headline"].get(k) for k in ABLATION_COLUMNS}})
     print(write_ablation(out, {"model": a.model, "split": a.split, "rows": rows}, markdown(a.model, a.split, rows)))
     return 0
 

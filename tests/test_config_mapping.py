@@ -67,6 +67,7 @@ CASES = [
     ("roles.loss_weight", "2.5", "role_loss_weight", 2.5, "applied"),
     ("roles.class_balance", "0.5", "role_class_balance", 0.5, "applied"),
     ("roles.none_bias", "1.5", "role_none_bias", 1.5, "applied"),
+    ("roles.single_roles", "time,place", "role_single_roles", ["time", "place"], "applied"),
     ("roles.pair_negatives", "3", "pair_negatives", 3, "applied"),
     ("roles.pair_negatives_from", "0.5", "pair_negatives_from", 0.5, "applied"),
     ("data.extra_corpora", f"[{{corpus: {BRAT / 'dev'}, head: own, types: [PERSON, CITY], layers: 1}}]",

@@ -11,6 +11,7 @@ import pytest
 from diplomat_ie.cli import main
 from diplomat_ie.data import read_brat_dir
 from diplomat_ie.data.corpora import FACTRUEVAL_TO_COARSE, NEREL_TO_COARSE
+from diplomat_ie.data.roles import ROLES
 from diplomat_ie.data.subset import is_diplomatic
 from diplomat_ie.evaluation import baselines
 from diplomat_ie.evaluation.evaluate import (
@@ -300,6 +301,21 @@ def test_decoding_ablation_scores_the_same_weights_both_ways(tiny_model, brat_di
 
     # bias 30: every gold entity is an argument of every gold trigger (none can no longer win)
     assert gold_entity_role_fps("argmax-bias30") > gold_entity_role_fps("argmax-bias0")
+    # roles.single_roles rows: a role limited to one argument per trigger gives fewer of them
+    single = tmp_path / "single"
+    assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test", "--decodings", "argmax",
+                     "--role-biases", "30", "--single-role-sets", "none", ",".join(ROLES), "--out", str(single)]) == 0
+    rows = json.loads(single.with_suffix(".json").read_text(encoding="utf-8"))["rows"]
+    assert [r["role_single_roles"] for r in rows] == [[], ROLES]
+    assert rows[0]["roles_gold_f1"] == json.loads((biased / "argmax-bias30" / "metrics.json").read_text(
+        encoding="utf-8"))["headline"]["roles_gold_f1"]  # "none" is the plain decoding
+    md = single.with_suffix(".md").read_text(encoding="utf-8")
+    assert "| argmax | 30 | - |" in md and f"| argmax | 30 | {', '.join(ROLES)} |" in md
+    errors = [json.loads((single / f / "metrics.json").read_text(encoding="utf-8"))["errors"]
+              for f in ("argmax-bias30-singlenone", "argmax-bias30-single" + "+".join(ROLES))]
+    assert errors[1].get("role_gold_entities_fp", 0) < errors[0].get("role_gold_entities_fp", 0)
+    assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test",
+                     "--single-role-sets", "visitor", "--out", str(tmp_path / "bad")]) == 2
     # the model directory is untouched: the saved config keeps its own decoding
     assert (tiny_model / "config.json").read_text(encoding="utf-8") == saved
 

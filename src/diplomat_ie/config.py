@@ -256,6 +256,10 @@ class RolesConfig:
     none_bias: float = field(default=0.0, metadata={
         "help": "decoding: lower the role head's none (pair) / O (bio) logit by this much before the argmax "
                 "(more arguments, less precision; 0: plain argmax); a runtime setting stored with the model"})
+    single_roles: list[str] = field(default_factory=list, metadata={
+        "help": "decoding: roles that go to at most one argument per trigger, the most probable (pair head: the "
+                "others take their next most probable role that still beats none; bio head: they are dropped); "
+                "a runtime setting stored with the model"})
 
     def __post_init__(self) -> None:
         _check(len(self.trigger_types) > 0, "roles.trigger_types", "needs at least one type")
@@ -269,6 +273,10 @@ class RolesConfig:
         _check(0.0 <= self.pair_negatives_from < 1.0, "roles.pair_negatives_from",
                f"must be in [0, 1), got {self.pair_negatives_from}")
         _check(math.isfinite(self.none_bias), "roles.none_bias", f"must be a finite number, got {self.none_bias}")
+        from .data.roles import ROLES  # here, not at the top: the data layer is below the config's users
+
+        unknown = sorted(set(self.single_roles) - set(ROLES))
+        _check(not unknown, "roles.single_roles", f"{unknown} are not roles (roles: {', '.join(ROLES)})")
         _check(self.head in ROLE_HEADS, "roles.head", f"must be one of {', '.join(ROLE_HEADS)}, got {self.head!r}")
 
 

@@ -61,6 +61,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("roles.loss_weight", "role_loss_weight", RUNTIME, "role loss weight"),
     Setting("roles.class_balance", "role_class_balance", RUNTIME, "role loss class balance (power)"),
     Setting("roles.none_bias", "role_none_bias", RUNTIME, "role decoding: none / O logit lowered by"),
+    Setting("roles.single_roles", "role_single_roles", RUNTIME, "role decoding: at most one argument per trigger"),
     Setting("roles.pair_negatives", "pair_negatives", RUNTIME, "pair head: predicted negatives per window"),
     Setting("roles.pair_negatives_from", "pair_negatives_from", RUNTIME,
             "pair head: share of training before predicted negatives join"),
@@ -157,6 +158,8 @@ class DiplomatConfig(PretrainedConfig):
         role_class_weights: ``{role: weight}`` of the role loss (filled in by training from its documents
             when ``role_class_balance`` > 0; None: plain cross-entropy).
         role_none_bias: decoding: the role head's ``none`` / ``O`` logit is lowered by this much (0: argmax).
+        role_single_roles: decoding: roles that go to at most one argument per trigger (configs saved
+            without it: none).
         pair_negatives: training only: predicted entities added per window as ``none`` pairs.
         pair_negatives_from: training only: the share of the training steps (``DiplomatModel.train_progress``,
             set by the trainer) after which ``pair_negatives`` apply.
@@ -183,7 +186,7 @@ class DiplomatConfig(PretrainedConfig):
                  type_lexicon_min_share: float = 0.7, type_lexicon_places: bool = True,
                  scalar_mix: int = 0, role_head: str = "bio", pair_context: bool = False,
                  role_class_balance: float = 0.0, role_class_weights: dict[str, float] | None = None,
-                 role_none_bias: float = 0.0,
+                 role_none_bias: float = 0.0, role_single_roles: list[str] | None = None,
                  pair_negatives: int = 0, pair_negatives_from: float = 0.0, extra_heads: dict[str, dict] | None = None,
                  word_vectors: str | None = None,
                  word_vectors_size: int = 64, word_vectors_table: dict | None = None,
@@ -217,6 +220,7 @@ class DiplomatConfig(PretrainedConfig):
         self.pair_context = bool(pair_context)
         self.role_class_balance = role_class_balance
         self.role_none_bias = role_none_bias
+        self.role_single_roles = list(role_single_roles or [])
         self.role_class_weights = dict(role_class_weights) if role_class_weights else None
         self.pair_negatives = pair_negatives
         self.pair_negatives_from = pair_negatives_from

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import torch
 
@@ -148,16 +148,21 @@ def pad_candidates(cand_batch: list[list[Candidate]]) -> tuple[torch.Tensor, tor
 
 
 def decode_pairs(logits: torch.Tensor, trig_batch: list[list[tuple[int, int]]], cand_batch: list[list[Candidate]],
-                 none_bias: float | None = None) -> list[list[list[tuple[int, int, int, float]]]]:
+                 none_bias: float | None = None,
+                 single: Collection[int] = ()) -> list[list[list[tuple[int, int, int, float]]]]:
     """Arguments from pair logits ``[B, T, C, L]``: per window and trigger, ``(lo, hi, label id, prob)``.
 
     A candidate becomes an argument when its best class is not ``none`` (id 0); the trigger's own span
     is never one. Candidates sharing a span (two types) give one argument, the most probable.
-    ``none_bias`` lowers the ``none`` logit (more arguments, less precision).
+    ``none_bias`` lowers the ``none`` logit (more arguments, less precision). ``single`` (label ids,
+    ``roles.single_roles``): each of these roles goes to at most one candidate per trigger, the most
+    probable; the others take their next most probable role that is free and still beats ``none``.
     """
     if none_bias:
         logits = logits.clone()
         logits[..., 0] -= none_bias
+    if single:
+        return _decode_pairs_single(logits.float().softmax(-1), trig_batch, cand_batch, frozenset(single))
     top_p, top_id = logits.float().softmax(-1).max(-1)
     ids, probs = top_id.tolist(), top_p.tolist()
     out = []
@@ -170,6 +175,31 @@ def decode_pairs(logits: torch.Tensor, trig_batch: list[list[tuple[int, int]]], 
                 if label != 0 and (lo, hi) != (t_lo, t_hi) and ((lo, hi) not in best or best[(lo, hi)][1] < p):
                     best[(lo, hi)] = (label, p)
             rows.append([(lo, hi, label, p) for (lo, hi), (label, p) in sorted(best.items())])
+        out.append(rows)
+    return out
+
+
+def _decode_pairs_single(probs: torch.Tensor, trig_batch: list[list[tuple[int, int]]],
+                         cand_batch: list[list[Candidate]], single: frozenset[int]) -> list[list[list[tuple]]]:
+    """:func:`decode_pairs` with single roles: per trigger, (candidate, role) pairs that beat ``none``
+    are taken greedily, most probable first; a span takes one role, a single role one span."""
+    out = []
+    for j, (trigs, cands) in enumerate(zip(trig_batch, cand_batch, strict=True)):
+        rows = []
+        for t, (t_lo, t_hi) in enumerate(trigs):
+            table = probs[j, t, : len(cands)].tolist()
+            pairs = sorted((-p, c, k) for c, row in enumerate(table) for k, p in enumerate(row)
+                           if k != 0 and p > row[0] and cands[c][:2] != (t_lo, t_hi))
+            taken: dict[tuple[int, int], tuple[int, float]] = {}
+            used: set[int] = set()
+            for neg_p, c, k in pairs:
+                span = (cands[c][0], cands[c][1])
+                if span in taken or k in used:
+                    continue
+                taken[span] = (k, -neg_p)
+                if k in single:
+                    used.add(k)
+            rows.append([(lo, hi, k, p) for (lo, hi), (k, p) in sorted(taken.items())])
         out.append(rows)
     return out
 

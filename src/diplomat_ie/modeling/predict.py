@@ -109,6 +109,15 @@ def snap_arguments(args: list[SpanPred], entities: list[SpanPred] | EntityIndex,
     return sorted(out, key=lambda s: (s.lo, s.hi))
 
 
+def keep_single_roles(args: list[SpanPred], single: frozenset[str] | set[str]) -> list[SpanPred]:
+    """An event's arguments with at most one of each role in ``single``: the highest score (ties: the first)."""
+    best: dict[str, SpanPred] = {}
+    for a in args:
+        if a.type in single and (a.type not in best or best[a.type].score < a.score):
+            best[a.type] = a
+    return [a for a in args if a.type not in single or best[a.type] is a]
+
+
 def _window_triggers(ner_tags: list[list[str]], ner_probs: list[list[float]], win: Window,
                      trigger_types: set[str]) -> list[SpanPred]:
     trig: dict[tuple[int, int, str], SpanPred] = {}
@@ -197,6 +206,8 @@ class Predictor:
         decoding = getattr(cfg, "ner_decoding", "argmax")
         self.bio_masks = bio_transitions(self.ner_labels) if decoding == "viterbi" else None
         self.pair = model.role_head is not None and getattr(cfg, "role_head", "bio") == "pair"
+        # roles.single_roles (a runtime setting; configs saved without it: none)
+        self.single_roles = frozenset(getattr(cfg, "role_single_roles", None) or ())
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else 0
         # model.type_lexicon (a runtime setting): the main head's types corrected after decoding
@@ -257,6 +268,9 @@ class Predictor:
                 index = EntityIndex(gold_ents[d] if gold_ents is not None else pred.entities)
                 for ev in pred.events:
                     ev.arguments = snap_arguments(ev.arguments, index, ev.trigger)
+            if self.single_roles and not self.pair:  # the pair head applied them while decoding
+                for ev in pred.events:
+                    ev.arguments = keep_single_roles(ev.arguments, self.single_roles)
         return preds
 
     def _gold_trigger_words(self, enc: EncodedDoc, triggers: list[tuple[int, int, str]]) -> list[SpanPred]:
@@ -416,7 +430,9 @@ class Predictor:
         logits = self.model.pair_role_logits(words, spans, cand_spans, cand_types, hidden_l, mask, word_pos, sub,
                                              word_feats=word_feats)
         labels = self.model.config.pair_labels
-        found = decode_pairs(logits, [[(s.lo, s.hi) for s in t] for t in trig_batch], cand_batch, self.role_o_bias)
+        single = [k for k, label in enumerate(labels) if label in self.single_roles]
+        found = decode_pairs(logits, [[(s.lo, s.hi) for s in t] for t in trig_batch], cand_batch, self.role_o_bias,
+                             single)
         for (d, _), win, trig, rows in zip(chunk, wins, trig_batch, found, strict=True):
             for s, args in zip(trig, rows, strict=True):
                 trigger = SpanPred(s.lo + win.lo, s.hi + win.lo, s.type, s.score, s.origin)
