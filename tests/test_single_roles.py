@@ -6,11 +6,15 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_pair_roles import _always, _gold_doc
 
 from diplomat_ie.config import ConfigError, RolesConfig
 from diplomat_ie.data.roles import ROLES
+from diplomat_ie.evaluation.evaluate import predict_gold_docs
+from diplomat_ie.modeling.configuration import DiplomatConfig
+from diplomat_ie.modeling.io import build_model
 from diplomat_ie.modeling.pair_features import _decode_pairs_single, decode_pairs
-from diplomat_ie.modeling.predict import SpanPred, keep_single_roles
+from diplomat_ie.modeling.predict import Predictor, SpanPred, keep_single_roles
 
 AGENT, PLACE, TIME = (1 + ROLES.index(r) for r in ("agent", "place", "time"))  # pair label ids (0: none)
 L = 1 + len(ROLES)
@@ -102,3 +106,21 @@ def test_single_roles_must_be_roles():
     assert RolesConfig(single_roles=["time", "place"]).single_roles == ["time", "place"]
     with pytest.raises(ConfigError, match=r"roles.single_roles: \['visitor'\] are not roles"):
         RolesConfig(single_roles=["time", "visitor"])
+
+
+@pytest.mark.parametrize("head", ["pair", "bio"])
+def test_predictor_gives_each_single_role_once_per_trigger(tiny_backbone, head):
+    torch.manual_seed(0)
+    model, tok = build_model(DiplomatConfig(backbone_name=str(tiny_backbone), entity_types=["CITY", "EVENT", "PERSON"],
+                                            roles=ROLES, trigger_types=["EVENT"], window_length=64, role_head=head))
+    model.eval()
+    _always(model, AGENT if head == "pair" else model.config.role_labels.index("B-agent"))
+
+    def agents(single: list[str]) -> list[int]:
+        model.config.role_single_roles = single
+        p = predict_gold_docs(Predictor(model, tok), [_gold_doc()]).gold_ent[0]
+        return [sum(a.type == "agent" for a in ev.arguments) for ev in p.events]
+
+    assert all(n > 1 for n in agents([]))  # every candidate is an agent ...
+    assert agents(["agent"]) == [1, 1]  # ... one per trigger with agent single
+    assert all(n > 1 for n in agents(["place"]))
