@@ -226,6 +226,7 @@ def test_window_longer_than_the_encoder_positions_is_an_error(work, capsys):
 # (run-config key, value, with init_from: error text) for values neither a fresh nor a continued model takes
 BAD = [
     ("roles.trigger_types", "CRIME", "roles.trigger_types: ['CRIME'] are not entity types of"),
+    ("roles.single_roles", "visitor", "roles.single_roles: ['visitor'] are not roles (roles: agent,"),
     ("roles.marker_layer", str(TINY_LAYERS + 2),
      f"roles.marker_layer must be in 0..{TINY_LAYERS - 1}, got {TINY_LAYERS + 2}"),
 ]

@@ -260,6 +260,8 @@ class DiplomatConfig(PretrainedConfig):
             raise ConfigError(f"data.extra_corpora: the head(s) {empty} have no entity types (their corpora "
                               f"hold no entities; give types)")
         values["roles"] = list(ROLES) if run_cfg.roles.enabled else []
+        if problem := _single_roles_problem(values["role_single_roles"]):
+            raise ConfigError(f"roles.single_roles: {problem}")
         if not run_cfg.roles.enabled:
             values["role_marker_layer"] = None
         elif problem := _trigger_problem(values["trigger_types"], values["entity_types"], "the model"):
@@ -319,6 +321,8 @@ class DiplomatConfig(PretrainedConfig):
             return f"must be below half of {source}'s window ({self.window_length} subwords), got {asked}"
         if key == "roles.trigger_types" and self.roles:
             return _trigger_problem(asked, self.entity_types, source)
+        if key == "roles.single_roles":
+            return _single_roles_problem(asked)
         return None
 
     def check_window(self) -> None:
@@ -367,6 +371,11 @@ class DiplomatConfig(PretrainedConfig):
         if not model_type:
             raise ValueError("DiplomatConfig.encoder lacks 'model_type'")
         return AutoConfig.for_model(model_type, **enc)
+
+
+def _single_roles_problem(names: list[str]) -> str | None:
+    unknown = sorted(set(names) - set(ROLES))
+    return f"{unknown} are not roles (roles: {', '.join(ROLES)})" if unknown else None
 
 
 def _trigger_problem(trigger_types: list[str], entity_types: list[str], owner: str) -> str | None:
