@@ -108,7 +108,7 @@ def evaluation_markdown(result: dict) -> str:
 # The headline scores of one evaluation, as columns of the one-model ablation tables (scripts/ablate_*.py).
 ABLATION_COLUMNS = {"nested_f1": "nested F1", "nested_macro_f1": "macro F1", "per_org_loc_f1": "PER/ORG/LOC",
                     "event_f1": "EVENT", "inner_f1": "inner", "roles_gold_f1": "roles gold",
-                    "roles_e2e_f1": "roles e2e"}
+                    "roles_e2e_f1": "roles e2e", "roles_gold_ent_f1": "roles gold ent."}
 
 
 def ablation_markdown(title: str, rows: list[dict], lead: dict, tail: dict | None = None) -> str:
