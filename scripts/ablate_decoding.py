@@ -1,5 +1,6 @@
 """Decoding ablation on one trained model: the same weights scored with each ``model.ner_decoding``
-and, with ``--role-biases``, each ``roles.none_bias`` (with ``--single-role-sets``, each ``roles.single_roles``).
+and, with ``--role-biases``, each ``roles.none_bias`` (with ``--single-role-sets``, each ``roles.single_roles``; with ``--cross-sentence-biases``, each
+``roles.cross_sentence_bias``).
 
     python scripts/ablate_decoding.py --model models/abl-2ep-x --split dev --out reports/ablations/decoding-x
     python scripts/ablate_decoding.py --model models/default --decodings viterbi --role-biases 0 0.5 1 \
@@ -17,6 +18,7 @@ of the model, not a test.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
@@ -38,6 +40,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--single-role-sets", nargs="+",
                    help="roles.single_roles values to score, each comma-separated roles or 'none' (default: the "
                         "model's own only)")
+    p.add_argument("--cross-sentence-biases", nargs="+", type=float,
+                   help="roles.cross_sentence_bias values to score (default: the model's own only)")
     p.add_argument("--lenient", action="store_true", help="skip malformed annotation lines")
     p.add_argument("--out", required=True, help="output path without extension")
     return p.parse_args(argv)
@@ -45,7 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def markdown(model: str, split: str, rows: list[dict]) -> str:
     lead = {"decoding": lambda r: r["decoding"], "roles.none_bias": lambda r: f"{r['role_none_bias']:g}",
-            "roles.single_roles": lambda r: ", ".join(r.get("role_single_roles") or []) or "-"}
+            "roles.single_roles": lambda r: ", ".join(r.get("role_single_roles") or []) or "-",
+            "roles.cross_sentence_bias": lambda r: f"{r.get('role_cross_sentence_bias', 0.0):g}"}
     return ablation_markdown(f"Decoding on {model} ({split})", rows, lead,
                              {"predict s": lambda r: f"{r['predict_s']:.0f}"})
 
@@ -65,19 +70,20 @@ def main(argv=None) -> int:
     if unknown := sorted({r for roles in singles for r in roles} - set(model.config.roles)):
         print(f"ablate_decoding: error: --single-role-sets: {unknown} are not roles of {a.model}", file=sys.stderr)
         return 2
-    for decoding in a.decodings:
-        for bias in biases:
-            for single in singles:
-                model.config.ner_decoding, model.config.role_none_bias = decoding, bias
-                model.config.role_single_roles = single
-                name = f"{decoding}-bias{bias:g}" if a.role_biases else decoding
-                if a.single_role_sets:
-                    name += "-single" + ("+".join(single) or "none")
-                res = run_evaluation(a.model, corpus=a.corpus, split=a.split, output=out / name, lenient=a.lenient,
-                                     loaded=(model, tokenizer), window_fn=runner)
-                rows.append({"decoding": decoding, "role_none_bias": bias, "role_single_roles": single,
-                             "predict_s": res["timings"]["predict_s"],
-                             **{k: res["headline"].get(k) for k in ABLATION_COLUMNS}})
+    crosses = a.cross_sentence_biases or [float(getattr(model.config, "role_cross_sentence_bias", 0.0))]
+    for decoding, bias, single, cross in itertools.product(a.decodings, biases, singles, crosses):
+        model.config.ner_decoding, model.config.role_none_bias = decoding, bias
+        model.config.role_single_roles, model.config.role_cross_sentence_bias = single, cross
+        name = f"{decoding}-bias{bias:g}" if a.role_biases else decoding
+        if a.single_role_sets:
+            name += "-single" + ("+".join(single) or "none")
+        if a.cross_sentence_biases:
+            name += f"-cross{cross:g}"
+        res = run_evaluation(a.model, corpus=a.corpus, split=a.split, output=out / name, lenient=a.lenient,
+                             loaded=(model, tokenizer), window_fn=runner)
+        rows.append({"decoding": decoding, "role_none_bias": bias, "role_single_roles": single,
+                     "role_cross_sentence_bias": cross, "predict_s": res["timings"]["predict_s"],
+                     **{k: res["headline"].get(k) for k in ABLATION_COLUMNS}})
     print(write_ablation(out, {"model": a.model, "split": a.split, "rows": rows}, markdown(a.model, a.split, rows)))
     return 0
 

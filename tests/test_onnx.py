@@ -131,6 +131,9 @@ def exported_pair(tmp_path_factory, tiny_backbone) -> Path:
 def test_pair_head_model_onnx_matches_pytorch(exported_pair):
     from diplomat_ie.modeling.pair_roles import PairRoleHead
 
+    saved = json.loads((exported_pair / "config.json").read_text(encoding="utf-8"))
+    # the default config's decoding settings act in both backends (Predictor decodes for both)
+    assert saved["role_single_roles"] and saved["role_cross_sentence_bias"] > 0
     ref = Extractor.from_pretrained(exported_pair)(TEXTS)
     got = Extractor.from_pretrained(exported_pair, backend="onnx")(TEXTS)
     assert sum(len(ev.arguments) for r in ref for ev in r.events) > 0  # the forced agent bias gives some

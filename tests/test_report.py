@@ -185,6 +185,12 @@ def test_build_report(trained, brat_dir):
         assert part in report, part
     seed = json.loads((out / "seeds.jsonl").read_text(encoding="utf-8"))
     assert seed["id"] == "s1" and seed["text"].startswith("Глава")
+    # the same article with the packaged trigger lexicon: «переговоры» is a trigger whatever the model tags
+    lex = json.loads((out / "seeds_lexicon.jsonl").read_text(encoding="utf-8"))
+    assert lex["id"] == "s1" and lex["text"] == seed["text"] and lex["entities"] == seed["entities"]
+    assert "переговоры" in {ev["trigger"]["text"] for ev in lex["events"]}
+    assert metrics["seeds"]["lexicon_events"] == len(lex["events"]) >= len(seed["events"])
+    assert "with the trigger lexicon (`seeds_lexicon.jsonl`)" in report
     page = (out / "seed_article.html").read_text(encoding="utf-8")
     assert "<x>" not in page and "&lt;" in page and "&gt;" in page  # entity spans may split the tag
     card = (trained / "model" / "README.md").read_text(encoding="utf-8")

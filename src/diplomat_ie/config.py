@@ -260,6 +260,9 @@ class RolesConfig:
         "help": "decoding: roles that go to at most one argument per trigger, the most probable (pair head: the "
                 "others take their next most probable role that still beats none; bio head: they are dropped); "
                 "a runtime setting stored with the model"})
+    cross_sentence_bias: float = field(default=0.0, metadata={
+        "help": "decoding: raise the role head's none (pair) / O (bio) logit by this much for an argument in "
+                "another sentence than its trigger (0: off); a runtime setting stored with the model"})
 
     def __post_init__(self) -> None:
         _check(len(self.trigger_types) > 0, "roles.trigger_types", "needs at least one type")
@@ -273,6 +276,8 @@ class RolesConfig:
         _check(0.0 <= self.pair_negatives_from < 1.0, "roles.pair_negatives_from",
                f"must be in [0, 1), got {self.pair_negatives_from}")
         _check(math.isfinite(self.none_bias), "roles.none_bias", f"must be a finite number, got {self.none_bias}")
+        _check(math.isfinite(self.cross_sentence_bias) and self.cross_sentence_bias >= 0, "roles.cross_sentence_bias",
+               f"must be a finite number >= 0, got {self.cross_sentence_bias}")
         # which names are roles is checked where the model config is built (the data layer is above this one)
         _check(len(set(self.single_roles)) == len(self.single_roles), "roles.single_roles",
                f"lists a role twice: {self.single_roles}")

@@ -31,7 +31,8 @@ def load_run_summary(run_dir, model_dir) -> dict | None:
 
 
 def extract_seeds(model, tokenizer, seeds_dir, out: Path, batch_size: int = 32) -> dict | None:
-    """Run the Extractor over ``seeds_dir/*.txt``; write ``seeds.jsonl`` and ``seed_article.html``.
+    """Run the Extractor over ``seeds_dir/*.txt``; write ``seeds.jsonl`` and ``seed_article.html``, and
+    ``seeds_lexicon.jsonl``: the same with the packaged trigger lexicon (``--trigger-lexicon default``).
 
     Args:
         model, tokenizer: the loaded model.
@@ -40,7 +41,8 @@ def extract_seeds(model, tokenizer, seeds_dir, out: Path, batch_size: int = 32) 
         batch_size: windows per forward pass.
 
     Returns:
-        Counts and the results (``{"documents", "entities", "events", "by_type", "results"}``), or None.
+        Counts and the results (``{"documents", "entities", "events", "by_type", "results",
+        "lexicon_events", "lexicon_results"}``), or None.
     """
     from ..inference.extractor import Extractor
     from ..inference.html import render_html
@@ -49,14 +51,21 @@ def extract_seeds(model, tokenizer, seeds_dir, out: Path, batch_size: int = 32) 
     if not files:
         return None
     texts = [f.read_text(encoding="utf-8") for f in files]
-    results = [dict(id=f.stem, **r.to_dict()) for f, r in
-               zip(files, Extractor(model, tokenizer, batch_size=batch_size)(texts), strict=True)]
-    atomic_write_text(out / "seeds.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results))
+
+    def run(lexicon: str | None, name: str) -> list[dict]:
+        extractor = Extractor(model, tokenizer, batch_size=batch_size, trigger_lexicon=lexicon)
+        rows = [dict(id=f.stem, **r.to_dict()) for f, r in zip(files, extractor(texts), strict=True)]
+        atomic_write_text(out / name, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        return rows
+
+    results = run(None, "seeds.jsonl")
+    with_lexicon = run("default", "seeds_lexicon.jsonl")
     atomic_write_text(out / "seed_article.html", render_html(results, title="diplomat-ie: seed articles"))
     by_type = Counter(e["type"] for r in results for e in r["entities"])
     return {"documents": len(results), "entities": sum(by_type.values()),
             "events": sum(len(r["events"]) for r in results), "by_type": dict(by_type.most_common()),
-            "results": results}
+            "lexicon_events": sum(len(r["events"]) for r in with_lexicon),
+            "results": results, "lexicon_results": with_lexicon}
 
 
 def _label(corpus, split: str) -> str:
@@ -197,7 +206,7 @@ def build_report(model_dir, output, run_dir=None, seeds_dir="../shared/seeds", r
     seeds = extract_seeds(*loaded, seeds_dir, out, batch_size) if seeds_dir else None
     metrics = {"model": str(model_dir), "evaluations": {_label(r["corpus"], r["split"]): r for r in evals},
                "comparison": comparison_rows(evals, natasha, docs_for),
-               "seeds": {k: v for k, v in seeds.items() if k != "results"} if seeds else None,
+               "seeds": {k: v for k, v in seeds.items() if not k.endswith("results")} if seeds else None,
                "training": _training_facts(summary), "images": _plots(out, evals[0], summary)}
     card = None
     if update_card and summary:
@@ -226,11 +235,13 @@ def _seed_section(seeds: dict | None, results: list[dict]) -> str:
              f"{seeds['events']} events. Highlighted: [seed_article.html](seed_article.html); "
              f"JSON: `seeds.jsonl`.\n",
              md_table(["entity type", "count"], [[t, c] for t, c in list(seeds["by_type"].items())[:12]])]
-    for r in results[:1]:
-        lines.append(f"Events in `{r['id']}` (first 12):\n")
-        for ev in r["events"][:12]:
-            args = "; ".join(f"{a['role']}: {a['text']}" for a in ev["arguments"]) or "no arguments"
-            lines.append(f"- **{ev['trigger']['text']}** — {args}")
+    for what, rows in (("", results), (" with the trigger lexicon (`seeds_lexicon.jsonl`)",
+                                       seeds.get("lexicon_results") or [])):
+        for r in rows[:1]:
+            lines.append(f"\nEvents in `{r['id']}`{what} (first 12):\n")
+            for ev in r["events"][:12]:
+                args = "; ".join(f"{a['role']}: {a['text']}" for a in ev["arguments"]) or "no arguments"
+                lines.append(f"- **{ev['trigger']['text']}** — {args}")
     return "\n".join(lines) + "\n"
 
 

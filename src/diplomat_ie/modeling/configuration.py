@@ -62,6 +62,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("roles.class_balance", "role_class_balance", RUNTIME, "role loss class balance (power)"),
     Setting("roles.none_bias", "role_none_bias", RUNTIME, "role decoding: none / O logit lowered by"),
     Setting("roles.single_roles", "role_single_roles", RUNTIME, "role decoding: at most one argument per trigger"),
+    Setting("roles.cross_sentence_bias", "role_cross_sentence_bias", RUNTIME,
+            "role decoding: none / O logit raised for arguments in another sentence"),
     Setting("roles.pair_negatives", "pair_negatives", RUNTIME, "pair head: predicted negatives per window"),
     Setting("roles.pair_negatives_from", "pair_negatives_from", RUNTIME,
             "pair head: share of training before predicted negatives join"),
@@ -160,6 +162,8 @@ class DiplomatConfig(PretrainedConfig):
         role_none_bias: decoding: the role head's ``none`` / ``O`` logit is lowered by this much (0: argmax).
         role_single_roles: decoding: roles that go to at most one argument per trigger (configs saved
             without it: none).
+        role_cross_sentence_bias: decoding: the ``none`` / ``O`` logit is raised by this much where the argument
+            and its trigger share no sentence (0: off; configs saved without it: 0).
         pair_negatives: training only: predicted entities added per window as ``none`` pairs.
         pair_negatives_from: training only: the share of the training steps (``DiplomatModel.train_progress``,
             set by the trainer) after which ``pair_negatives`` apply.
@@ -187,6 +191,7 @@ class DiplomatConfig(PretrainedConfig):
                  scalar_mix: int = 0, role_head: str = "bio", pair_context: bool = False,
                  role_class_balance: float = 0.0, role_class_weights: dict[str, float] | None = None,
                  role_none_bias: float = 0.0, role_single_roles: list[str] | None = None,
+                 role_cross_sentence_bias: float = 0.0,
                  pair_negatives: int = 0, pair_negatives_from: float = 0.0, extra_heads: dict[str, dict] | None = None,
                  word_vectors: str | None = None,
                  word_vectors_size: int = 64, word_vectors_table: dict | None = None,
@@ -221,6 +226,7 @@ class DiplomatConfig(PretrainedConfig):
         self.role_class_balance = role_class_balance
         self.role_none_bias = role_none_bias
         self.role_single_roles = list(role_single_roles or [])
+        self.role_cross_sentence_bias = float(role_cross_sentence_bias)
         self.role_class_weights = dict(role_class_weights) if role_class_weights else None
         self.pair_negatives = pair_negatives
         self.pair_negatives_from = pair_negatives_from

@@ -148,8 +148,8 @@ def pad_candidates(cand_batch: list[list[Candidate]]) -> tuple[torch.Tensor, tor
 
 
 def decode_pairs(logits: torch.Tensor, trig_batch: list[list[tuple[int, int]]], cand_batch: list[list[Candidate]],
-                 none_bias: float | None = None,
-                 single: Collection[int] = ()) -> list[list[list[tuple[int, int, int, float]]]]:
+                 none_bias: float | None = None, single: Collection[int] = (),
+                 none_shift: torch.Tensor | None = None) -> list[list[list[tuple[int, int, int, float]]]]:
     """Arguments from pair logits ``[B, T, C, L]``: per window and trigger, ``(lo, hi, label id, prob)``.
 
     A candidate becomes an argument when its best class is not ``none`` (id 0); the trigger's own span
@@ -157,10 +157,13 @@ def decode_pairs(logits: torch.Tensor, trig_batch: list[list[tuple[int, int]]], 
     ``none_bias`` lowers the ``none`` logit (more arguments, less precision). ``single`` (label ids,
     ``roles.single_roles``): each of these roles goes to at most one candidate per trigger, the most
     probable; the others take their next most probable role that is free and still beats ``none``.
+    ``none_shift`` ``[B, T, C]`` is added to each pair's ``none`` logit (``roles.cross_sentence_bias``).
     """
-    if none_bias:
+    if none_bias or none_shift is not None:
         logits = logits.clone()
-        logits[..., 0] -= none_bias
+        logits[..., 0] -= none_bias or 0.0
+        if none_shift is not None:
+            logits[..., 0] += none_shift.to(logits.dtype)
     if single:
         return _decode_pairs_single(logits.float().softmax(-1), trig_batch, cand_batch, frozenset(single))
     top_p, top_id = logits.float().softmax(-1).max(-1)

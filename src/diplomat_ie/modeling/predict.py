@@ -17,6 +17,7 @@ from .model import DiplomatModel
 from .pair_features import Candidate as PairCandidate
 from .pair_features import decode_pairs, pad_candidates, predicted_candidates, type_id
 from .runners import WindowOutputs, WindowRunner, length_batches, torch_window_outputs
+from .sentences import cross_sentence, sentence_tensor, window_sentence_ids, word_spans
 from .spans import Candidate, decode_spans, span_candidates, split_span_logits
 from .type_lexicon import retype_entities
 from .word_features import has_word_features
@@ -208,6 +209,8 @@ class Predictor:
         self.pair = model.role_head is not None and getattr(cfg, "role_head", "bio") == "pair"
         # roles.single_roles (a runtime setting; configs saved without it: none)
         self.single_roles = frozenset(getattr(cfg, "role_single_roles", None) or ())
+        # roles.cross_sentence_bias (a runtime setting; configs saved without it: 0)
+        self.cross_sentence_bias = float(getattr(cfg, "role_cross_sentence_bias", 0.0) or 0.0)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else 0
         # model.type_lexicon (a runtime setting): the main head's types corrected after decoding
@@ -324,8 +327,12 @@ class Predictor:
             cand_batch = [self._candidates((d, w), win, layer_out, span_out, None if gold_ents is None else gold_ents[d])
                           for (d, w), win in zip(chunk, wins, strict=True)]
         if any(trig_batch):
+            sent = None
+            if self.cross_sentence_bias:
+                sent = sentence_tensor([window_sentence_ids(encs[d].sentences, win.lo, win.hi)
+                                        for (d, _), win in zip(chunk, wins, strict=True)], out.words.size(1))
             self._run_roles(out.words, chunk, wins, trig_batch, preds, out, batch["word_pos"], cand_batch,
-                            word_feats)
+                            word_feats, sent)
 
     def _layer_triggers(self, chunk: list[tuple[int, int]], wins: list[Window], ner_logits: torch.Tensor,
                         layer_out: LayerOut, predicted: bool = True) -> list[list[SpanPred]]:
@@ -382,7 +389,7 @@ class Predictor:
     def _run_roles(self, words: torch.Tensor, chunk: list[tuple[int, int]], wins: list[Window],
                    trig_batch: list[list[SpanPred]], preds: list[DocPred], out: WindowOutputs,
                    word_pos: torch.Tensor, cand_batch: list[list[PairCandidate]] | None = None,
-                   word_feats: torch.Tensor | None = None) -> None:
+                   word_feats: torch.Tensor | None = None, sent: torch.Tensor | None = None) -> None:
         nt = max(len(t) for t in trig_batch)
         spans = torch.tensor([[(s.lo, s.hi) for s in trig] + [(0, 0)] * (nt - len(trig)) for trig in trig_batch],
                              dtype=torch.long)
@@ -401,12 +408,16 @@ class Predictor:
             word_feats = word_feats.to(dev)
         if cand_batch is not None:
             self._pair_events(words, spans, (hidden_l, mask, word_pos, sub), chunk, wins, trig_batch, cand_batch,
-                              preds, word_feats)
+                              preds, word_feats, sent)
             return
         logits = self.model.role_logits(words, spans, hidden_l, mask, word_pos, sub, word_feats=word_feats)
         if self.role_o_bias:  # P(O) scaled by exp(-bias): more arguments, at the cost of precision
             logits = logits.clone()
             logits[..., 0] -= self.role_o_bias
+        if sent is not None:  # words outside the trigger's sentence need more evidence
+            other = cross_sentence(spans.cpu(), word_spans(logits.size(2), logits.size(0)), sent[:, : logits.size(2)])
+            logits = logits.clone()
+            logits[..., 0] += other.to(logits.device, logits.dtype) * self.cross_sentence_bias
         top_p, top_id = logits.softmax(-1).max(-1)
         found = (top_id != 0).any(-1).tolist()  # label 0 is "O": rows without any argument are skipped
         ids, probs = top_id.tolist(), top_p.tolist()  # one conversion, not one tensor slice per trigger
@@ -423,16 +434,22 @@ class Predictor:
 
     def _pair_events(self, words: torch.Tensor, spans: torch.Tensor, marker_inputs: tuple, chunk: list[tuple[int, int]],
                      wins: list[Window], trig_batch: list[list[SpanPred]], cand_batch: list[list[PairCandidate]],
-                     preds: list[DocPred], word_feats: torch.Tensor | None = None) -> None:
-        """Events of the pair head: each trigger's candidates classified (``role_o_bias`` lowers ``none``)."""
+                     preds: list[DocPred], word_feats: torch.Tensor | None = None,
+                     sent: torch.Tensor | None = None) -> None:
+        """Events of the pair head: each trigger's candidates classified (``role_o_bias`` lowers ``none``;
+        with ``sent``, the windows' sentence ids, ``roles.cross_sentence_bias`` raises it across sentences)."""
         cand_spans, cand_types = (x.to(words.device) for x in pad_candidates(cand_batch))
         hidden_l, mask, word_pos, sub = marker_inputs
         logits = self.model.pair_role_logits(words, spans, cand_spans, cand_types, hidden_l, mask, word_pos, sub,
                                              word_feats=word_feats)
         labels = self.model.config.pair_labels
         single = [k for k, label in enumerate(labels) if label in self.single_roles]
+        shift = None
+        if sent is not None:
+            other = cross_sentence(spans.cpu(), cand_spans.cpu(), sent)
+            shift = other.to(logits.device, torch.float32) * self.cross_sentence_bias
         found = decode_pairs(logits, [[(s.lo, s.hi) for s in t] for t in trig_batch], cand_batch, self.role_o_bias,
-                             single)
+                             single, shift)
         for (d, _), win, trig, rows in zip(chunk, wins, trig_batch, found, strict=True):
             for s, args in zip(trig, rows, strict=True):
                 trigger = SpanPred(s.lo + win.lo, s.hi + win.lo, s.type, s.score, s.origin)
