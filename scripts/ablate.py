@@ -43,6 +43,7 @@ CANDIDATES: dict[str, list[str]] = {
     "scalar-mix-8": ["--model.scalar_mix", "8"],  # won at 2 epochs, lost over the full schedule (README)
     "scalar-mix-13": ["--model.scalar_mix", "13"],  # every hidden state, the embeddings included
     "pair-context": ["--roles.pair_context", "true"],  # + mean of the words between trigger and candidate
+    "pair-sentence": ["--roles.pair_sentence", "true"],  # + learned same-sentence / other-sentence vector
     "batch-8": ["--training.batch_size", "8"],  # twice the optimiser steps per epoch, same windows
     "window-256": ["--model.max_length", "256"],  # longer windows: more context, fewer windows per epoch
     "bio-roles": ["--roles.head", "bio", "--roles.pair_negatives", "0", "--roles.pair_negatives_from", "0"],

@@ -54,6 +54,7 @@ CASES = [
     ("roles.marker_layer", "1", "role_marker_layer", 1, "applied"),  # shared pass -> marker: honoured
     ("roles.head", "bio", "role_head", "bio", "error"),  # the default config trains the pair head
     ("roles.pair_context", "true", "pair_context", True, "error"),
+    ("roles.pair_sentence", "true", "pair_sentence", True, "error"),
     ("roles.trigger_types", "EVENT,PERSON", "trigger_types", ["EVENT", "PERSON"], "applied"),
     ("model.overlap", "4", "overlap", 4, "applied"),
     ("model.dropout", "0.3", "dropout", 0.3, "applied"),

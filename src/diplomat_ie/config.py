@@ -244,6 +244,9 @@ class RolesConfig:
     pair_context: bool = field(default=False, metadata={
         "help": "pair head: add the mean of the words between the trigger and the candidate to each pair "
                 "(SpERT-style context; nothing when they touch or overlap)"})
+    pair_sentence: bool = field(default=False, metadata={
+        "help": "pair head: add a learned vector saying whether the candidate shares a sentence with the trigger "
+                "(trained; roles.cross_sentence_bias is the decoding-only counterpart)"})
     class_balance: float = field(default=0.0, metadata={
         "help": "role loss class weights (mean count / role count) ** this, counted on the training documents "
                 "(0: plain cross-entropy; 0.5: inverse square root of the frequency); none / O keep weight 1"})

@@ -48,6 +48,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("roles.marker_layer", "role_marker_layer", ARCHITECTURE, "role marker layer"),
     Setting("roles.head", "role_head", ARCHITECTURE, "role head (bio tagger or entity-pair classifier)"),
     Setting("roles.pair_context", "pair_context", ARCHITECTURE, "pair head: words between trigger and candidate"),
+    Setting("roles.pair_sentence", "pair_sentence", ARCHITECTURE, "pair head: same-sentence embedding"),
     Setting("roles.trigger_types", "trigger_types", RUNTIME, "trigger types"),
     Setting("model.overlap", "overlap", RUNTIME, "window overlap (subwords)"),
     Setting("model.dropout", "dropout", RUNTIME, "dropout before the heads"),
@@ -156,6 +157,8 @@ class DiplomatConfig(PretrainedConfig):
             trigger x candidate entity pair, :mod:`.pair_roles`); configs saved without it are ``"bio"``.
         pair_context: pair head: each pair also reads the mean of the words between its two spans
             (configs saved without it: False).
+        pair_sentence: pair head: each pair also reads a learned vector for "the candidate shares a sentence
+            with the trigger" or not (configs saved without it: False).
         role_class_balance: training only: the power of the role loss class weights (0: none).
         role_class_weights: ``{role: weight}`` of the role loss (filled in by training from its documents
             when ``role_class_balance`` > 0; None: plain cross-entropy).
@@ -189,6 +192,7 @@ class DiplomatConfig(PretrainedConfig):
                  type_lexicon: list[str] | None = None, type_lexicon_min_count: int = 2,
                  type_lexicon_min_share: float = 0.7, type_lexicon_places: bool = True,
                  scalar_mix: int = 0, role_head: str = "bio", pair_context: bool = False,
+                 pair_sentence: bool = False,
                  role_class_balance: float = 0.0, role_class_weights: dict[str, float] | None = None,
                  role_none_bias: float = 0.0, role_single_roles: list[str] | None = None,
                  role_cross_sentence_bias: float = 0.0,
@@ -223,6 +227,7 @@ class DiplomatConfig(PretrainedConfig):
         self.scalar_mix = scalar_mix
         self.role_head = role_head
         self.pair_context = bool(pair_context)
+        self.pair_sentence = bool(pair_sentence)
         self.role_class_balance = role_class_balance
         self.role_none_bias = role_none_bias
         self.role_single_roles = list(role_single_roles or [])

@@ -14,9 +14,11 @@ from ..data.labels import assign_layers, char_to_word_span
 from ..data.roles import document_events
 from .encoding import EncodedDoc, Window
 from .pair_features import collate_pairs, window_pair_features
+from .sentences import sentence_tensor, window_sentence_ids
 from .spans import span_label_grid
 
 IGNORE = -100
+SENTENCE_COLUMN = "word_sentence"  # roles.pair_sentence models' windows: each word's sentence id
 
 
 @dataclass
@@ -77,7 +79,8 @@ def window_features(doc: Document, enc: EncodedDoc, config, stats: FeatureStats 
         ``span_labels`` ``[W][max_span_width]`` (span head, :func:`~.spans.span_label_grid`; layered: ``[]``),
         ``trig_spans`` ``[T][2]``, ``role_labels`` ``[T][W]`` (window-relative word indices); with
         ``role_head == "pair"`` also ``cand_spans``, ``cand_types`` and ``pair_labels``
-        (:func:`.pair_features.window_pair_features`); with ``featurize`` ``word_feats`` ``[W][C]``.
+        (:func:`.pair_features.window_pair_features`) and, with ``roles.pair_sentence``, ``word_sentence``
+        ``[W]`` (each word's sentence index in the document); with ``featurize`` ``word_feats`` ``[W][C]``.
     """
     stats = stats or FeatureStats()
     spans = doc_word_spans(doc, enc, stats)
@@ -112,6 +115,8 @@ def window_features(doc: Document, enc: EncodedDoc, config, stats: FeatureStats 
                       "span_labels": span_rows, "trig_spans": trig_spans, "role_labels": role_rows})
         if pair:  # roles.head: pair adds its candidates and pair labels (pair_features.PAIR_COLUMNS)
             feats[-1].update(window_pair_features(doc, spans, events, win, config, stats))
+            if getattr(config, "pair_sentence", False):
+                feats[-1][SENTENCE_COLUMN] = window_sentence_ids(enc.sentences, win.lo, win.hi)
         if word_feats is not None:
             feats[-1]["word_feats"] = word_feats[wi]
     return feats
@@ -210,6 +215,8 @@ def collate(batch: list[dict], pad_id: int, multiple_of: int | None = None) -> d
             if f["word_pos"] and f.get("ner_labels"):
                 ner[i, : len(f["ner_labels"]), : len(f["word_pos"])] = torch.tensor(f["ner_labels"])
         out["ner_labels"] = ner
+    if SENTENCE_COLUMN in batch[0]:  # padding words: -1 (never a candidate or a trigger)
+        out[SENTENCE_COLUMN] = sentence_tensor([f[SENTENCE_COLUMN] for f in batch], nw)
     if "head" in batch[0]:  # data.extra_corpora: the NER head each window trains (0 = main)
         out["head"] = torch.tensor([int(f["head"]) for f in batch], dtype=torch.long)
     if "trig_spans" in batch[0]:

@@ -143,7 +143,8 @@ class DiplomatHeads(nn.Module):
         if config.roles and getattr(config, "role_head", "bio") == "pair":
             self.role_head = PairRoleHead(width, config.role_hidden_size, len(config.entity_types),
                                           len(config.pair_labels), config.max_distance, config.dropout,
-                                          context=getattr(config, "pair_context", False))
+                                          context=getattr(config, "pair_context", False),
+                                          sentence=getattr(config, "pair_sentence", False))
         elif config.roles:
             self.role_head = RoleHead(width, config.role_hidden_size, len(config.role_labels),
                                       config.max_distance, config.dropout)
@@ -260,15 +261,16 @@ class DiplomatHeads(nn.Module):
                          cand_types: torch.Tensor, hidden_l: torch.Tensor | None = None,
                          attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,
                          trig_sub: torch.Tensor | None = None, chunk: int = 64,
-                         word_feats: torch.Tensor | None = None) -> torch.Tensor:
+                         word_feats: torch.Tensor | None = None, cross: torch.Tensor | None = None) -> torch.Tensor:
         """Pair-head logits ``[B, T, C, L]`` for triggers ``[B, T, 2]`` and candidates ``cand_spans``
-        ``[B, C, 2]`` / ``cand_types`` ``[B, C]`` (:mod:`.pair_roles`); marker mode (and ``word_feats``)
-        as :meth:`role_logits`."""
+        ``[B, C, 2]`` / ``cand_types`` ``[B, C]`` (:mod:`.pair_roles`; ``cross`` ``[B, T, C]``: the pairs in
+        different sentences, for a ``roles.pair_sentence`` head); marker mode (and ``word_feats``) as
+        :meth:`role_logits`."""
         head = self.role_head
         if not isinstance(head, PairRoleHead):
             raise ValueError("this model has no pair role head (roles.head: pair)")
         if self.marker_layer is None:
-            return head(words, trig_spans, cand_spans, cand_types)
+            return head(words, trig_spans, cand_spans, cand_types, cross)
         if hidden_l is None or attention_mask is None or word_pos is None or trig_sub is None:
             raise ValueError("marker mode needs hidden_l, attention_mask, word_pos and trig_sub")
         b, t = trig_spans.shape[:2]
@@ -278,7 +280,9 @@ class DiplomatHeads(nn.Module):
             bb, tt = bi[s : s + chunk], ti[s : s + chunk]
             feats = None if word_feats is None else word_feats[bb]
             vec = self.marked_words(hidden_l[bb], attention_mask[bb], trig_sub[bb, tt], word_pos[bb], feats)
-            out[bb, tt] = head.rows(vec, trig_spans[bb, tt], cand_spans[bb], cand_types[bb]).to(out.dtype)
+            rows = head.rows(vec, trig_spans[bb, tt], cand_spans[bb], cand_types[bb],
+                             None if cross is None else cross[bb, tt])
+            out[bb, tt] = rows.to(out.dtype)
         return out
 
     def marked_words(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,

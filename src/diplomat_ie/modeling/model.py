@@ -15,6 +15,7 @@ from .heads import DiplomatHeads, RoleHead, split_ner_layers
 from .pair_features import add_predicted_negatives, window_predictions
 from .pair_roles import PairRoleHead
 from .scalar_mix import check_scalar_mix
+from .sentences import cross_sentence
 from .spans import span_loss, split_span_logits
 
 __all__ = ["DiplomatModel", "RoleHead", "layered_loss", "mixed_ner_loss"]
@@ -197,10 +198,10 @@ class DiplomatModel(PreTrainedModel):
                          cand_types: torch.Tensor, hidden_l: torch.Tensor | None = None,
                          attention_mask: torch.Tensor | None = None, word_pos: torch.Tensor | None = None,
                          trig_sub: torch.Tensor | None = None, chunk: int = 64,
-                         word_feats: torch.Tensor | None = None) -> torch.Tensor:
+                         word_feats: torch.Tensor | None = None, cross: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`.heads.DiplomatHeads.pair_role_logits`."""
         return self.heads.pair_role_logits(words, trig_spans, cand_spans, cand_types, hidden_l, attention_mask,
-                                           word_pos, trig_sub, chunk, word_feats)
+                                           word_pos, trig_sub, chunk, word_feats, cross)
 
     def marked_words(self, hidden_l: torch.Tensor, attention_mask: torch.Tensor, trig_sub: torch.Tensor,
                      word_pos: torch.Tensor, word_feats: torch.Tensor | None = None) -> torch.Tensor:
@@ -213,9 +214,10 @@ class DiplomatModel(PreTrainedModel):
                 span_labels: torch.Tensor | None = None, cand_spans: torch.Tensor | None = None,
                 cand_types: torch.Tensor | None = None, pair_labels: torch.Tensor | None = None,
                 head: torch.Tensor | None = None, word_feats: torch.Tensor | None = None,
-                **_: Any) -> dict[str, torch.Tensor]:
+                word_sentence: torch.Tensor | None = None, **_: Any) -> dict[str, torch.Tensor]:
         """``head`` (``[B]``, batches of ``data.extra_corpora`` runs): which NER head each window trains;
-        ``word_feats`` (``[B, W, C]``): the word features of a model with them."""
+        ``word_feats`` (``[B, W, C]``): the word features of a model with them; ``word_sentence``
+        (``[B, W]``): each word's sentence id, for a ``roles.pair_sentence`` head."""
         words, hidden_l = self.window_states(input_ids, attention_mask, word_pos, word_feats)
         out, loss = self._ner(words, ner_labels, span_labels, head)
         pair = isinstance(self.heads.role_head, PairRoleHead)
@@ -226,8 +228,14 @@ class DiplomatModel(PreTrainedModel):
                 cand_spans, cand_types, pair_labels = add_predicted_negatives(
                     window_predictions(out, word_pos, self.config), cand_spans, cand_types, pair_labels, trig_spans,
                     self.config.pair_negatives)
+            cross = None
+            if getattr(self.heads.role_head, "sent", None) is not None:
+                if word_sentence is None:
+                    raise ValueError("this pair head (roles.pair_sentence) needs the word_sentence column")
+                cross = cross_sentence(trig_spans, cand_spans, word_sentence)
             role_logits = self.pair_role_logits(words, trig_spans, cand_spans, cand_types, hidden_l,
-                                                attention_mask, word_pos, trig_sub, word_feats=word_feats)
+                                                attention_mask, word_pos, trig_sub, word_feats=word_feats,
+                                                cross=cross)
             out["role_logits"], role_labels = role_logits, pair_labels
         elif not pair and self.heads.role_head is not None and trig_spans is not None and trig_spans.size(1) > 0:
             role_logits = self.role_logits(words, trig_spans, hidden_l, attention_mask, word_pos, trig_sub,

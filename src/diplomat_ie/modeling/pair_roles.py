@@ -7,7 +7,9 @@ where ``dist`` is the bucketed signed word gap between the spans (:func:`~.dista
 0 when they overlap) and ``type`` the candidate's entity type (one extra row for types the model does
 not tag). With ``context`` (``roles.pair_context``) the pair vector also holds ``C``: the mean of the
 projected words strictly between the two spans (SpERT's context; zero when they touch or overlap), from
-prefix sums, so it costs no ``[pairs, words]`` tensor. All pairs of a batch are computed at once; the
+prefix sums, so it costs no ``[pairs, words]`` tensor. With ``sentence`` (``roles.pair_sentence``) a learned
+vector ``S[cross]`` is added to ``D[dist]``, ``cross`` being 1 where the candidate shares no sentence with the
+trigger (:func:`~.sentences.cross_sentence`). All pairs of a batch are computed at once; the
 candidates' vectors once per window.
 Inputs, labels and decoding: :mod:`.pair_features`.
 """
@@ -80,11 +82,12 @@ class PairRoleHead(nn.Module):
         hidden: the encoder's hidden size; inner: ``role_hidden_size``.
         n_types: the model's entity types (one more embedding row for any other type).
         n_labels: ``none`` + the roles; max_distance: distances are bucketed up to this; dropout: before
-            the output layer; context: add the mean of the words between the spans to each pair.
+            the output layer; context: add the mean of the words between the spans to each pair;
+            sentence: add a same-sentence / other-sentence vector to each pair.
     """
 
     def __init__(self, hidden: int, inner: int, n_types: int, n_labels: int, max_distance: int, dropout: float,
-                 context: bool = False):
+                 context: bool = False, sentence: bool = False):
         super().__init__()
         self.max_distance = max_distance
         self.trig = nn.Linear(3 * hidden, inner)
@@ -93,14 +96,17 @@ class PairRoleHead(nn.Module):
         self.etype = nn.Embedding(n_types + 1, inner)
         # a context-free head registers no ctx weights, so models saved before load unchanged
         self.ctx = nn.Linear(hidden, inner) if context else None
+        # added to the distance vector: no wider pair layer; a head without it registers no weights
+        self.sent = nn.Embedding(2, inner) if sentence else None
         self.pair = nn.Linear((6 if context else 5) * inner, inner)
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(inner, n_labels)
 
     def forward(self, words: torch.Tensor, trig_spans: torch.Tensor, cand_spans: torch.Tensor,
-                cand_types: torch.Tensor) -> torch.Tensor:
+                cand_types: torch.Tensor, cross: torch.Tensor | None = None) -> torch.Tensor:
         """words ``[B, W, H]``, trig_spans ``[B, T, 2]``, cand_spans ``[B, C, 2]``, cand_types ``[B, C]``
-        -> logits ``[B, T, C, L]``. Padding triggers (``hi <= lo``) get zero logits."""
+        (and, with ``sentence``, ``cross`` ``[B, T, C]``) -> logits ``[B, T, C, L]``. Padding triggers
+        (``hi <= lo``) get zero logits."""
         b, t = trig_spans.shape[:2]
         bi, ti = (trig_spans[..., 1] > trig_spans[..., 0]).nonzero(as_tuple=True)
         if not len(bi) or cand_spans.size(1) == 0:
@@ -108,25 +114,36 @@ class PairRoleHead(nn.Module):
         trig_vec = self.trig(span_vectors(words, trig_spans))[bi, ti]  # [N, d]
         cand_vec = self.cand(span_vectors(words, cand_spans))[bi]  # [N, C, d]: once per window, then gathered
         prefix = None if self.ctx is None else prefix_sums(self.ctx(words))[bi]
-        logits = self.scores(trig_vec, cand_vec, trig_spans[bi, ti], cand_spans[bi], cand_types[bi], prefix)
+        logits = self.scores(trig_vec, cand_vec, trig_spans[bi, ti], cand_spans[bi], cand_types[bi], prefix,
+                             None if cross is None else cross[bi, ti])
         out = logits.new_zeros((b, t, cand_spans.size(1), logits.size(-1)))
         out[bi, ti] = logits
         return out
 
-    def rows(self, words: torch.Tensor, trig: torch.Tensor, cands: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
+    def rows(self, words: torch.Tensor, trig: torch.Tensor, cands: torch.Tensor, types: torch.Tensor,
+             cross: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``[N, C, L]`` for N triggers, each with its own word vectors ``words`` ``[N, W, H]``
-        (marker mode), trigger spans ``[N, 2]``, candidates ``[N, C, 2]`` and their types ``[N, C]``."""
+        (marker mode), trigger spans ``[N, 2]``, candidates ``[N, C, 2]``, their types ``[N, C]`` (and,
+        with ``sentence``, ``cross`` ``[N, C]``)."""
         trig_vec = self.trig(span_vectors(words, trig[:, None]))[:, 0]
         prefix = None if self.ctx is None else prefix_sums(self.ctx(words))
-        return self.scores(trig_vec, self.cand(span_vectors(words, cands)), trig, cands, types, prefix)
+        return self.scores(trig_vec, self.cand(span_vectors(words, cands)), trig, cands, types, prefix, cross)
 
     def scores(self, trig_vec: torch.Tensor, cand_vec: torch.Tensor, trig: torch.Tensor, cands: torch.Tensor,
-               types: torch.Tensor, prefix: torch.Tensor | None = None) -> torch.Tensor:
+               types: torch.Tensor, prefix: torch.Tensor | None = None,
+               cross: torch.Tensor | None = None) -> torch.Tensor:
         """The pair MLP: trigger vectors ``[N, d]``, candidate vectors ``[N, C, d]`` (and, with context,
-        the trigger rows' context prefix sums ``[N, W + 1, d]``) -> ``[N, C, L]``."""
+        the trigger rows' context prefix sums ``[N, W + 1, d]``; with ``sentence``, ``cross`` ``[N, C]``)
+        -> ``[N, C, L]``."""
         dist = distance_buckets(span_gap_anchor(trig, cands), trig[:, :1], trig[:, 1:], self.max_distance)
         t = trig_vec[:, None].expand_as(cand_vec)
-        parts = [t, cand_vec, t * cand_vec, self.dist(dist).to(cand_vec.dtype), self.etype(types).to(cand_vec.dtype)]
+        d = self.dist(dist)
+        if self.sent is not None:
+            if cross is None:
+                raise ValueError("this pair head reads whether each candidate shares the trigger's sentence: "
+                                 "pass cross")
+            d = d + self.sent(cross.long())
+        parts = [t, cand_vec, t * cand_vec, d.to(cand_vec.dtype), self.etype(types).to(cand_vec.dtype)]
         if self.ctx is not None:
             if prefix is None:
                 raise ValueError("this pair head reads the context between the spans: pass prefix")

@@ -211,6 +211,8 @@ class Predictor:
         self.single_roles = frozenset(getattr(cfg, "role_single_roles", None) or ())
         # roles.cross_sentence_bias (a runtime setting; configs saved without it: 0)
         self.cross_sentence_bias = float(getattr(cfg, "role_cross_sentence_bias", 0.0) or 0.0)
+        # roles.pair_sentence: the pair head itself reads which candidates share the trigger's sentence
+        self.pair_sentence = self.pair and bool(getattr(cfg, "pair_sentence", False))
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else 0
         # model.type_lexicon (a runtime setting): the main head's types corrected after decoding
@@ -328,7 +330,7 @@ class Predictor:
                           for (d, w), win in zip(chunk, wins, strict=True)]
         if any(trig_batch):
             sent = None
-            if self.cross_sentence_bias:
+            if self.cross_sentence_bias or self.pair_sentence:
                 sent = sentence_tensor([window_sentence_ids(encs[d].sentences, win.lo, win.hi)
                                         for (d, _), win in zip(chunk, wins, strict=True)], out.words.size(1))
             self._run_roles(out.words, chunk, wins, trig_batch, preds, out, batch["word_pos"], cand_batch,
@@ -414,7 +416,7 @@ class Predictor:
         if self.role_o_bias:  # P(O) scaled by exp(-bias): more arguments, at the cost of precision
             logits = logits.clone()
             logits[..., 0] -= self.role_o_bias
-        if sent is not None:  # words outside the trigger's sentence need more evidence
+        if sent is not None and self.cross_sentence_bias:  # words outside the trigger's sentence need more evidence
             other = cross_sentence(spans.cpu(), word_spans(logits.size(2), logits.size(0)), sent[:, : logits.size(2)])
             logits = logits.clone()
             logits[..., 0] += other.to(logits.device, logits.dtype) * self.cross_sentence_bias
@@ -440,13 +442,14 @@ class Predictor:
         with ``sent``, the windows' sentence ids, ``roles.cross_sentence_bias`` raises it across sentences)."""
         cand_spans, cand_types = (x.to(words.device) for x in pad_candidates(cand_batch))
         hidden_l, mask, word_pos, sub = marker_inputs
+        other = None if sent is None else cross_sentence(spans.cpu(), cand_spans.cpu(), sent)
+        cross = other.to(words.device) if other is not None and self.pair_sentence else None
         logits = self.model.pair_role_logits(words, spans, cand_spans, cand_types, hidden_l, mask, word_pos, sub,
-                                             word_feats=word_feats)
+                                             word_feats=word_feats, cross=cross)
         labels = self.model.config.pair_labels
         single = [k for k, label in enumerate(labels) if label in self.single_roles]
         shift = None
-        if sent is not None:
-            other = cross_sentence(spans.cpu(), cand_spans.cpu(), sent)
+        if other is not None and self.cross_sentence_bias:
             shift = other.to(logits.device, torch.float32) * self.cross_sentence_bias
         found = decode_pairs(logits, [[(s.lo, s.hi) for s in t] for t in trig_batch], cand_batch, self.role_o_bias,
                              single, shift)

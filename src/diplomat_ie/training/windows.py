@@ -29,8 +29,9 @@ from ..data.document import Document
 from ..modeling import encoding as _encoding
 from ..modeling import features as _features
 from ..modeling import pair_features as _pair_features
+from ..modeling import sentences as _sentences
 from ..modeling.encoding import encode_document
-from ..modeling.features import FeatureStats, window_features
+from ..modeling.features import SENTENCE_COLUMN, FeatureStats, window_features
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +48,19 @@ WORD_FEATS = "word_feats"  # the extra column of a model with word features ([W]
 
 
 def feature_columns(config, word_feats: bool = False) -> tuple[str, ...]:
-    """The window columns of a model with ``config``: :data:`FEATURE_COLUMNS`, plus the pair head's, plus
-    ``word_feats`` when the model has word features."""
+    """The window columns of a model with ``config``: :data:`FEATURE_COLUMNS`, plus the pair head's (and
+    ``word_sentence`` with ``roles.pair_sentence``), plus ``word_feats`` when the model has word features."""
     pair = bool(config.roles) and getattr(config, "role_head", "bio") == "pair"
-    return FEATURE_COLUMNS + (_pair_features.PAIR_COLUMNS if pair else ()) + ((WORD_FEATS,) if word_feats else ())
+    sentence = (SENTENCE_COLUMN,) if pair and getattr(config, "pair_sentence", False) else ()
+    return (FEATURE_COLUMNS + (_pair_features.PAIR_COLUMNS if pair else ()) + sentence
+            + ((WORD_FEATS,) if word_feats else ()))
 
 
 def _schemas(config, word_feats: bool = False) -> tuple[Features, Features, tuple[str, ...]]:
     """Per-document and per-window schemas and the feature columns."""
     columns = feature_columns(config, word_feats)
     window = {**_WINDOW, **(_PAIR_WINDOW if _pair_features.PAIR_COLUMNS[0] in columns else {}),
+              **({SENTENCE_COLUMN: List(_INT)} if SENTENCE_COLUMN in columns else {}),
               **({WORD_FEATS: List(List(_INT))} if word_feats else {})}
     return (Features({"windows": List(window), "stats": Value("string")}), Features({**window, "length": _INT}),
             columns)
@@ -76,7 +80,7 @@ class WindowRows(torch.utils.data.Dataset):
 
     def __init__(self, windows: Dataset):
         # "head": data.extra_corpora runs (the NER head each window trains)
-        known = FEATURE_COLUMNS + _pair_features.PAIR_COLUMNS + (WORD_FEATS, "head")
+        known = FEATURE_COLUMNS + _pair_features.PAIR_COLUMNS + (SENTENCE_COLUMN, WORD_FEATS, "head")
         self.windows = windows.select_columns([c for c in known if c in windows.column_names])
         self.lengths: list[int] = windows["length"]
 
@@ -90,7 +94,7 @@ class WindowRows(torch.utils.data.Dataset):
 def _code_version() -> str:
     """Hash of the source of every module the windows come from (a code change invalidates the cache)."""
     h = hashlib.sha256()
-    for module in (_text, _document, _labels, _roles, _encoding, _features, _pair_features):
+    for module in (_text, _document, _labels, _roles, _encoding, _features, _pair_features, _sentences):
         h.update(inspect.getsource(module).encode("utf-8"))
     h.update(inspect.getsource(_encode_batch).encode("utf-8"))
     return h.hexdigest()
@@ -113,6 +117,8 @@ def windows_fingerprint(doc_json: list[str], config, tokenizer, featurizer=None)
                 "roles": list(config.roles), "trigger_types": list(config.trigger_types)}
     if getattr(config, "role_head", "bio") != "bio":  # bio: the key of the windows cached before roles.head
         settings["role_head"] = config.role_head
+    if getattr(config, "pair_sentence", False):  # absent otherwise: other models' keys are unchanged
+        settings["pair_sentence"] = True
     if featurizer is not None:  # absent otherwise: the key of a model without word features is unchanged
         settings["word_features"] = featurizer.fingerprint()
     h = hashlib.sha256()
