@@ -1,6 +1,6 @@
 """Decoding ablation on one trained model: the same weights scored with each ``model.ner_decoding``
 and, with ``--role-biases``, each ``roles.none_bias`` (with ``--single-role-sets``, each ``roles.single_roles``; with ``--cross-sentence-biases``, each
-``roles.cross_sentence_bias``).
+``roles.cross_sentence_bias``; with ``--role-bias-sets``, each ``roles.role_biases``).
 
     python scripts/ablate_decoding.py --model models/abl-2ep-x --split dev --out reports/ablations/decoding-x
     python scripts/ablate_decoding.py --model models/default --decodings viterbi --role-biases 0 0.5 1 \
@@ -22,7 +22,7 @@ import itertools
 import sys
 from pathlib import Path
 
-from diplomat_ie.config import NER_DECODINGS
+from diplomat_ie.config import NER_DECODINGS, ConfigError, parse_mapping
 from diplomat_ie.evaluation.run import run_evaluation, write_ablation
 from diplomat_ie.evaluation.tables import ABLATION_COLUMNS, ablation_markdown
 from diplomat_ie.modeling.io import load_model_dir
@@ -42,6 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "model's own only)")
     p.add_argument("--cross-sentence-biases", nargs="+", type=float,
                    help="roles.cross_sentence_bias values to score (default: the model's own only)")
+    p.add_argument("--role-bias-sets", nargs="+",
+                   help="roles.role_biases values to score, each role=bias pairs joined by commas (agent=0.5,"
+                        "object=1) or 'none' (default: the model's own only)")
     p.add_argument("--lenient", action="store_true", help="skip malformed annotation lines")
     p.add_argument("--out", required=True, help="output path without extension")
     return p.parse_args(argv)
@@ -50,7 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def markdown(model: str, split: str, rows: list[dict]) -> str:
     lead = {"decoding": lambda r: r["decoding"], "roles.none_bias": lambda r: f"{r['role_none_bias']:g}",
             "roles.single_roles": lambda r: ", ".join(r.get("role_single_roles") or []) or "-",
-            "roles.cross_sentence_bias": lambda r: f"{r.get('role_cross_sentence_bias', 0.0):g}"}
+            "roles.cross_sentence_bias": lambda r: f"{r.get('role_cross_sentence_bias', 0.0):g}",
+            "roles.role_biases": lambda r: ", ".join(f"{k} {v:g}" for k, v in (r.get("role_biases") or {}).items()) or "-"}
     return ablation_markdown(f"Decoding on {model} ({split})", rows, lead,
                              {"predict s": lambda r: f"{r['predict_s']:.0f}"})
 
@@ -71,18 +75,31 @@ def main(argv=None) -> int:
         print(f"ablate_decoding: error: --single-role-sets: {unknown} are not roles of {a.model}", file=sys.stderr)
         return 2
     crosses = a.cross_sentence_biases or [float(getattr(model.config, "role_cross_sentence_bias", 0.0))]
-    for decoding, bias, single, cross in itertools.product(a.decodings, biases, singles, crosses):
+    try:
+        role_sets = [{} if x == "none" else parse_mapping(x, [str, float], "--role-bias-sets")
+                     for x in a.role_bias_sets] if a.role_bias_sets else [dict(getattr(model.config, "role_biases", {}))]
+    except ConfigError as exc:
+        print(f"ablate_decoding: error: {exc}", file=sys.stderr)
+        return 2
+    if unknown := sorted({r for biases in role_sets for r in biases} - set(model.config.roles)):
+        print(f"ablate_decoding: error: --role-bias-sets: {unknown} are not roles of {a.model}", file=sys.stderr)
+        return 2
+    for decoding, bias, single, cross, role_biases in itertools.product(a.decodings, biases, singles, crosses,
+                                                                        role_sets):
         model.config.ner_decoding, model.config.role_none_bias = decoding, bias
         model.config.role_single_roles, model.config.role_cross_sentence_bias = single, cross
+        model.config.role_biases = role_biases
         name = f"{decoding}-bias{bias:g}" if a.role_biases else decoding
         if a.single_role_sets:
             name += "-single" + ("+".join(single) or "none")
         if a.cross_sentence_biases:
             name += f"-cross{cross:g}"
+        if a.role_bias_sets:
+            name += "-roles" + ("+".join(f"{k}{v:g}" for k, v in role_biases.items()) or "none")
         res = run_evaluation(a.model, corpus=a.corpus, split=a.split, output=out / name, lenient=a.lenient,
                              loaded=(model, tokenizer), window_fn=runner)
         rows.append({"decoding": decoding, "role_none_bias": bias, "role_single_roles": single,
-                     "role_cross_sentence_bias": cross, "predict_s": res["timings"]["predict_s"],
+                     "role_cross_sentence_bias": cross, "role_biases": role_biases, "predict_s": res["timings"]["predict_s"],
                      **{k: res["headline"].get(k) for k in ABLATION_COLUMNS}})
     print(write_ablation(out, {"model": a.model, "split": a.split, "rows": rows}, markdown(a.model, a.split, rows)))
     return 0

@@ -69,6 +69,7 @@ CASES = [
     ("roles.class_balance", "0.5", "role_class_balance", 0.5, "applied"),
     ("roles.none_bias", "1.5", "role_none_bias", 1.5, "applied"),
     ("roles.single_roles", "time,place", "role_single_roles", ["time", "place"], "applied"),
+    ("roles.role_biases", "agent=0.5", "role_biases", {"agent": 0.5}, "applied"),
     ("roles.cross_sentence_bias", "2.5", "role_cross_sentence_bias", 2.5, "applied"),
     ("roles.pair_negatives", "3", "pair_negatives", 3, "applied"),
     ("roles.pair_negatives_from", "0.5", "pair_negatives_from", 0.5, "applied"),

@@ -316,6 +316,19 @@ def test_decoding_ablation_scores_the_same_weights_both_ways(tiny_model, brat_di
     assert errors[1].get("role_gold_entities_fp", 0) < errors[0].get("role_gold_entities_fp", 0)
     assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test",
                      "--single-role-sets", "visitor", "--out", str(tmp_path / "bad")]) == 2
+    # roles.role_biases rows: +30 on agent makes every gold entity an agent, as none_bias 30 did
+    per_role = tmp_path / "per-role"
+    assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test", "--decodings", "argmax",
+                     "--role-biases", "0", "--role-bias-sets", "none", "agent=30", "--out", str(per_role)]) == 0
+    rows = json.loads(per_role.with_suffix(".json").read_text(encoding="utf-8"))["rows"]
+    assert [r["role_biases"] for r in rows] == [{}, {"agent": 30.0}]
+    assert "| 5 | agent 30 |" in per_role.with_suffix(".md").read_text(encoding="utf-8")
+    fps = [json.loads((per_role / f / "metrics.json").read_text(encoding="utf-8"))["errors"].get(
+        "role_gold_entities_fp", 0) for f in ("argmax-bias0-rolesnone", "argmax-bias0-rolesagent30")]
+    assert fps[1] > fps[0]
+    for bad in ("visitor=1", "agent", "agent=x"):
+        assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test",
+                         "--role-bias-sets", bad, "--out", str(tmp_path / "bad")]) == 2
     # the model directory is untouched: the saved config keeps its own decoding
     assert (tiny_model / "config.json").read_text(encoding="utf-8") == saved
 

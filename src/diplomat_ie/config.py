@@ -266,6 +266,10 @@ class RolesConfig:
     cross_sentence_bias: float = field(default=0.0, metadata={
         "help": "decoding: raise the role head's none (pair) / O (bio) logit by this much for an argument in "
                 "another sentence than its trigger (0: off); a runtime setting stored with the model"})
+    role_biases: dict[str, float] = field(default_factory=dict, metadata={
+        "help": "decoding: added to each named role's logit (pair: the role; bio: its B- and I- tags) before "
+                "the argmax, e.g. {agent: 0.5} (positive: more arguments of that role); a runtime setting "
+                "stored with the model"})
 
     def __post_init__(self) -> None:
         _check(len(self.trigger_types) > 0, "roles.trigger_types", "needs at least one type")
@@ -281,6 +285,8 @@ class RolesConfig:
         _check(math.isfinite(self.none_bias), "roles.none_bias", f"must be a finite number, got {self.none_bias}")
         _check(math.isfinite(self.cross_sentence_bias) and self.cross_sentence_bias >= 0, "roles.cross_sentence_bias",
                f"must be a finite number >= 0, got {self.cross_sentence_bias}")
+        bad = {r: v for r, v in self.role_biases.items() if not math.isfinite(v)}
+        _check(not bad, "roles.role_biases", f"must be finite numbers, got {bad}")
         # which names are roles is checked where the model config is built (the data layer is above this one)
         _check(len(set(self.single_roles)) == len(self.single_roles), "roles.single_roles",
                f"lists a role twice: {self.single_roles}")
@@ -389,6 +395,8 @@ def _coerce(value, tp, key: str):
         raise ConfigError(f"{key}: may not be null")
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
         return _coerce(value, args[0], key)
+    if origin is dict:
+        return parse_mapping(value, args, key)
     if origin is list:
         if args and dataclasses.is_dataclass(args[0]):
             return _coerce_records(value, args[0], key)
@@ -422,6 +430,24 @@ def _coerce(value, tp, key: str):
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r}") from exc
     return value
+
+
+def parse_mapping(value, args: list, key: str) -> dict:
+    """A ``{name: value}`` mapping from YAML, a YAML flow string (``{agent: 0.5}``) or ``agent=0.5,place=1``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            value = _flow_list(text, key)
+        else:
+            pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+            if any(len(p) != 2 for p in pairs):
+                raise ConfigError(f"{key}: expected name=value pairs separated by commas or a YAML mapping, "
+                                  f"got {value!r}")
+            value = {k.strip(): v.strip() for k, v in pairs}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+    k_type, v_type = (args + [str, str])[:2] if args else (str, str)
+    return {_coerce(k, k_type, key): _coerce(v, v_type, f"{key}.{k}") for k, v in value.items()}
 
 
 def _coerce_records(value, cls, key: str) -> list:

@@ -65,6 +65,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("roles.single_roles", "role_single_roles", RUNTIME, "role decoding: at most one argument per trigger"),
     Setting("roles.cross_sentence_bias", "role_cross_sentence_bias", RUNTIME,
             "role decoding: none / O logit raised for arguments in another sentence"),
+    Setting("roles.role_biases", "role_biases", RUNTIME, "role decoding: added to each role's logit"),
     Setting("roles.pair_negatives", "pair_negatives", RUNTIME, "pair head: predicted negatives per window"),
     Setting("roles.pair_negatives_from", "pair_negatives_from", RUNTIME,
             "pair head: share of training before predicted negatives join"),
@@ -167,6 +168,8 @@ class DiplomatConfig(PretrainedConfig):
             without it: none).
         role_cross_sentence_bias: decoding: the ``none`` / ``O`` logit is raised by this much where the argument
             and its trigger share no sentence (0: off; configs saved without it: 0).
+        role_biases: decoding: ``{role: b}``, ``b`` added to that role's logit (pair head) or to its ``B-`` / ``I-``
+            tags' (bio head) before the argmax (configs saved without it: none).
         pair_negatives: training only: predicted entities added per window as ``none`` pairs.
         pair_negatives_from: training only: the share of the training steps (``DiplomatModel.train_progress``,
             set by the trainer) after which ``pair_negatives`` apply.
@@ -195,7 +198,7 @@ class DiplomatConfig(PretrainedConfig):
                  pair_sentence: bool = False,
                  role_class_balance: float = 0.0, role_class_weights: dict[str, float] | None = None,
                  role_none_bias: float = 0.0, role_single_roles: list[str] | None = None,
-                 role_cross_sentence_bias: float = 0.0,
+                 role_cross_sentence_bias: float = 0.0, role_biases: dict[str, float] | None = None,
                  pair_negatives: int = 0, pair_negatives_from: float = 0.0, extra_heads: dict[str, dict] | None = None,
                  word_vectors: str | None = None,
                  word_vectors_size: int = 64, word_vectors_table: dict | None = None,
@@ -232,6 +235,7 @@ class DiplomatConfig(PretrainedConfig):
         self.role_none_bias = role_none_bias
         self.role_single_roles = list(role_single_roles or [])
         self.role_cross_sentence_bias = float(role_cross_sentence_bias)
+        self.role_biases = {str(k): float(v) for k, v in (role_biases or {}).items()}
         self.role_class_weights = dict(role_class_weights) if role_class_weights else None
         self.pair_negatives = pair_negatives
         self.pair_negatives_from = pair_negatives_from
@@ -264,7 +268,7 @@ class DiplomatConfig(PretrainedConfig):
         values: dict[str, Any] = {}
         for s in SETTINGS:
             v = _run_value(run_cfg, s.key)
-            values[s.field] = list(v) if isinstance(v, list) else v
+            values[s.field] = list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v
         values["entity_types"] = list(entity_types)
         values["extra_heads"] = extra_heads_from_run(run_cfg, extra_types)
         if empty := [name for name, h in values["extra_heads"].items() if not h["entity_types"]]:
@@ -273,6 +277,8 @@ class DiplomatConfig(PretrainedConfig):
         values["roles"] = list(ROLES) if run_cfg.roles.enabled else []
         if problem := _single_roles_problem(values["role_single_roles"]):
             raise ConfigError(f"roles.single_roles: {problem}")
+        if problem := _single_roles_problem(list(values["role_biases"])):
+            raise ConfigError(f"roles.role_biases: {problem}")
         if not run_cfg.roles.enabled:
             values["role_marker_layer"] = None
         elif problem := _trigger_problem(values["trigger_types"], values["entity_types"], "the model"):
@@ -334,6 +340,8 @@ class DiplomatConfig(PretrainedConfig):
             return _trigger_problem(asked, self.entity_types, source)
         if key == "roles.single_roles":
             return _single_roles_problem(asked)
+        if key == "roles.role_biases":
+            return _single_roles_problem(list(asked))
         return None
 
     def check_window(self) -> None:

@@ -160,6 +160,15 @@ class Progress(Protocol):
     def update(self, n: int) -> object: ...
 
 
+def _role_shift(biases: dict[str, float], labels: list[str], pair: bool) -> torch.Tensor | None:
+    """``roles.role_biases`` as a vector over the role head's labels (pair: ``none`` + roles; bio: ``O``,
+    ``B-r``, ``I-r``); None when no bias is set."""
+    if not any(biases.values()) or not labels:
+        return None
+    role_of = (lambda lab: lab) if pair else (lambda lab: lab[2:] if lab[:2] in ("B-", "I-") else "")
+    return torch.tensor([float(biases.get(role_of(lab), 0.0)) for lab in labels])
+
+
 class Predictor:
     """Runs a :class:`DiplomatModel` over texts; one encoder pass per window for NER and roles.
 
@@ -211,6 +220,9 @@ class Predictor:
         self.single_roles = frozenset(getattr(cfg, "role_single_roles", None) or ())
         # roles.cross_sentence_bias (a runtime setting; configs saved without it: 0)
         self.cross_sentence_bias = float(getattr(cfg, "role_cross_sentence_bias", 0.0) or 0.0)
+        # roles.role_biases (a runtime setting; configs saved without it: none): per label id of the role head
+        self.role_shift = _role_shift(getattr(cfg, "role_biases", None) or {},
+                                      cfg.pair_labels if self.pair else self.role_labels, self.pair)
         # roles.pair_sentence: the pair head itself reads which candidates share the trigger's sentence
         self.pair_sentence = self.pair and bool(getattr(cfg, "pair_sentence", False))
         pad = tokenizer.pad_token_id
@@ -416,6 +428,8 @@ class Predictor:
         if self.role_o_bias:  # P(O) scaled by exp(-bias): more arguments, at the cost of precision
             logits = logits.clone()
             logits[..., 0] -= self.role_o_bias
+        if self.role_shift is not None:
+            logits = logits + self.role_shift.to(logits.device, logits.dtype)
         if sent is not None and self.cross_sentence_bias:  # words outside the trigger's sentence need more evidence
             other = cross_sentence(spans.cpu(), word_spans(logits.size(2), logits.size(0)), sent[:, : logits.size(2)])
             logits = logits.clone()
@@ -446,6 +460,8 @@ class Predictor:
         cross = other.to(words.device) if other is not None and self.pair_sentence else None
         logits = self.model.pair_role_logits(words, spans, cand_spans, cand_types, hidden_l, mask, word_pos, sub,
                                              word_feats=word_feats, cross=cross)
+        if self.role_shift is not None:
+            logits = logits + self.role_shift.to(logits.device, logits.dtype)
         labels = self.model.config.pair_labels
         single = [k for k, label in enumerate(labels) if label in self.single_roles]
         shift = None
