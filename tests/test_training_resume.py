@@ -392,3 +392,33 @@ def test_report_says_what_the_training_time_covers(facts, label):
     text = _training_section(facts)
     assert f"| {label} | 10.00 |" in text
     assert ("| resumed from | ck (this part:" in text) == ("resumed_from" in facts)
+
+
+def test_runs_started_side_by_side_probe_the_shared_folder_under_their_own_names(tmp_path, monkeypatch):
+    """scripts/ablate.py --parallel starts runs at once into models/: a probe file with one fixed name
+    (written by one run, deleted by the other) made the second run fail with "cannot write to"."""
+    import threading
+
+    from diplomat_ie.training.train import prepare_output
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / ".write_test").mkdir()  # the old fixed probe name, taken: must not matter
+    errors: list[Exception] = []
+
+    def prepare(i: int) -> None:
+        try:
+            for _ in range(20):
+                prepare_output(load_config(None, {"name": f"r{i}", "training.output_dir": f"models/r{i}"}),
+                               resume=False)
+        except Exception as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=prepare, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [".write_test"]  # no probe left behind
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["r0", "r1", "r2", "r3"]

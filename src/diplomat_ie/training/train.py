@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import re
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -97,9 +98,10 @@ def prepare_output(cfg: RunConfig, resume: bool, write: bool = True) -> dict[str
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             p.mkdir(parents=True, exist_ok=True) if key == "run" else None
-            probe = (p if key == "run" else p.parent) / ".write_test"
-            probe.write_text("ok")
-            probe.unlink()
+            # a name of its own: runs started side by side (scripts/ablate.py --parallel) share the parent
+            fd, probe = tempfile.mkstemp(prefix=".write_test-", dir=p if key == "run" else p.parent)
+            os.close(fd)
+            os.unlink(probe)
         except OSError as exc:
             raise ConfigError(f"cannot write to {p}: {exc}") from exc
     stale = _checkpoint_dirs(paths["checkpoints"])
