@@ -150,3 +150,18 @@ def make_tiny_navec(path: Path, words: list[str] | None = None, qdim: int = 3, s
 @pytest.fixture(scope="session")
 def tiny_navec(tmp_path_factory) -> Path:
     return make_tiny_navec(tmp_path_factory.mktemp("navec") / "tiny_navec.tar")
+
+
+TWO_SENTENCES = "Президент прибыл в Москву. На переговорах с министром."
+
+
+def two_sentence_doc():
+    """A two-sentence gold document with one trigger per sentence (T2, T4) and entities in both."""
+    from diplomat_ie.data.document import Document, Entity, Relation, Span
+
+    def ent(i, typ, lo, hi):
+        return Entity(i, typ, [Span(lo, hi)], TWO_SENTENCES[lo:hi])
+
+    ents = [ent("T1", "PERSON", 0, 9), ent("T2", "EVENT", 10, 16), ent("T3", "CITY", 19, 25),
+            ent("T4", "EVENT", 30, 41), ent("T5", "PERSON", 44, 53)]
+    return Document(id="x", text=TWO_SENTENCES, entities=ents, relations=[Relation("R1", "AGENT", "T1", "T2")])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TWO_SENTENCES, two_sentence_doc
 
 from diplomat_ie.config import ConfigError, RolesConfig
-from diplomat_ie.data.document import Document, Entity, Relation, Span
 from diplomat_ie.data.roles import ROLES
 from diplomat_ie.evaluation.evaluate import predict_gold_docs
 from diplomat_ie.modeling.configuration import DiplomatConfig
@@ -66,16 +66,8 @@ def test_cross_sentence_bias_is_checked(bias):
         RolesConfig(cross_sentence_bias=bias)
 
 
-TEXT = "Президент прибыл в Москву. На переговорах с министром."
-
-
-def _doc() -> Document:
-    def ent(i, typ, lo, hi):
-        return Entity(i, typ, [Span(lo, hi)], TEXT[lo:hi])
-
-    ents = [ent("T1", "PERSON", 0, 9), ent("T2", "EVENT", 10, 16), ent("T3", "CITY", 19, 25),
-            ent("T4", "EVENT", 30, 41), ent("T5", "PERSON", 44, 53)]
-    return Document(id="x", text=TEXT, entities=ents, relations=[Relation("R1", "AGENT", "T1", "T2")])
+TEXT = TWO_SENTENCES
+_doc = two_sentence_doc
 
 
 @pytest.mark.parametrize("head", ["pair", "bio"])
