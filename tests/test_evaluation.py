@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from diplomat_ie.cli import main
 from diplomat_ie.data import read_brat_dir
-from diplomat_ie.data.corpora import FACTRUEVAL_TO_COARSE, NEREL_TO_COARSE
+from diplomat_ie.data.corpora import FACTRUEVAL_TO_COARSE, NEREL_TO_COARSE, NEREL_TO_FACTRUEVAL
+from diplomat_ie.data.document import Document, Entity, Span
 from diplomat_ie.data.roles import ROLES
 from diplomat_ie.data.subset import is_diplomatic
 from diplomat_ie.evaluation import baselines
@@ -22,7 +24,7 @@ from diplomat_ie.evaluation.evaluate import (
     outermost,
     score_predictions,
 )
-from diplomat_ie.evaluation.run import CONTEXT_CHARS, _diagnose, corpus_scheme, run_evaluation
+from diplomat_ie.evaluation.run import CONTEXT_CHARS, _diagnose, coarse_scores, corpus_scheme, run_evaluation
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,9 +59,41 @@ def test_outermost(items, expected):
      {(0, 10, "ORG"), (11, 15, "PER")}),
     ({(0, 6, "LocOrg"), (7, 9, "Facility"), (10, 12, "Project")}, FACTRUEVAL_TO_COARSE, {(0, 6, "LOC")}),
     ({(0, 5, "Person")}, NEREL_TO_COARSE, set()),  # nothing mapped
+    # "Вашингтонский аэропорт": NEREL's own PER/ORG/LOC leaves a FACILITY out, the CITY inside stays...
+    ({(0, 22, "FACILITY"), (0, 13, "CITY")}, NEREL_TO_COARSE, {(0, 13, "LOC")}),
+    # ...while against factRuEval (whose Location covers facilities) the FACILITY is the outermost LOC
+    ({(0, 22, "FACILITY"), (0, 13, "CITY")}, NEREL_TO_FACTRUEVAL, {(0, 22, "LOC")}),
+    ({(0, 5, "PRODUCT"), (6, 9, "NATIONALITY")}, NEREL_TO_FACTRUEVAL, set()),
 ])
 def test_coarse(items, mapping, expected):
     assert coarse(items, mapping) == expected
+
+
+class _StubPred:
+    """What ``coarse_scores`` reads of a ``DocPred``: entities with a character span."""
+
+    def __init__(self, items):
+        self.entities = [SimpleNamespace(span=(a, b), type=t) for a, b, t in items]
+
+    def char_span(self, s):
+        return s.span
+
+
+@pytest.mark.parametrize("mapping, tp, fp, fn", [
+    (None, 2, 0, 0),  # the default: NEREL_TO_FACTRUEVAL, so the predicted FACILITY matches the gold Location
+    (NEREL_TO_FACTRUEVAL, 2, 0, 0),
+    (NEREL_TO_COARSE, 1, 0, 1),  # FACILITY unmapped: the gold Location is missed
+])
+def test_coarse_scores_factrueval_mapping(mapping, tp, fp, fn):
+    text = "Иван Петров прилетел в аэропорт Внуково."
+    gold = Document("d", text, entities=[Entity("T1", "Person", [Span(0, 11)], "Иван Петров"),
+                                         Entity("T2", "Location", [Span(23, 39)], "аэропорт Внуково")])
+    pred = _StubPred([(0, 11, "PERSON"), (23, 39, "FACILITY")])
+    kwargs = {} if mapping is None else {"pred_mapping": mapping}
+    out = coarse_scores([gold], [pred], **kwargs)
+    micro = out["per_org_loc"]["micro"]
+    assert (micro["tp"], micro["fp"], micro["fn"]) == (tp, fp, fn)
+    assert out["pred_mapping"] == (mapping or NEREL_TO_FACTRUEVAL)
 
 
 @pytest.mark.parametrize("item, others, missed, why", [
@@ -206,11 +240,13 @@ def test_max_docs_and_factrueval_scheme(tiny_model, tmp_path):
     (corpus / "test" / "b.ann").write_text("", encoding="utf-8")
     result = run_evaluation(tiny_model, corpus=str(corpus), split="test", output=tmp_path / "out", max_docs=1)
     assert result["scheme"] == "factrueval" and result["documents"] == 1
-    assert set(result["metrics"]) == {"documents", "per_org_loc"}
+    assert set(result["metrics"]) == {"documents", "per_org_loc", "pred_mapping"}
+    assert result["metrics"]["pred_mapping"]["FACILITY"] == "LOC"
     assert result["metrics"]["per_org_loc"]["micro"]["support"] == 4  # whole objects: nested Москвы counts
     assert set(result["headline"]) == {"per_org_loc_f1", "per_org_loc_macro_f1"}
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "PER/ORG/LOC" in report and "Nested NER" not in report
+    assert "Predicted types scored as:" in report and "FACILITY" in report
 
 
 def test_cli_evaluate(tiny_model, brat_dir, tmp_path, capsys):

@@ -13,7 +13,7 @@ from diplomat_ie.cli import main
 from diplomat_ie.config import load_config, run_config_from_dict
 from diplomat_ie.evaluation import baselines, plots
 from diplomat_ie.evaluation.report import build_report, natasha_row
-from diplomat_ie.evaluation.tables import ABLATION_COLUMNS, ablation_markdown, md_table
+from diplomat_ie.evaluation.tables import ABLATION_COLUMNS, ablation_markdown, mapping_line, md_table
 from diplomat_ie.inference.html import markup_text, render_html
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,6 +123,16 @@ def test_run_config_round_trip():
 def test_md_table_formats_and_escapes():
     table = md_table(["a", "b"], [[1.23456, "x|y"], [None, 3]])
     assert "| 1.23 | x\\|y |" in table and "| — | 3 |" in table
+
+
+@pytest.mark.parametrize("mapping, expected", [
+    (None, ""),  # metrics.json written before the mapping was recorded
+    ({}, ""),
+    ({"PERSON": "PER", "FACILITY": "LOC", "CITY": "LOC"},
+     "\nPredicted types scored as: LOC = CITY, FACILITY; PER = PERSON.\n"),
+])
+def test_mapping_line(mapping, expected):
+    assert mapping_line(mapping) == expected
 
 
 def test_ablation_markdown_puts_the_scores_between_lead_and_tail_columns():

@@ -3,10 +3,11 @@
 The folder holds ``metrics.json`` (full split, diplomatic subset, headline, timings), ``report.md``
 and ``errors.jsonl`` (false positives / negatives with context). NEREL-style corpora get every score
 (nested NER, per-layer seqeval, PER/ORG/LOC, event roles); factRuEval-2016 only has PER/ORG/LOC-like
-gold, so there only PER/ORG/LOC over whole objects (nested included) is scored (gold via ``FACTRUEVAL_TO_COARSE``, predictions via
-``NEREL_TO_COARSE``, exact spans). A model with an extra factRuEval head (``data.extra_corpora``) is
-scored there a second time with that head's own predictions (``own_head``: gold and predictions via
-``FACTRUEVAL_TO_COARSE``).
+gold, so there only PER/ORG/LOC over whole objects (nested included) is scored (gold via
+``FACTRUEVAL_TO_COARSE``, predictions via ``NEREL_TO_FACTRUEVAL``, which adds FACILITY -> LOC to
+``NEREL_TO_COARSE``; exact spans; the metrics name the mapping). A model with an extra factRuEval head
+(``data.extra_corpora``) is scored there a second time with that head's own predictions (``own_head``:
+gold and predictions via ``FACTRUEVAL_TO_COARSE``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from ..data.corpora import FACTRUEVAL_TO_COARSE, NEREL_TO_COARSE, corpus_name, load_docs
+from ..data.corpora import FACTRUEVAL_TO_COARSE, NEREL_TO_FACTRUEVAL, corpus_name, load_docs
 from ..data.document import Document
 from ..data.factrueval import FACTRUEVAL_TYPES
 from ..data.subset import is_diplomatic
@@ -153,7 +154,7 @@ def _predict(predictor: Predictor, docs: list[Document], scheme: str, desc: str)
 
 
 def coarse_scores(docs: list[Document], preds, gold_mapping: dict[str, str] = FACTRUEVAL_TO_COARSE,
-                  pred_mapping: dict[str, str] = NEREL_TO_COARSE) -> dict:
+                  pred_mapping: dict[str, str] = NEREL_TO_FACTRUEVAL) -> dict:
     """PER/ORG/LOC scores (all mapped spans, nested included) against differently typed gold.
 
     Args:
@@ -162,11 +163,11 @@ def coarse_scores(docs: list[Document], preds, gold_mapping: dict[str, str] = FA
         gold_mapping, pred_mapping: fine -> coarse type maps for gold and predictions.
 
     Returns:
-        ``{"documents": n, "per_org_loc": score_sets(...)}``.
+        ``{"documents": n, "per_org_loc": score_sets(...), "pred_mapping": {type: coarse type}}``.
     """
     gold = [coarse({e.key() for e in d.entities}, gold_mapping, keep_nested=True) for d in docs]
     pred = [coarse(entity_sets(p), pred_mapping, keep_nested=True) for p in preds]
-    return {"documents": len(docs), "per_org_loc": score_sets(gold, pred)}
+    return {"documents": len(docs), "per_org_loc": score_sets(gold, pred), "pred_mapping": dict(pred_mapping)}
 
 
 def coarse_headline(metrics: dict) -> dict[str, float]:
@@ -175,7 +176,7 @@ def coarse_headline(metrics: dict) -> dict[str, float]:
             "per_org_loc_macro_f1": metrics["per_org_loc"]["macro"]["f1"]}
 
 
-def _score(p: Predictions, config, scheme: str, pred_mapping: dict[str, str] = NEREL_TO_COARSE) -> dict:
+def _score(p: Predictions, config, scheme: str, pred_mapping: dict[str, str] = NEREL_TO_FACTRUEVAL) -> dict:
     keep = [is_diplomatic(d) for d in p.docs]
     sub = subset_predictions(p, keep)
     if scheme == "factrueval":
@@ -245,7 +246,7 @@ def collect_errors(p: Predictions, config, scheme: str = "nerel") -> list[dict]:
         pred = entity_sets(p.e2e[i])
         if scheme == "factrueval":
             gold = coarse(gold, FACTRUEVAL_TO_COARSE, keep_nested=True)
-            pred = coarse(pred, NEREL_TO_COARSE, keep_nested=True)
+            pred = coarse(pred, NEREL_TO_FACTRUEVAL, keep_nested=True)
         out += _entity_errors(doc, gold, pred)
         if scheme != "nerel" or p.gold_trig is None:
             continue

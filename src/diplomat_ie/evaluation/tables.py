@@ -52,13 +52,25 @@ def layers_table(layers: dict) -> str:
     return md_table(["layer", "average", "P", "R", "F1", "support"], rows)
 
 
+def mapping_line(mapping: dict[str, str] | None) -> str:
+    """Which predicted types were scored as which coarse type (older metrics.json files lack it)."""
+    if not mapping:
+        return ""
+    by_coarse: dict[str, list[str]] = {}
+    for fine, c in mapping.items():
+        by_coarse.setdefault(c, []).append(fine)
+    return "\nPredicted types scored as: " + "; ".join(
+        f"{c} = {', '.join(sorted(f))}" for c, f in sorted(by_coarse.items())) + ".\n"
+
+
 def detail_sections(result: dict, h: str = "##") -> list[str]:
     """Per-type, PER/ORG/LOC, role and layer sections of one evaluation."""
     m = result["metrics"]
     out = []
     if "nested" in m:
         out.append(f"{h} Nested NER, per type (strict spans)\n\n{prf_table(m['nested'])}")
-    out.append(f"{h} PER/ORG/LOC (exact spans; NEREL: outermost after mapping, factRuEval: whole objects)\n\n{prf_table(m['per_org_loc'])}")
+    out.append(f"{h} PER/ORG/LOC (exact spans; NEREL: outermost after mapping, factRuEval: whole objects)\n\n{prf_table(m['per_org_loc'])}"
+               + mapping_line(m.get("pred_mapping")))
     if "roles_gold_triggers" in m:
         out.append(f"{h} Event roles with gold triggers\n\n{prf_table(m['roles_gold_triggers'], 'role')}")
         out.append(f"{h} Event roles end to end (predicted triggers)\n\n"
