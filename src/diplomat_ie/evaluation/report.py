@@ -15,7 +15,7 @@ from pathlib import Path
 from ..data.corpora import load_docs
 from ..utils import atomic_write_json, atomic_write_text
 from .run import run_evaluation
-from .tables import detail_sections, headline_table, mapping_line, md_table, own_head_section, prf_table
+from .tables import coarse_table, detail_sections, headline_table, md_table, own_head_section
 
 
 def load_run_summary(run_dir, model_dir) -> dict | None:
@@ -288,8 +288,7 @@ def report_markdown(metrics: dict, seeds: dict | None = None) -> str:
             parts.append(f"![{title}]({img[key]})\n")
     parts += [s.replace("## ", f"## {label}: ", 1) for s in detail_sections(main)]
     for olabel, r in ood:
-        parts.append(f"## Out of domain: {olabel}\n\n{headline_table(r)}\n{prf_table(r['metrics']['per_org_loc'])}"
-                     + mapping_line(r["metrics"].get("pred_mapping")))
+        parts.append(f"## Out of domain: {olabel}\n\n{headline_table(r)}\n{coarse_table(r['metrics'])}")
         if r.get("own_head"):
             parts.append(own_head_section(r, "###"))
     parts += [_seed_section(seeds, (seeds or {}).get("results", [])), _training_section(metrics["training"])]

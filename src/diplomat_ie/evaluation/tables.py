@@ -63,14 +63,18 @@ def mapping_line(mapping: dict[str, str] | None) -> str:
         f"{c} = {', '.join(sorted(f))}" for c, f in sorted(by_coarse.items())) + ".\n"
 
 
+def coarse_table(metrics: dict) -> str:
+    """The PER/ORG/LOC table of one evaluation's metrics, with the prediction mapping when recorded."""
+    return prf_table(metrics["per_org_loc"]) + mapping_line(metrics.get("pred_mapping"))
+
+
 def detail_sections(result: dict, h: str = "##") -> list[str]:
     """Per-type, PER/ORG/LOC, role and layer sections of one evaluation."""
     m = result["metrics"]
     out = []
     if "nested" in m:
         out.append(f"{h} Nested NER, per type (strict spans)\n\n{prf_table(m['nested'])}")
-    out.append(f"{h} PER/ORG/LOC (exact spans; NEREL: outermost after mapping, factRuEval: whole objects)\n\n{prf_table(m['per_org_loc'])}"
-               + mapping_line(m.get("pred_mapping")))
+    out.append(f"{h} PER/ORG/LOC (exact spans; NEREL: outermost after mapping, factRuEval: whole objects)\n\n{coarse_table(m)}")
     if "roles_gold_triggers" in m:
         out.append(f"{h} Event roles with gold triggers\n\n{prf_table(m['roles_gold_triggers'], 'role')}")
         out.append(f"{h} Event roles end to end (predicted triggers)\n\n"
