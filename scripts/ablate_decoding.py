@@ -1,6 +1,7 @@
 """Decoding ablation on one trained model: the same weights scored with each ``model.ner_decoding``
 and, with ``--role-biases``, each ``roles.none_bias`` (with ``--single-role-sets``, each ``roles.single_roles``; with ``--cross-sentence-biases``, each
-``roles.cross_sentence_bias``; with ``--role-bias-sets``, each ``roles.role_biases``).
+``roles.cross_sentence_bias``; with ``--role-bias-sets``, each ``roles.role_biases``; with ``--type-bias-sets``,
+each ``model.type_biases``).
 
     python scripts/ablate_decoding.py --model models/abl-2ep-x --split dev --out reports/ablations/decoding-x
     python scripts/ablate_decoding.py --model models/default --decodings viterbi --role-biases 0 0.5 1 \
@@ -45,6 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--role-bias-sets", nargs="+",
                    help="roles.role_biases values to score, each role=bias pairs joined by commas (agent=0.5,"
                         "object=1) or 'none' (default: the model's own only)")
+    p.add_argument("--type-bias-sets", nargs="+",
+                   help="model.type_biases values to score, each TYPE=bias pairs joined by commas (EVENT=0.5) or "
+                        "'none' (default: the model's own only)")
     p.add_argument("--lenient", action="store_true", help="skip malformed annotation lines")
     p.add_argument("--out", required=True, help="output path without extension")
     return p.parse_args(argv)
@@ -54,9 +58,21 @@ def markdown(model: str, split: str, rows: list[dict]) -> str:
     lead = {"decoding": lambda r: r["decoding"], "roles.none_bias": lambda r: f"{r['role_none_bias']:g}",
             "roles.single_roles": lambda r: ", ".join(r.get("role_single_roles") or []) or "-",
             "roles.cross_sentence_bias": lambda r: f"{r.get('role_cross_sentence_bias', 0.0):g}",
-            "roles.role_biases": lambda r: ", ".join(f"{k} {v:g}" for k, v in (r.get("role_biases") or {}).items()) or "-"}
+            "roles.role_biases": lambda r: ", ".join(f"{k} {v:g}" for k, v in (r.get("role_biases") or {}).items()) or "-",
+            "model.type_biases": lambda r: ", ".join(f"{k} {v:g}" for k, v in (r.get("type_biases") or {}).items()) or "-"}
     return ablation_markdown(f"Decoding on {model} ({split})", rows, lead,
                              {"predict s": lambda r: f"{r['predict_s']:.0f}"})
+
+
+def bias_sets(values: list[str] | None, flag: str, names: list[str], what: str, model: str,
+              default: dict | None) -> list[dict[str, float]]:
+    """Each ``name=bias,...`` value (or 'none') as a mapping; without values, the model's own."""
+    if not values:
+        return [dict(default or {})]
+    sets = [{} if x == "none" else parse_mapping(x, [str, float], flag) for x in values]
+    if unknown := sorted({k for b in sets for k in b} - set(names)):
+        raise ConfigError(f"{flag}: {unknown} are not {what} of {model}")
+    return sets
 
 
 def main(argv=None) -> int:
@@ -76,19 +92,18 @@ def main(argv=None) -> int:
         return 2
     crosses = a.cross_sentence_biases or [float(getattr(model.config, "role_cross_sentence_bias", 0.0))]
     try:
-        role_sets = [{} if x == "none" else parse_mapping(x, [str, float], "--role-bias-sets")
-                     for x in a.role_bias_sets] if a.role_bias_sets else [dict(getattr(model.config, "role_biases", {}))]
+        role_sets = bias_sets(a.role_bias_sets, "--role-bias-sets", model.config.roles, "roles", a.model,
+                              getattr(model.config, "role_biases", {}))
+        type_sets = bias_sets(a.type_bias_sets, "--type-bias-sets", model.config.entity_types, "entity types",
+                              a.model, getattr(model.config, "type_biases", {}))
     except ConfigError as exc:
         print(f"ablate_decoding: error: {exc}", file=sys.stderr)
         return 2
-    if unknown := sorted({r for biases in role_sets for r in biases} - set(model.config.roles)):
-        print(f"ablate_decoding: error: --role-bias-sets: {unknown} are not roles of {a.model}", file=sys.stderr)
-        return 2
-    for decoding, bias, single, cross, role_biases in itertools.product(a.decodings, biases, singles, crosses,
-                                                                        role_sets):
+    for decoding, bias, single, cross, role_biases, type_biases in itertools.product(
+            a.decodings, biases, singles, crosses, role_sets, type_sets):
         model.config.ner_decoding, model.config.role_none_bias = decoding, bias
         model.config.role_single_roles, model.config.role_cross_sentence_bias = single, cross
-        model.config.role_biases = role_biases
+        model.config.role_biases, model.config.type_biases = role_biases, type_biases
         name = f"{decoding}-bias{bias:g}" if a.role_biases else decoding
         if a.single_role_sets:
             name += "-single" + ("+".join(single) or "none")
@@ -96,10 +111,13 @@ def main(argv=None) -> int:
             name += f"-cross{cross:g}"
         if a.role_bias_sets:
             name += "-roles" + ("+".join(f"{k}{v:g}" for k, v in role_biases.items()) or "none")
+        if a.type_bias_sets:
+            name += "-types" + ("+".join(f"{k}{v:g}" for k, v in type_biases.items()) or "none")
         res = run_evaluation(a.model, corpus=a.corpus, split=a.split, output=out / name, lenient=a.lenient,
                              loaded=(model, tokenizer), window_fn=runner)
         rows.append({"decoding": decoding, "role_none_bias": bias, "role_single_roles": single,
-                     "role_cross_sentence_bias": cross, "role_biases": role_biases, "predict_s": res["timings"]["predict_s"],
+                     "role_cross_sentence_bias": cross, "role_biases": role_biases, "type_biases": type_biases,
+                     "predict_s": res["timings"]["predict_s"],
                      **{k: res["headline"].get(k) for k in ABLATION_COLUMNS}})
     print(write_ablation(out, {"model": a.model, "split": a.split, "rows": rows}, markdown(a.model, a.split, rows)))
     return 0

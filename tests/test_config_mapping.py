@@ -63,6 +63,7 @@ CASES = [
     ("model.type_lexicon_min_count", "3", "type_lexicon_min_count", 3, "applied"),
     ("model.type_lexicon_min_share", "0.9", "type_lexicon_min_share", 0.9, "applied"),
     ("model.type_lexicon_places", "false", "type_lexicon_places", False, "applied"),
+    ("model.type_biases", "EVENT=0.5", "type_biases", {"EVENT": 0.5}, "applied"),
     ("model.span_none_weight", "0.25", "span_none_weight", 0.25, "applied"),
     ("model.span_loss_scale", "words", "span_loss_scale", "words", "applied"),
     ("roles.loss_weight", "2.5", "role_loss_weight", 2.5, "applied"),

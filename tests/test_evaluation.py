@@ -365,6 +365,17 @@ def test_decoding_ablation_scores_the_same_weights_both_ways(tiny_model, brat_di
     for bad in ("visitor=1", "agent", "agent=x"):
         assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test",
                          "--role-bias-sets", bad, "--out", str(tmp_path / "bad")]) == 2
+    # model.type_biases rows: -30 on every type leaves no entity, so no nested F1 (and "none" is the model's own)
+    per_type = tmp_path / "per-type"
+    types = json.loads((tiny_model / "config.json").read_text(encoding="utf-8"))["entity_types"]
+    minus = ",".join(f"{t}=-30" for t in types)
+    assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test", "--decodings", "argmax",
+                     "--type-bias-sets", "none", minus, "--out", str(per_type)]) == 0
+    rows = json.loads(per_type.with_suffix(".json").read_text(encoding="utf-8"))["rows"]
+    assert rows[0]["type_biases"] == {} and rows[0]["nested_f1"] == table["rows"][0]["nested_f1"]
+    assert rows[1]["nested_f1"] == 0.0 and len(rows[1]["type_biases"]) == len(types)
+    assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test",
+                     "--type-bias-sets", "VISIT=1", "--out", str(tmp_path / "bad")]) == 2
     # the model directory is untouched: the saved config keeps its own decoding
     assert (tiny_model / "config.json").read_text(encoding="utf-8") == saved
 

@@ -183,12 +183,16 @@ class ModelConfig:
         "help": "type_lexicon: share of those entities the corrected type needs"})
     type_lexicon_places: bool = field(default=True, metadata={
         "help": "type_lexicon: names seen less often take the country / region / city lookup's type"})
+    type_biases: dict[str, float] = field(default_factory=dict, metadata={
+        "help": "decoding: added to each named entity type's logits (layered heads: its B- and I- tags in every "
+                "layer; span head: the type) before decoding, e.g. {EVENT: 0.5} (positive: more entities of "
+                "that type); a runtime setting stored with the model"})
     init_from: str | None = field(default=None, metadata={
         "help": "continue from a trained diplomat-ie model directory (its labels, weights and architecture) "
                 "instead of a fresh head on the backbone. model.* / roles.* keys not given in the YAML or "
                 "on the command line come from that model; a given architecture key (backbone, max_length, "
                 "num_layers, ner_head, max_span_width, scalar_mix, entity_types, roles.enabled/hidden_size/max_distance/"
-                "marker_layer/head) must match it, a given runtime key (dropout, overlap, ner_decoding, type_lexicon*, "
+                "marker_layer/head) must match it, a given runtime key (dropout, overlap, ner_decoding, type_lexicon*, type_biases, "
                 "span_none_weight, span_loss_scale, roles.loss_weight/class_balance/trigger_types/pair_negatives/pair_negatives_from) is applied"})
 
     def __post_init__(self) -> None:
@@ -206,6 +210,8 @@ class ModelConfig:
                f"must be in 1..64, got {self.max_span_width}")
         _check(self.span_none_weight > 0, "model.span_none_weight",
                f"must be positive, got {self.span_none_weight}")
+        bad = {t: v for t, v in self.type_biases.items() if not math.isfinite(v)}
+        _check(not bad, "model.type_biases", f"must be finite numbers, got {bad}")
         _check(self.ner_decoding in NER_DECODINGS, "model.ner_decoding",
                f"must be one of {', '.join(NER_DECODINGS)}, got {self.ner_decoding!r}")
         _check(self.span_loss_scale in SPAN_LOSS_SCALES, "model.span_loss_scale",

@@ -57,6 +57,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model.type_lexicon_min_count", "type_lexicon_min_count", RUNTIME, "type lexicon: entities a name needs"),
     Setting("model.type_lexicon_min_share", "type_lexicon_min_share", RUNTIME, "type lexicon: share the type needs"),
     Setting("model.type_lexicon_places", "type_lexicon_places", RUNTIME, "type lexicon: place lookup for rarer names"),
+    Setting("model.type_biases", "type_biases", RUNTIME, "decoding: added to each entity type's logits"),
     Setting("model.span_none_weight", "span_none_weight", RUNTIME, "span head: loss weight of none"),
     Setting("model.span_loss_scale", "span_loss_scale", RUNTIME, "span head: loss scale (cells or words)"),
     Setting("roles.loss_weight", "role_loss_weight", RUNTIME, "role loss weight"),
@@ -147,6 +148,8 @@ class DiplomatConfig(PretrainedConfig):
             configs saved without it are ``"argmax"``.
         type_lexicon: None, or the entity types decoding corrects by the training-set name lexicon
             (:mod:`.type_lexicon`), with ``type_lexicon_min_count`` / ``_min_share`` / ``_places``.
+        type_biases: decoding: ``{type: b}``, ``b`` added to that type's ``B-`` / ``I-`` logits in every layer
+            (layered heads) or to its class logit (span head) before decoding (configs saved without it: none).
         span_loss_scale: ``"cells"`` (mean over the candidate spans) or ``"words"`` (their sum over start words).
         roles: event roles; the role head tags ``O``/``B-R``/``I-R``.
         trigger_types: entity types that are event triggers.
@@ -194,6 +197,7 @@ class DiplomatConfig(PretrainedConfig):
                  span_none_weight: float = 1.0, span_loss_scale: str = "cells", ner_decoding: str = "argmax",
                  type_lexicon: list[str] | None = None, type_lexicon_min_count: int = 2,
                  type_lexicon_min_share: float = 0.7, type_lexicon_places: bool = True,
+                 type_biases: dict[str, float] | None = None,
                  scalar_mix: int = 0, role_head: str = "bio", pair_context: bool = False,
                  pair_sentence: bool = False,
                  role_class_balance: float = 0.0, role_class_weights: dict[str, float] | None = None,
@@ -227,6 +231,7 @@ class DiplomatConfig(PretrainedConfig):
         self.type_lexicon_min_count = type_lexicon_min_count
         self.type_lexicon_min_share = type_lexicon_min_share
         self.type_lexicon_places = bool(type_lexicon_places)
+        self.type_biases = {str(k): float(v) for k, v in (type_biases or {}).items()}
         self.scalar_mix = scalar_mix
         self.role_head = role_head
         self.pair_context = bool(pair_context)
@@ -279,6 +284,8 @@ class DiplomatConfig(PretrainedConfig):
             raise ConfigError(f"roles.single_roles: {problem}")
         if problem := _single_roles_problem(list(values["role_biases"])):
             raise ConfigError(f"roles.role_biases: {problem}")
+        if problem := _types_problem(list(values["type_biases"]), values["entity_types"], "the model"):
+            raise ConfigError(f"model.type_biases: {problem}")
         if not run_cfg.roles.enabled:
             values["role_marker_layer"] = None
         elif problem := _trigger_problem(values["trigger_types"], values["entity_types"], "the model"):
@@ -342,6 +349,8 @@ class DiplomatConfig(PretrainedConfig):
             return _single_roles_problem(asked)
         if key == "roles.role_biases":
             return _single_roles_problem(list(asked))
+        if key == "model.type_biases":
+            return _types_problem(list(asked), self.entity_types, source)
         return None
 
     def check_window(self) -> None:
@@ -395,6 +404,11 @@ class DiplomatConfig(PretrainedConfig):
 def _single_roles_problem(names: list[str]) -> str | None:
     unknown = sorted(set(names) - set(ROLES))
     return f"{unknown} are not roles (roles: {', '.join(ROLES)})" if unknown else None
+
+
+def _types_problem(names: list[str], entity_types: list[str], owner: str) -> str | None:
+    unknown = sorted(set(names) - set(entity_types))
+    return f"{unknown} are not entity types of {owner} ({', '.join(entity_types) or 'none'})" if unknown else None
 
 
 def _trigger_problem(trigger_types: list[str], entity_types: list[str], owner: str) -> str | None:

@@ -169,6 +169,14 @@ def _role_shift(biases: dict[str, float], labels: list[str], pair: bool) -> torc
     return torch.tensor([float(biases.get(role_of(lab), 0.0)) for lab in labels])
 
 
+def _type_shift(biases: dict[str, float], labels: list[str]) -> torch.Tensor | None:
+    """``model.type_biases`` as a vector over a NER head's labels (layered: ``O``, ``B-T``, ``I-T``; span:
+    ``none`` and the types); None when no bias is set."""
+    if not any(biases.values()) or not labels:
+        return None
+    return torch.tensor([float(biases.get(lab[2:] if lab[:2] in ("B-", "I-") else lab, 0.0)) for lab in labels])
+
+
 class Predictor:
     """Runs a :class:`DiplomatModel` over texts; one encoder pass per window for NER and roles.
 
@@ -215,6 +223,9 @@ class Predictor:
         # model.ner_decoding (a runtime setting; configs saved without it decode by argmax)
         decoding = getattr(cfg, "ner_decoding", "argmax")
         self.bio_masks = bio_transitions(self.ner_labels) if decoding == "viterbi" else None
+        # model.type_biases (a runtime setting; configs saved without it: none): the main head's labels only
+        biases = (getattr(cfg, "type_biases", None) or {}) if head is None else {}
+        self.type_shift = _type_shift(biases, cfg.span_labels if cfg.is_span else self.ner_labels)
         self.pair = model.role_head is not None and getattr(cfg, "role_head", "bio") == "pair"
         # roles.single_roles (a runtime setting; configs saved without it: none)
         self.single_roles = frozenset(getattr(cfg, "role_single_roles", None) or ())
@@ -354,6 +365,8 @@ class Predictor:
         probabilities into ``layer_out``; its predicted triggers (none when not ``predicted``)."""
         k = self.num_layers
         logits = split_ner_layers(ner_logits, k)
+        if self.type_shift is not None:
+            logits = logits.float() + self.type_shift.to(logits.device)
         if self.bio_masks is None:
             top_p, top_id = logits.softmax(-1).max(-1)
         else:  # the best BIO-consistent path of each layer of each window
@@ -377,7 +390,10 @@ class Predictor:
                        span_out: SpanOut) -> list[list[SpanPred]]:
         """Span head: each window's decoded spans into ``span_out``; its predicted triggers."""
         cfg = self.model.config
-        probs = split_span_logits(ner_logits, cfg.max_span_width).float().softmax(-1).cpu()
+        logits = split_span_logits(ner_logits, cfg.max_span_width).float()
+        if self.type_shift is not None:
+            logits = logits + self.type_shift.to(logits.device)
+        probs = logits.softmax(-1).cpu()
         labels, trigger_types = cfg.span_labels, set(cfg.trigger_types)
         found = []
         for j, ((d, w), win) in enumerate(zip(chunk, wins, strict=True)):
