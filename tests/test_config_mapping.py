@@ -88,6 +88,7 @@ CASES = [
     ("training.encoder_lr", "0.001", None, 0.001, "applied"),
     ("training.epochs", "2", None, 2.0, "applied"),
     ("training.weight_decay", "0.05", None, 0.05, "applied"),
+    ("training.ema_decay", "0.5", None, 0.5, "applied"),
 ]
 
 

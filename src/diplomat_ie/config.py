@@ -315,6 +315,9 @@ class TrainingConfig:
         "help": "encoder layer-wise learning-rate decay: the top layer trains at encoder_lr, each layer below "
                 "at this factor times the one above, the embeddings below the bottom layer (1: one rate)"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    ema_decay: float = field(default=0.0, metadata={
+        "help": "0: off; d in (0, 1): keep an exponential moving average of the trained weights (decay d per "
+                "step), score it on dev beside the raw weights, choose the checkpoint and save the model by it"})
     warmup_ratio: float = field(default=0.06, metadata={"help": "share of steps with linear warm-up"})
     patience: int = field(default=2, metadata={"help": "early-stopping patience, in evaluations"})
     eval_every: str = field(default="epoch", metadata={"help": "'epoch' or a number of steps"})
@@ -341,6 +344,7 @@ class TrainingConfig:
         _check(self.eval_every == "epoch" or (str(self.eval_every).isdigit() and int(self.eval_every) > 0),
                "training.eval_every", f"must be 'epoch' or a positive step count, got {self.eval_every!r}")
         _check(self.weight_decay >= 0, "training.weight_decay", f"must be >= 0, got {self.weight_decay}")
+        _check(0 <= self.ema_decay < 1, "training.ema_decay", f"must be 0 (off) or in (0, 1), got {self.ema_decay}")
         _check(self.patience >= 1, "training.patience", f"must be >= 1, got {self.patience}")
         _check(self.logging_steps >= 1, "training.logging_steps", f"must be >= 1, got {self.logging_steps}")
         _check(self.save_total_limit >= 1, "training.save_total_limit",

@@ -27,6 +27,7 @@ from ..utils import atomic_write_json, atomic_write_text, set_seed
 from . import distributed
 from .card import model_card
 from .clock import WallClock
+from .ema import EmaCallback
 from .extra import check_saved_heads, found_types, load_extra_corpora, mix_windows, split_main
 from .trainer import DevScorer, DiplomatTrainer, WindowDataset
 from .windows import WindowRows, encode_windows
@@ -264,6 +265,12 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
     if scorer is None:
         log.warning("no dev scorer: training without dev evaluation or early stopping; the last model is saved")
     stopping = [EarlyStoppingCallback(cfg.training.patience)] if scorer is not None else []
+    last = _last_checkpoint(paths["checkpoints"]) if resume else None
+    if resume and last is None:
+        log.warning("--resume: no complete checkpoint in %s; training from the start", paths["checkpoints"])
+    if last is not None:
+        _check_checkpoint_format(last)
+    ema = EmaCallback(model, cfg.training.ema_decay, resume_from=last) if cfg.training.ema_decay > 0 else None
     trainer = DiplomatTrainer(
         model=model, args=training_args(cfg, paths, len(feats), evaluate=scorer is not None),
         train_dataset=feats,
@@ -272,15 +279,12 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
         callbacks=[*stopping, CsvLogCallback(paths["run"] / "log.csv")],
         encoder_lr=cfg.training.encoder_lr, head_lr=cfg.training.head_lr,
         layer_lr_decay=cfg.training.layer_lr_decay, dev_docs=dev_docs,
-        eval_batch_size=cfg.training.eval_batch_size, scorer=scorer)
-    last = _last_checkpoint(paths["checkpoints"]) if resume else None
-    if resume and last is None:
-        log.warning("--resume: no complete checkpoint in %s; training from the start", paths["checkpoints"])
-    if last is not None:
-        _check_checkpoint_format(last)
+        eval_batch_size=cfg.training.eval_batch_size, scorer=scorer, ema=ema)
     clock = WallClock.resuming(last)
     trainer.add_callback(clock)
     result = trainer.train(resume_from_checkpoint=str(last) if last else None)
+    if ema is not None:  # the chosen checkpoint's raw weights are loaded: its average replaces them
+        ema.keep_best(trainer.model, trainer.state.best_model_checkpoint)
     summary = _summary(cfg, trainer, result, clock, len(train_docs), len(dev_docs), len(feats), fstats, last)
     summary["windows_cache"] = {"fingerprint": encoded.fingerprint, "hit": encoded.cache_hit,
                                 "dir": cfg.data.cache_dir}

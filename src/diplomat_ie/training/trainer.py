@@ -12,6 +12,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_group
 
 from ..data.document import Document
 from .distributed import broadcast_from_main, local_threads_borrowed
+from .ema import EmaCallback
 
 
 class DevScorer(Protocol):
@@ -99,7 +100,7 @@ class DiplomatTrainer(Trainer):
     """Trainer with separate encoder/head learning rates and a dev scorer on whole documents."""
 
     def __init__(self, *args, encoder_lr: float, head_lr: float, layer_lr_decay: float = 1.0, dev_docs=None,
-                 eval_batch_size=32, scorer: DevScorer | None = None, **kwargs):
+                 eval_batch_size=32, scorer: DevScorer | None = None, ema: EmaCallback | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_callback(TrainProgressCallback())
         self.encoder_lr = encoder_lr
@@ -109,6 +110,9 @@ class DiplomatTrainer(Trainer):
         self.dev_docs = dev_docs or []
         self.eval_batch_size_docs = eval_batch_size
         self.dev_history: list[dict] = []
+        self.ema = ema  # training.ema_decay: the average is scored as eval_*, the raw weights as eval_raw_*
+        if ema is not None:
+            self.add_callback(ema)
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
@@ -145,6 +149,15 @@ class DiplomatTrainer(Trainer):
                                            self.args.adam_beta2), eps=self.args.adam_epsilon)
         return self.optimizer
 
+    def _dev_scores(self) -> dict[str, float]:
+        assert self.scorer is not None
+        scores = self.scorer(self.model, self.processing_class, self.dev_docs, self.eval_batch_size_docs)
+        if self.ema is None:
+            return scores
+        with self.ema.swapped_in(self.model):
+            averaged = self.scorer(self.model, self.processing_class, self.dev_docs, self.eval_batch_size_docs)
+        return {**averaged, **{f"raw_{k}": v for k, v in scores.items()}}
+
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
         if self.scorer is None:
             raise RuntimeError("DiplomatTrainer.evaluate: no dev scorer was given (pass scorer=...)")
@@ -153,7 +166,7 @@ class DiplomatTrainer(Trainer):
         scores = None
         if self.args.process_index == 0:
             with local_threads_borrowed():  # the other ranks on this machine idle until the broadcast
-                scores = self.scorer(self.model, self.processing_class, self.dev_docs, self.eval_batch_size_docs)
+                scores = self._dev_scores()
         scores = broadcast_from_main(scores)
         metrics = {f"{metric_key_prefix}_{k}": v for k, v in scores.items()}
         metrics[f"{metric_key_prefix}_runtime"] = round(time.time() - start, 2)
