@@ -143,12 +143,13 @@ def main(argv=None) -> int:
     if not a.collect:
         train_all(a)
     out = Path(a.out)
-    old = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["rows"] if out.with_suffix(".json").is_file() else []
+    table = out.with_name(out.name + ".json")  # appended: a dotted name would lose its tail to with_suffix
+    old = json.loads(table.read_text(encoding="utf-8"))["rows"] if table.is_file() else []
     new = [row(n, a.epochs, a.tag) for n in a.candidates]
     keys = {(r["candidate"], r["epochs"]) for r in new}
     rows = [r for r in old if (r["candidate"], r["epochs"]) not in keys] + new
-    atomic_write_text(out.with_suffix(".json"), json.dumps({"rows": rows}, indent=2) + "\n")
-    atomic_write_text(out.with_suffix(".md"), markdown(rows))
+    atomic_write_text(table, json.dumps({"rows": rows}, indent=2) + "\n")
+    atomic_write_text(out.with_name(out.name + ".md"), markdown(rows))
     print(markdown(rows))
     return 0 if all("error" not in r for r in new) else 1
 

@@ -450,3 +450,12 @@ def test_gold_passes_reuse_the_end_to_end_encoder_outputs(tiny_model, brat_dir):
     assert one_pass > 0 and len(calls) == one_pass  # three passes, one encoder run per batch
     assert preds.gold_trig is not None and preds.gold_ent is not None
     assert predictor.window_fn is counting  # the memo lives for the call only
+
+
+def test_ablation_tables_keep_a_dotted_output_name(tmp_path):
+    from diplomat_ie.evaluation.run import write_ablation
+
+    out = tmp_path / "ema-0.997-test"
+    assert write_ablation(out, {"rows": [{"a": 1}]}, "| a |\n") == "| a |\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ema-0.997-test.json", "ema-0.997-test.md"]
+    assert json.loads((tmp_path / "ema-0.997-test.json").read_text(encoding="utf-8")) == {"rows": [{"a": 1}]}

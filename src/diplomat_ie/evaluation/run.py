@@ -291,6 +291,7 @@ def write_ablation(out: Path, payload: dict, markdown: str) -> str:
     Returns:
         ``markdown``, for the caller to print.
     """
-    atomic_write_text(out.with_suffix(".json"), json.dumps(payload, indent=2) + "\n")
-    atomic_write_text(out.with_suffix(".md"), markdown)
+    # appended, not with_suffix: a dotted name (``ema-0.997-test``) would lose its tail
+    atomic_write_text(out.with_name(out.name + ".json"), json.dumps(payload, indent=2) + "\n")
+    atomic_write_text(out.with_name(out.name + ".md"), markdown)
     return markdown
