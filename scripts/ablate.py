@@ -50,6 +50,7 @@ CANDIDATES: dict[str, list[str]] = {
     "head-lr-2e-3": ["--training.head_lr", "2e-3"],  # 2x the default's head rate (1e-3)
     "dropout-0.2": ["--model.dropout", "0.2"],  # 2x the default's dropout before the heads (0.1)
     "ema-0.997": ["--training.ema_decay", "0.997"],  # weight average, ~1 epoch (355 steps at batch 8) horizon
+    "head-lr-2e-3-ema-0.997": ["--training.head_lr", "2e-3", "--training.ema_decay", "0.997"],  # the two dev winners
     "bio-roles": ["--roles.head", "bio", "--roles.pair_negatives", "0", "--roles.pair_negatives_from", "0"],
     "word-vectors": ["--model.word_vectors", "navec"],
     "word-lexicon": ["--model.word_lexicon", "[morph, places, train]"],

@@ -98,6 +98,23 @@ def test_missing_export_is_a_clear_error(tmp_path, exported):
         Extractor.from_pretrained(copy, backend="onnx-int8")
 
 
+def test_type_biases_apply_to_the_onnx_backends_too(exported, tmp_path):
+    """model.type_biases shifts the logits after the window runner, so every backend decodes the same shift."""
+    import shutil
+
+    ref = Extractor.from_pretrained(exported)(TEXTS)
+    top = max({e.type for r in ref for e in r.entities}, key=lambda t: sum(e.type == t for r in ref for e in r.entities))
+    copy = tmp_path / "model"
+    shutil.copytree(exported, copy)
+    cfg = json.loads((copy / "config.json").read_text(encoding="utf-8"))
+    cfg["type_biases"] = {top: -4.0}
+    (copy / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    torch_out = Extractor.from_pretrained(copy)(TEXTS)
+    assert sum(e.type == top for r in torch_out for e in r.entities) < sum(e.type == top for r in ref for e in r.entities)
+    assert _entities(Extractor.from_pretrained(copy, backend="onnx")(TEXTS)) == _entities(torch_out)
+    assert len(Extractor.from_pretrained(copy, backend="onnx-int8")(TEXTS)) == len(TEXTS)
+
+
 @pytest.fixture(scope="module")
 def exported_marker(tmp_path_factory, tiny_backbone) -> Path:
     return _train_and_export(tmp_path_factory.mktemp("onnx_marker"), tiny_backbone, **{"roles.marker_layer": "1",
