@@ -246,6 +246,12 @@ def test_bad_settings_fail_fresh_and_with_init_from(work, key, value, message, c
     assert rc == 2 and message in _error(capsys)
 
 
+def test_type_biases_of_types_a_saved_model_lacks_are_an_error(work, capsys):
+    """A fresh model drops (and logs) such biases; asking a saved model for them is a mistake to name."""
+    rc, _, _ = _run(work, "tb-init", CONTINUE, "--model.init_from", str(work["base"]), "--model.type_biases", "VISIT=1")
+    assert rc == 2 and "model.type_biases: ['VISIT'] are not entity types of" in _error(capsys)
+
+
 def test_overlap_is_checked_against_the_saved_window(work, capsys):
     rc, _, _ = _run(work, "overlap", CONTINUE, "--model.init_from", str(work["base"]), "--model.overlap", "20")
     assert rc == 2

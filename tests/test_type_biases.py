@@ -36,9 +36,18 @@ def test_bad_type_biases_are_named(value, message):
 def test_type_biases_must_be_finite_and_entity_types():
     with pytest.raises(ConfigError, match=r"model.type_biases: must be finite numbers"):
         ModelConfig(type_biases={"EVENT": float("inf")})
-    cfg = load_config("default", {"model.type_biases": "VISIT=1"})
-    with pytest.raises(ConfigError, match=r"model.type_biases: \['VISIT'\] are not entity types of the model"):
-        DiplomatConfig.from_run_config(cfg, entity_types=TYPES, encoder={"model_type": "bert"})
+
+
+def test_a_new_models_biases_of_types_it_lacks_are_dropped_with_a_warning(caplog):
+    """The packaged default biases EVENT; a corpus without EVENT (roles off) still trains, and says so."""
+    cfg = load_config("default", {"model.type_biases": "VISIT=1, CITY=-1", "roles.enabled": "false"})
+    with caplog.at_level("WARNING", logger="diplomat_ie.modeling.configuration"):
+        made = DiplomatConfig.from_run_config(cfg, entity_types=TYPES, encoder={"model_type": "bert"})
+    assert made.type_biases == {"CITY": -1.0}
+    assert "model.type_biases: ['VISIT'] are not entity types of the model" in caplog.text
+    plain = DiplomatConfig.from_run_config(load_config("default", {"roles.enabled": "false"}), entity_types=["PERSON"],
+                                           encoder={"model_type": "bert"})
+    assert plain.type_biases == {}  # the default's EVENT bias, on a model without EVENT
 
 
 @pytest.mark.parametrize(("biases", "labels", "expected"), [

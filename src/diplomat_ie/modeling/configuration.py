@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -10,6 +11,8 @@ from transformers import AutoConfig, PretrainedConfig
 from ..config import ConfigError
 from ..data.labels import bio_labels
 from ..data.roles import ROLES
+
+logger = logging.getLogger(__name__)
 
 # 1: head weights at the top level (ner_head.*, role_head.*, role_marker); 2: under heads.* (DiplomatHeads).
 # io.load_model_dir reads every version up to this one.
@@ -285,7 +288,10 @@ class DiplomatConfig(PretrainedConfig):
         if problem := _single_roles_problem(list(values["role_biases"])):
             raise ConfigError(f"roles.role_biases: {problem}")
         if problem := _types_problem(list(values["type_biases"]), values["entity_types"], "the model"):
-            raise ConfigError(f"model.type_biases: {problem}")
+            # a config's biases (the packaged default's EVENT) may name types another corpus lacks: drop,
+            # loudly; a saved model's runtime change (run_config_changes) stays an error
+            logger.warning("model.type_biases: %s; their biases are dropped", problem)
+            values["type_biases"] = {t: b for t, b in values["type_biases"].items() if t in values["entity_types"]}
         if not run_cfg.roles.enabled:
             values["role_marker_layer"] = None
         elif problem := _trigger_problem(values["trigger_types"], values["entity_types"], "the model"):
