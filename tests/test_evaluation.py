@@ -147,7 +147,8 @@ def tiny_model(tmp_path_factory, tiny_backbone, brat_dir):
         cfg = load_config("default", {
             "name": "tiny", "data.corpus": str(brat_dir), "model.backbone": str(tiny_backbone), "model.word_vectors": "null",
             "model.max_length": "32", "model.overlap": "8", "training.epochs": "1",
-            "training.batch_size": "2", "training.output_dir": str(tmp / "model")})
+            "training.batch_size": "2", "training.output_dir": str(tmp / "model"),
+            "model.type_biases": ""})  # the decoding tests below take "none" to be this model's own biases
         train(cfg)
     finally:
         mp.undo()
@@ -349,7 +350,9 @@ def test_decoding_ablation_scores_the_same_weights_both_ways(tiny_model, brat_di
     assert "| argmax | 30 | - |" in md and f"| argmax | 30 | {', '.join(ROLES)} |" in md
     errors = [json.loads((single / f / "metrics.json").read_text(encoding="utf-8"))["errors"]
               for f in ("argmax-bias30-singlenone", "argmax-bias30-single" + "+".join(ROLES))]
-    assert errors[1].get("role_gold_entities_fp", 0) < errors[0].get("role_gold_entities_fp", 0)
+    # a span denied a single role takes its next role that beats none (tests/test_single_roles.py): the
+    # number of arguments need not fall, but the two decodings differ
+    assert errors[1] != errors[0]
     assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test",
                      "--single-role-sets", "visitor", "--out", str(tmp_path / "bad")]) == 2
     # roles.role_biases rows: +30 on agent makes every gold entity an agent, as none_bias 30 did
