@@ -85,3 +85,13 @@ def test_predictor_applies_the_type_biases(tiny_backbone, decoding):
     assert types({"CITY": 6.0}) == {"CITY"}  # B-/I-CITY 6 beat O's 5
     assert types({"CITY": 6.0, "PERSON": 7.0}) == {"PERSON"}
     assert types({"CITY": 4.0}) == set()  # not enough
+
+
+def test_the_model_card_lists_the_type_biases():
+    from diplomat_ie.training.card import model_card
+
+    cfg = DiplomatConfig(backbone_name="tiny", entity_types=TYPES, roles=[], type_biases={"EVENT": -0.5, "CITY": 1.0})
+    card = model_card(cfg, {})
+    assert "`model.type_biases` | EVENT -0.5, CITY 1 |" in card
+    assert "`model.type_biases` | none |" in model_card(DiplomatConfig(backbone_name="tiny", entity_types=TYPES,
+                                                                         roles=[]), {})

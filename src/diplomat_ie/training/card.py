@@ -68,6 +68,8 @@ def _settings_table(config) -> str:
             v = f"{len(v)}: {', '.join(v)}"
         elif isinstance(v, list):
             v = ", ".join(v) if v else "none"
+        elif isinstance(v, dict):  # per-type / per-role biases
+            v = ", ".join(f"{k} {b:g}" for k, b in v.items()) if v else "none"
         rows.append(f"| {s.label} | `{s.key}` | {'null' if v is None else _fmt(v)} |")
     return "| setting | run-config key | value |\n|---|---|---|\n" + "\n".join(rows)
 
