@@ -85,6 +85,7 @@ CASES = [
     ("model.freeze_layers", "1", None, 1, "applied"),
     ("training.save_dtype", "bfloat16", None, "bfloat16", "applied"),
     ("training.head_lr", "0.02", None, 0.02, "applied"),
+    ("training.role_head_lr", "0.004", None, 0.004, "applied"),
     ("training.encoder_lr", "0.001", None, 0.001, "applied"),
     ("training.epochs", "2", None, 2.0, "applied"),
     ("training.weight_decay", "0.05", None, 0.05, "applied"),

@@ -26,7 +26,7 @@ def test_layer_lr_scale(name, layers, decay, expected):
     assert layer_lr_scale(name, layers, decay) == pytest.approx(expected)
 
 
-def _groups(tiny_backbone, tmp_path, decay: float) -> list[dict]:
+def _groups(tiny_backbone, tmp_path, decay: float, role_head_lr: float | None = None) -> list[dict]:
     from diplomat_ie.modeling.configuration import DiplomatConfig
     from diplomat_ie.modeling.io import build_model
 
@@ -34,7 +34,8 @@ def _groups(tiny_backbone, tmp_path, decay: float) -> list[dict]:
                          backbone_name=str(tiny_backbone))
     model, _ = build_model(cfg, freeze_word_embeddings=True)
     args = TrainingArguments(output_dir=str(tmp_path), weight_decay=0.01, report_to=[], use_cpu=True)
-    trainer = DiplomatTrainer(model=model, args=args, encoder_lr=1e-4, head_lr=1e-3, layer_lr_decay=decay)
+    trainer = DiplomatTrainer(model=model, args=args, encoder_lr=1e-4, head_lr=1e-3, layer_lr_decay=decay,
+                              role_head_lr=role_head_lr)
     names = {id(p): n for n, p in model.named_parameters()}
     return [{"lr": g["lr"], "weight_decay": g["weight_decay"], "names": [names[id(p)] for p in g["params"]]}
             for g in trainer.create_optimizer().param_groups]
@@ -59,3 +60,15 @@ def test_decay_gives_each_layer_its_rate(tiny_backbone, tmp_path):
     # encoder groups first, decayed before not, as without decay
     enc = [g["names"][0].startswith("encoder.") for g in groups]
     assert enc == sorted(enc, reverse=True)
+
+
+def test_role_head_lr_gives_the_role_head_its_own_rate(tiny_backbone, tmp_path):
+    groups = _groups(tiny_backbone, tmp_path, 1.0, role_head_lr=4e-3)
+    rate = {n: g["lr"] for g in groups for n in g["names"]}
+    role = [n for n in rate if n.startswith("heads.role_head.")]
+    assert role and all(rate[n] == pytest.approx(4e-3) for n in role)
+    others = [n for n in rate if not n.startswith(("encoder.", "heads.role_head."))]
+    assert others and all(rate[n] == pytest.approx(1e-3) for n in others)
+    assert all(rate[n] == pytest.approx(1e-4) for n in rate if n.startswith("encoder."))
+    # unset: the role head trains at head_lr, in the four groups of older checkpoints
+    assert len(_groups(tiny_backbone, tmp_path, 1.0, role_head_lr=None)) == 4

@@ -311,6 +311,8 @@ class TrainingConfig:
     eval_batch_size: int = field(default=32, metadata={"help": "windows per inference batch"})
     encoder_lr: float = field(default=5.0e-5, metadata={"help": "learning rate of the encoder"})
     head_lr: float = field(default=1.0e-3, metadata={"help": "learning rate of the heads"})
+    role_head_lr: float | None = field(default=None, metadata={
+        "help": "learning rate of the event-role head (null: head_lr, like the other heads)"})
     layer_lr_decay: float = field(default=1.0, metadata={
         "help": "encoder layer-wise learning-rate decay: the top layer trains at encoder_lr, each layer below "
                 "at this factor times the one above, the embeddings below the bottom layer (1: one rate)"})
@@ -339,6 +341,8 @@ class TrainingConfig:
         _check(self.batch_size > 0, "training.batch_size", "must be positive")
         _check(self.eval_batch_size > 0, "training.eval_batch_size", "must be positive")
         _check(self.encoder_lr >= 0 and self.head_lr > 0, "training.*_lr", "must be positive")
+        _check(self.role_head_lr is None or self.role_head_lr > 0, "training.role_head_lr",
+               f"must be positive or null, got {self.role_head_lr}")
         _check(0 < self.layer_lr_decay <= 1, "training.layer_lr_decay", f"must be in (0, 1], got {self.layer_lr_decay}")
         _check(0 <= self.warmup_ratio < 1, "training.warmup_ratio", "must be in [0, 1)")
         _check(self.eval_every == "epoch" or (str(self.eval_every).isdigit() and int(self.eval_every) > 0),

@@ -277,7 +277,7 @@ def train(cfg: RunConfig, resume: bool = False, scorer: DevScorer | None = None)
         eval_dataset=WindowDataset(dev_docs),  # placeholder: evaluate() scores whole dev documents
         data_collator=lambda b: collate(b, pad), processing_class=tokenizer,
         callbacks=[*stopping, CsvLogCallback(paths["run"] / "log.csv")],
-        encoder_lr=cfg.training.encoder_lr, head_lr=cfg.training.head_lr,
+        encoder_lr=cfg.training.encoder_lr, head_lr=cfg.training.head_lr, role_head_lr=cfg.training.role_head_lr,
         layer_lr_decay=cfg.training.layer_lr_decay, dev_docs=dev_docs,
         eval_batch_size=cfg.training.eval_batch_size, scorer=scorer, ema=ema)
     clock = WallClock.resuming(last)

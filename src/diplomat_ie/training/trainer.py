@@ -100,12 +100,14 @@ class DiplomatTrainer(Trainer):
     """Trainer with separate encoder/head learning rates and a dev scorer on whole documents."""
 
     def __init__(self, *args, encoder_lr: float, head_lr: float, layer_lr_decay: float = 1.0, dev_docs=None,
-                 eval_batch_size=32, scorer: DevScorer | None = None, ema: EmaCallback | None = None, **kwargs):
+                 eval_batch_size=32, scorer: DevScorer | None = None, ema: EmaCallback | None = None,
+                 role_head_lr: float | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_callback(TrainProgressCallback())
         self.encoder_lr = encoder_lr
         self.layer_lr_decay = layer_lr_decay
         self.head_lr = head_lr
+        self.role_head_lr = role_head_lr if role_head_lr is not None else head_lr  # training.role_head_lr
         self.scorer = scorer
         self.dev_docs = dev_docs or []
         self.eval_batch_size_docs = eval_batch_size
@@ -138,7 +140,10 @@ class DiplomatTrainer(Trainer):
             if name not in decay and name not in no_decay:
                 continue
             is_enc = name.startswith("encoder.")
-            lr = self.encoder_lr * layer_lr_scale(name, layers, self.layer_lr_decay) if is_enc else self.head_lr
+            if is_enc:
+                lr = self.encoder_lr * layer_lr_scale(name, layers, self.layer_lr_decay)
+            else:
+                lr = self.role_head_lr if name.startswith("heads.role_head.") else self.head_lr
             grouped.setdefault((is_enc, name in decay, lr), []).append(p)
         # encoder before heads, decayed before not: without layer decay these are the four groups, in the
         # order, that older checkpoints saved (their optimizer state resumes)
