@@ -1,7 +1,7 @@
 """Decoding ablation on one trained model: the same weights scored with each ``model.ner_decoding``
 and, with ``--role-biases``, each ``roles.none_bias`` (with ``--single-role-sets``, each ``roles.single_roles``; with ``--cross-sentence-biases``, each
 ``roles.cross_sentence_bias``; with ``--role-bias-sets``, each ``roles.role_biases``; with ``--type-bias-sets``,
-each ``model.type_biases``).
+each ``model.type_biases``; with ``--window-breaks``, each ``model.window_breaks``).
 
     python scripts/ablate_decoding.py --model models/abl-2ep-x --split dev --out reports/ablations/decoding-x
     python scripts/ablate_decoding.py --model models/default --decodings viterbi --role-biases 0 0.5 1 \
@@ -23,7 +23,7 @@ import itertools
 import sys
 from pathlib import Path
 
-from diplomat_ie.config import NER_DECODINGS, ConfigError, parse_mapping
+from diplomat_ie.config import NER_DECODINGS, WINDOW_BREAKS, ConfigError, parse_mapping
 from diplomat_ie.evaluation.run import run_evaluation, write_ablation
 from diplomat_ie.evaluation.tables import ABLATION_COLUMNS, ablation_markdown
 from diplomat_ie.modeling.io import load_model_dir
@@ -49,6 +49,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--type-bias-sets", nargs="+",
                    help="model.type_biases values to score, each TYPE=bias pairs joined by commas (EVENT=0.5) or "
                         "'none' (default: the model's own only)")
+    p.add_argument("--window-breaks", nargs="+", choices=list(WINDOW_BREAKS),
+                   help="model.window_breaks values to score (default: the model's own only); each value runs the "
+                        "encoder again (other windows)")
     p.add_argument("--lenient", action="store_true", help="skip malformed annotation lines")
     p.add_argument("--out", required=True, help="output path without extension")
     return p.parse_args(argv)
@@ -59,7 +62,8 @@ def markdown(model: str, split: str, rows: list[dict]) -> str:
             "roles.single_roles": lambda r: ", ".join(r.get("role_single_roles") or []) or "-",
             "roles.cross_sentence_bias": lambda r: f"{r.get('role_cross_sentence_bias', 0.0):g}",
             "roles.role_biases": lambda r: ", ".join(f"{k} {v:g}" for k, v in (r.get("role_biases") or {}).items()) or "-",
-            "model.type_biases": lambda r: ", ".join(f"{k} {v:g}" for k, v in (r.get("type_biases") or {}).items()) or "-"}
+            "model.type_biases": lambda r: ", ".join(f"{k} {v:g}" for k, v in (r.get("type_biases") or {}).items()) or "-",
+            "model.window_breaks": lambda r: r.get("window_breaks", "none")}
     return ablation_markdown(f"Decoding on {model} ({split})", rows, lead,
                              {"predict s": lambda r: f"{r['predict_s']:.0f}"})
 
@@ -99,9 +103,11 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"ablate_decoding: error: {exc}", file=sys.stderr)
         return 2
-    for decoding, bias, single, cross, role_biases, type_biases in itertools.product(
-            a.decodings, biases, singles, crosses, role_sets, type_sets):
+    breaks = a.window_breaks or [getattr(model.config, "window_breaks", "none")]
+    for decoding, bias, single, cross, role_biases, type_biases, brk in itertools.product(
+            a.decodings, biases, singles, crosses, role_sets, type_sets, breaks):
         model.config.ner_decoding, model.config.role_none_bias = decoding, bias
+        model.config.window_breaks = brk
         model.config.role_single_roles, model.config.role_cross_sentence_bias = single, cross
         model.config.role_biases, model.config.type_biases = role_biases, type_biases
         name = f"{decoding}-bias{bias:g}" if a.role_biases else decoding
@@ -113,10 +119,13 @@ def main(argv=None) -> int:
             name += "-roles" + ("+".join(f"{k}{v:g}" for k, v in role_biases.items()) or "none")
         if a.type_bias_sets:
             name += "-types" + ("+".join(f"{k}{v:g}" for k, v in type_biases.items()) or "none")
+        if a.window_breaks:
+            name += f"-breaks{brk}"
         res = run_evaluation(a.model, corpus=a.corpus, split=a.split, output=out / name, lenient=a.lenient,
                              loaded=(model, tokenizer), window_fn=runner)
         rows.append({"decoding": decoding, "role_none_bias": bias, "role_single_roles": single,
                      "role_cross_sentence_bias": cross, "role_biases": role_biases, "type_biases": type_biases,
+                     "window_breaks": brk,
                      "predict_s": res["timings"]["predict_s"],
                      **{k: res["headline"].get(k) for k in ABLATION_COLUMNS}})
     print(write_ablation(out, {"model": a.model, "split": a.split, "rows": rows}, markdown(a.model, a.split, rows)))

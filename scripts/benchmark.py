@@ -103,8 +103,9 @@ def gemm_peak(args) -> dict:
     cfg = DiplomatConfig.from_pretrained(args.model)
     h, i, n = (cfg.encoder[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers"))
     tok = load_tokenizer(args.model)
+    breaks = getattr(cfg, "window_breaks", "none")
     lengths = [len(w.input_ids) for d in load_texts(args.max_docs)
-               for w in encode_document(d.text, tok, cfg.window_length, cfg.overlap).windows]
+               for w in encode_document(d.text, tok, cfg.window_length, cfg.overlap, breaks).windows]
     out["encoder_gflop"] = round(sum(n * (2 * s * (4 * h * h + 2 * h * i) + 4 * s * s * h) for s in lengths) / 1e9, 1)
     out["windows"], out["tokens"] = len(lengths), sum(lengths)
     return out
@@ -220,7 +221,7 @@ def hf_logit_check(args) -> dict:
     n_labels, diff, windows = len(cfg.ner_labels), 0.0, 0
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     for doc in load_texts(args.max_docs)[:5]:
-        enc = encode_document(doc.text, tok, cfg.window_length, cfg.overlap)
+        enc = encode_document(doc.text, tok, cfg.window_length, cfg.overlap, getattr(cfg, "window_breaks", "none"))
         batch = collate([{"input_ids": w.input_ids, "word_pos": w.word_pos} for w in enc.windows], pad)
         with torch.inference_mode():
             ref = run(batch["input_ids"], batch["attention_mask"], batch["word_pos"]).ner_logits[..., :n_labels]

@@ -57,6 +57,7 @@ CASES = [
     ("roles.pair_sentence", "true", "pair_sentence", True, "error"),
     ("roles.trigger_types", "EVENT,PERSON", "trigger_types", ["EVENT", "PERSON"], "applied"),
     ("model.overlap", "4", "overlap", 4, "applied"),
+    ("model.window_breaks", "paragraph", "window_breaks", "paragraph", "applied"),
     ("model.dropout", "0.3", "dropout", 0.3, "applied"),
     ("model.ner_decoding", "viterbi", "ner_decoding", "viterbi", "applied"),
     ("model.type_lexicon", "CITY,COUNTRY", "type_lexicon", ["CITY", "COUNTRY"], "applied"),

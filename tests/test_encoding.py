@@ -3,7 +3,13 @@
 import pytest
 
 from diplomat_ie.data.text import split_sentences, split_words, tokenize_document
-from diplomat_ie.modeling.encoding import Window, assign_ownership, pack_windows
+from diplomat_ie.modeling.encoding import (
+    Window,
+    assign_ownership,
+    pack_windows,
+    paragraph_groups,
+    window_ranges,
+)
 
 
 @pytest.mark.parametrize(("text", "words"), [
@@ -41,6 +47,34 @@ def test_tokenize_document_sentence_word_ranges():
 ])
 def test_pack_windows(sentences, lengths, budget, overlap, expected):
     assert pack_windows(sentences, lengths, budget, overlap) == expected
+
+
+PARAGRAPHS = "Раз два. Три.\n\nЧетыре пять.\nШесть.\n \n\nСемь."
+
+
+def test_paragraph_groups_split_at_blank_lines_only():
+    words, sents = tokenize_document(PARAGRAPHS)
+    groups = paragraph_groups(PARAGRAPHS, words, sents)
+    shown = [[" ".join(w.text for w in words[lo:hi]) for lo, hi in g] for g in groups]
+    assert shown == [["Раз два .", "Три ."], ["Четыре пять .", "Шесть ."], ["Семь ."]]  # one newline: same paragraph
+
+
+@pytest.mark.parametrize(("breaks", "budget", "overlap", "expected"), [
+    ("none", 100, 0, [(0, 12)]),  # the whole text in one window
+    ("paragraph", 100, 0, [(0, 5), (5, 10), (10, 12)]),  # one window per paragraph
+    ("none", 6, 3, [(0, 5), (3, 8), (5, 10), (8, 12)]),  # windows overlap across the blank lines
+    ("paragraph", 6, 3, [(0, 5), (5, 10), (10, 12)]),  # ...never with breaks: paragraphs fit the budget
+    ("paragraph", 4, 2, [(0, 3), (3, 5), (5, 8), (8, 10), (10, 12)]),  # a long paragraph is packed within itself
+])
+def test_window_ranges_never_cross_a_paragraph_with_breaks(breaks, budget, overlap, expected):
+    words, sents = tokenize_document(PARAGRAPHS)
+    assert window_ranges(PARAGRAPHS, words, sents, [1] * len(words), budget, overlap, breaks) == expected
+
+
+def test_window_ranges_refuse_an_unknown_break():
+    words, sents = tokenize_document(PARAGRAPHS)
+    with pytest.raises(ValueError, match="window breaks must be one of none, paragraph"):
+        window_ranges(PARAGRAPHS, words, sents, [1] * len(words), 10, 0, "line")
 
 
 def test_pack_windows_covers_every_word_within_budget():

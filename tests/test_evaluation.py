@@ -379,6 +379,15 @@ def test_decoding_ablation_scores_the_same_weights_both_ways(tiny_model, brat_di
     assert rows[1]["nested_f1"] == 0.0 and len(rows[1]["type_biases"]) == len(types)
     assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test",
                      "--type-bias-sets", "VISIT=1", "--out", str(tmp_path / "bad")]) == 2
+    # model.window_breaks rows: the test documents have no blank line, so paragraph windows are the same windows
+    breaks = tmp_path / "breaks"
+    assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test", "--decodings", "argmax",
+                     "--window-breaks", "none", "paragraph", "--out", str(breaks)]) == 0
+    rows = json.loads(breaks.with_suffix(".json").read_text(encoding="utf-8"))["rows"]
+    assert [r["window_breaks"] for r in rows] == ["none", "paragraph"]
+    assert rows[0]["nested_f1"] == rows[1]["nested_f1"] == table["rows"][0]["nested_f1"]
+    assert (breaks / "argmax-breaksparagraph" / "metrics.json").is_file()
+    assert "| paragraph |" in breaks.with_suffix(".md").read_text(encoding="utf-8")
     # the model directory is untouched: the saved config keeps its own decoding
     assert (tiny_model / "config.json").read_text(encoding="utf-8") == saved
 

@@ -6,6 +6,7 @@ windows of 24 subwords so that fuzzed texts span several windows.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -101,13 +102,15 @@ def test_words_cover_every_visible_character_once(text):
 
 
 @FUZZ
-@given(TEXTS, st.sampled_from([16, 24, 40]), st.integers(0, 7))
-def test_encoded_windows_fit_and_ownership_partitions_words(tokenizer, text, max_length, overlap):
-    enc = encode_document(text, tokenizer, max_length, overlap)
+@given(TEXTS, st.sampled_from([16, 24, 40]), st.integers(0, 7), st.sampled_from(["none", "paragraph"]))
+def test_encoded_windows_fit_and_ownership_partitions_words(tokenizer, text, max_length, overlap, breaks):
+    enc = encode_document(text, tokenizer, max_length, overlap, breaks)
     n = len(enc.words)
     owners = [0] * n
     for w in enc.windows:
         assert 0 <= w.lo < w.hi <= n and len(w.input_ids) <= max_length
+        if breaks == "paragraph" and w.hi - w.lo > 1:  # no blank line between a window's first and last word
+            assert not re.search(r"\n\s*\n", text[enc.words[w.lo].end:enc.words[w.hi - 1].start])
         assert len(w.word_pos) == w.hi - w.lo
         for i, p in enumerate(w.word_pos):
             assert p == -1 or (1 <= p < len(w.input_ids) - 1 and w.input_ids[p] == enc.subwords[w.lo + i][0])

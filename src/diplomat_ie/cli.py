@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-from .config import ConfigError, load_config, parse_overrides
+from .config import WINDOW_BREAKS, ConfigError, load_config, parse_overrides
 
 INT8_SCHEME_CHOICES = ["ffn", "ffn-nbits", "dynamic"]  # inference.quantize.INT8_SCHEMES, default first (not imported: it loads torch)
 DATA_ROOT_HELP = "corpora folder (default $DIPLOMAT_IE_DATA, then ./data, then ../shared/datasets)"  # utils.data_root
@@ -80,6 +80,9 @@ def _add_predict(sub) -> None:
                                                           "(default: snap them onto predicted entities)")
     p.add_argument("--role-o-bias", type=float, help="lower the role head's O logit by this much "
                                                      "(more arguments, less precision; default: the model's roles.none_bias)")
+    p.add_argument("--window-breaks", choices=list(WINDOW_BREAKS),
+                   help="paragraph: no window crosses a blank line (each paragraph read on its own); none: windows "
+                        "pack sentences across paragraphs (default: the model's model.window_breaks)")
     p.add_argument("--head", help="take the entities from this extra NER head of the model (trained with "
                                   "data.extra_corpora, e.g. factrueval); no events. Default: the main head")
 
@@ -197,7 +200,8 @@ def cmd_predict(args) -> int:
         errors=args.errors, resume=args.resume, shard=args.shard, shard_by=args.shard_by,
         batch_size=args.batch_size, docs_per_batch=args.docs_per_batch, threads=args.threads,
         backend=args.backend, trigger_lexicon=args.trigger_lexicon, snap_arguments=not args.no_snap,
-        role_o_bias=args.role_o_bias, progress=not args.no_progress, head=args.head)
+        role_o_bias=args.role_o_bias, progress=not args.no_progress, head=args.head,
+        window_breaks=args.window_breaks)
     print(f"predict: {done.written} written to {done.output}, {done.errors} errors ({done.errors_path}), "
           f"{done.skipped} skipped as already done, {done.other_shards} left to other shards", file=sys.stderr)
     return 0

@@ -127,6 +127,7 @@ class DataConfig:
 NER_HEADS = ("layered", "span")  # model.ner_head values
 SPAN_LOSS_SCALES = ("cells", "words")  # model.span_loss_scale values
 NER_DECODINGS = ("argmax", "viterbi")  # model.ner_decoding values (modeling/bio_decoding.py)
+WINDOW_BREAKS = ("none", "paragraph")  # model.window_breaks values (modeling/encoding.py)
 
 
 @dataclass
@@ -136,6 +137,9 @@ class ModelConfig:
     max_length: int = field(default=160, metadata={"help": "subwords per window, special tokens included; "
                                                            "at most the backbone's usable positions"})
     overlap: int = field(default=32, metadata={"help": "subwords of context carried into the next window"})
+    window_breaks: str = field(default="none", metadata={
+        "help": "none: windows pack sentences across paragraphs; paragraph: no window (and no overlap) crosses a "
+                "blank line, so each paragraph is read on its own (a runtime setting stored with the model)"})
     num_layers: int = field(default=4, metadata={"help": "nesting depth K: one BIO layer per depth"})
     ner_head: str = field(default="layered", metadata={
         "help": "layered: K nested BIO taggers; span: a classifier over every word span up to "
@@ -192,13 +196,15 @@ class ModelConfig:
                 "instead of a fresh head on the backbone. model.* / roles.* keys not given in the YAML or "
                 "on the command line come from that model; a given architecture key (backbone, max_length, "
                 "num_layers, ner_head, max_span_width, scalar_mix, entity_types, roles.enabled/hidden_size/max_distance/"
-                "marker_layer/head) must match it, a given runtime key (dropout, overlap, ner_decoding, type_lexicon*, type_biases, "
+                "marker_layer/head) must match it, a given runtime key (dropout, overlap, window_breaks, ner_decoding, type_lexicon*, type_biases, "
                 "span_none_weight, span_loss_scale, roles.loss_weight/class_balance/trigger_types/pair_negatives/pair_negatives_from) is applied"})
 
     def __post_init__(self) -> None:
         _check(self.max_length >= 16, "model.max_length", f"must be >= 16, got {self.max_length}")
         _check(0 <= self.overlap < self.max_length // 2, "model.overlap",
                f"must be in [0, max_length/2), got {self.overlap}")
+        _check(self.window_breaks in WINDOW_BREAKS, "model.window_breaks",
+               f"must be one of {', '.join(WINDOW_BREAKS)}, got {self.window_breaks!r}")
         _check(1 <= self.num_layers <= 16, "model.num_layers", f"must be in 1..16, got {self.num_layers}")
         _check(self.scalar_mix == 0 or 2 <= self.scalar_mix <= 64, "model.scalar_mix",
                f"must be 0 (off) or in 2..64, got {self.scalar_mix}")

@@ -325,7 +325,7 @@ def predict_files(*, model: str | os.PathLike, inputs: list[str], output: str = 
                   docs_per_batch: int = 64, threads: int | None = None, backend: str = "torch",
                   trigger_lexicon: str | os.PathLike | None = None, snap_arguments: bool = True,
                   role_o_bias: float | None = None, progress: bool = True,
-                  head: str | None = None) -> PredictSummary:
+                  head: str | None = None, window_breaks: str | None = None) -> PredictSummary:
     """Extract entities and events from files / folders / JSONL / stdin into JSONL, brat or HTML.
 
     Args:
@@ -348,6 +348,7 @@ def predict_files(*, model: str | os.PathLike, inputs: list[str], output: str = 
         role_o_bias: lower the role head's O / none logit by this much (None: the model's roles.none_bias).
         progress: show a progress bar on stderr.
         head: an extra NER head of the model (``data.extra_corpora``) to take the entities from (no events).
+        window_breaks: ``"paragraph"`` or ``"none"`` (see :meth:`Extractor.from_pretrained`); None: the model's.
 
     Returns:
         A :class:`PredictSummary`. Bad arguments raise :class:`~diplomat_ie.config.ConfigError` before any
@@ -372,7 +373,7 @@ def predict_files(*, model: str | os.PathLike, inputs: list[str], output: str = 
     try:
         extractor = Extractor.from_pretrained(model, batch_size=batch_size, threads=threads, backend=backend,
                                               trigger_lexicon=lexicon, snap_arguments=snap_arguments,
-                                              role_o_bias=role_o_bias, head=head)
+                                              role_o_bias=role_o_bias, head=head, window_breaks=window_breaks)
     except ValueError as exc:
         if head is None or "no NER head" not in str(exc):
             raise

@@ -114,7 +114,7 @@ class Extractor:
     def __init__(self, model: DiplomatModel | DiplomatHeads, tokenizer: PreTrainedTokenizerBase, batch_size: int = 32,
                  threads: int | None = None, window_fn: WindowRunner | None = None, backend: str = "torch",
                  snap_arguments: bool = True, trigger_lexicon: TriggerLexicon | str | os.PathLike | None = None,
-                 role_o_bias: float | None = None, head: str | None = None):
+                 role_o_bias: float | None = None, head: str | None = None, window_breaks: str | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.backend = backend
@@ -124,14 +124,15 @@ class Extractor:
             trigger_lexicon = TriggerLexicon.load(trigger_lexicon)
         self.predictor = Predictor(model, tokenizer, batch_size=batch_size, window_fn=window_fn,
                                    snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon,
-                                   role_o_bias=role_o_bias, head=head)
+                                   role_o_bias=role_o_bias, head=head, window_breaks=window_breaks)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, batch_size: int = 32,
                         threads: int | None = None, backend: str = "torch",
                         snap_arguments: bool = True,
                         trigger_lexicon: TriggerLexicon | str | os.PathLike | None = None,
-                        role_o_bias: float | None = None, head: str | None = None) -> Extractor:
+                        role_o_bias: float | None = None, head: str | None = None,
+                        window_breaks: str | None = None) -> Extractor:
         """Load a model directory written by ``diplomat-ie train``.
 
         Args:
@@ -151,6 +152,8 @@ class Extractor:
                 precision (the README has the measured trade-off); None: the model's ``roles.none_bias``.
             head: an extra NER head of the model (``config.extra_heads``) to take the entities from;
                 None: the main head (entities and events).
+            window_breaks: ``"paragraph"``: no window crosses a blank line (each paragraph read on its own);
+                ``"none"``: windows pack sentences across paragraphs; None: the model's ``model.window_breaks``.
 
         Returns:
             A ready :class:`Extractor`.
@@ -163,7 +166,7 @@ class Extractor:
             heads, onnx_tokenizer, onnx_runner = load_onnx(path, backend=backend, threads=threads)
             return cls(heads, onnx_tokenizer, batch_size=batch_size, threads=threads, window_fn=onnx_runner,
                        backend=backend, snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon,
-                       role_o_bias=role_o_bias, head=head)
+                       role_o_bias=role_o_bias, head=head, window_breaks=window_breaks)
         model, tokenizer = load_model_dir(path)
         window_fn: WindowRunner | None = None
         if backend == "torch-bf16":
@@ -172,7 +175,7 @@ class Extractor:
             window_fn = bf16_window_outputs(model)
         return cls(model, tokenizer, batch_size=batch_size, threads=threads, window_fn=window_fn, backend=backend,
                    snap_arguments=snap_arguments, trigger_lexicon=trigger_lexicon, role_o_bias=role_o_bias,
-                   head=head)
+                   head=head, window_breaks=window_breaks)
 
     @overload
     def __call__(self, texts: str, progress: Progress | None = None) -> ExtractionResult: ...

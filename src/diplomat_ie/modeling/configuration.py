@@ -54,6 +54,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("roles.pair_sentence", "pair_sentence", ARCHITECTURE, "pair head: same-sentence embedding"),
     Setting("roles.trigger_types", "trigger_types", RUNTIME, "trigger types"),
     Setting("model.overlap", "overlap", RUNTIME, "window overlap (subwords)"),
+    Setting("model.window_breaks", "window_breaks", RUNTIME, "windows across paragraphs (none) or within (paragraph)"),
     Setting("model.dropout", "dropout", RUNTIME, "dropout before the heads"),
     Setting("model.ner_decoding", "ner_decoding", RUNTIME, "layered head decoding (argmax or viterbi)"),
     Setting("model.type_lexicon", "type_lexicon", RUNTIME, "decoding: types corrected by the training-set lexicon"),
@@ -157,6 +158,8 @@ class DiplomatConfig(PretrainedConfig):
         roles: event roles; the role head tags ``O``/``B-R``/``I-R``.
         trigger_types: entity types that are event triggers.
         window_length, overlap: windowing in subwords (special tokens included).
+        window_breaks: ``"none"`` (windows pack sentences across paragraphs) or ``"paragraph"`` (each paragraph
+            on its own); configs saved without it: ``"none"``.
         role_marker_layer: None = the role head reads the shared encoder pass only (all triggers of a
             window in one pass); ``L`` = re-run encoder layers ``L..`` once per trigger with a learned
             marker added to the trigger's subwords (``0`` is the classic marker-per-trigger model).
@@ -195,6 +198,7 @@ class DiplomatConfig(PretrainedConfig):
     def __init__(self, encoder: dict | None = None, entity_types: list[str] | None = None,
                  num_layers: int = 4, roles: list[str] | None = None,
                  trigger_types: list[str] | None = None, window_length: int = 160, overlap: int = 32,
+                 window_breaks: str = "none",
                  dropout: float = 0.1, role_hidden_size: int = 192, max_distance: int = 64, role_loss_weight: float = 1.0,
                  role_marker_layer: int | None = None, ner_head: str = "layered", max_span_width: int = 12,
                  span_none_weight: float = 1.0, span_loss_scale: str = "cells", ner_decoding: str = "argmax",
@@ -220,6 +224,7 @@ class DiplomatConfig(PretrainedConfig):
         self.trigger_types = list(trigger_types or ["EVENT"])
         self.window_length = window_length
         self.overlap = overlap
+        self.window_breaks = window_breaks
         self.dropout = dropout
         self.role_hidden_size = role_hidden_size
         self.max_distance = max_distance

@@ -4,13 +4,18 @@ Each document is split into sentences and words (exact character offsets), the w
 tokenised once (``is_split_into_words``), and sentences are packed into windows. A word that
 appears in several windows is *owned* by the one where it sits farthest from an edge; its
 prediction is taken from that window. Nothing is truncated: every word belongs to some window.
+With ``breaks="paragraph"`` (``model.window_breaks``) each paragraph is packed on its own.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from ..config import WINDOW_BREAKS
 from ..data.text import Token, tokenize_document
+
+_BLANK_LINE = re.compile(r"\n\s*\n")  # the paragraph break of data.text.split_sentences
 
 
 @dataclass
@@ -126,14 +131,36 @@ def assign_ownership(windows: list[Window], n_words: int) -> None:
         w.own_lo, w.own_hi = (owned[0], owned[-1] + 1) if owned else (w.lo, w.lo)
 
 
-def encode_document(text: str, tokenizer, max_length: int, overlap: int) -> EncodedDoc:
-    """Tokenise ``text`` and cut it into windows (see module docstring)."""
+def paragraph_groups(text: str, words: list[Token], sentences: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """The sentences grouped by paragraph: a new group starts after a blank line between two sentences."""
+    groups: list[list[tuple[int, int]]] = []
+    for k, (lo, hi) in enumerate(sentences):
+        if k == 0 or _BLANK_LINE.search(text, words[sentences[k - 1][1] - 1].end, words[lo].start):
+            groups.append([])
+        groups[-1].append((lo, hi))
+    return groups
+
+
+def window_ranges(text: str, words: list[Token], sentences: list[tuple[int, int]], lengths: list[int],
+                  budget: int, overlap: int, breaks: str = "none") -> list[tuple[int, int]]:
+    """Word ranges of the windows: :func:`pack_windows` over the whole text, or per paragraph
+    (``breaks="paragraph"``: no window holds words of two paragraphs, no overlap crosses a blank line)."""
+    if breaks == "none":
+        return pack_windows(sentences, lengths, budget, overlap)
+    if breaks != "paragraph":
+        raise ValueError(f"window breaks must be one of {', '.join(WINDOW_BREAKS)}, got {breaks!r}")
+    return [r for group in paragraph_groups(text, words, sentences)
+            for r in pack_windows(group, lengths, budget, overlap)]
+
+
+def encode_document(text: str, tokenizer, max_length: int, overlap: int, breaks: str = "none") -> EncodedDoc:
+    """Tokenise ``text`` and cut it into windows (see module docstring); ``breaks``: see :func:`window_ranges`."""
     words, sentences = tokenize_document(text)
     subwords = subword_ids(tokenizer, words)
     budget = max_length - 2
     doc = EncodedDoc(text=text, words=words, sentences=sentences, subwords=subwords)
     cls_id, sep_id = _special_ids(tokenizer)
-    for lo, hi in pack_windows(sentences, [len(s) for s in subwords], budget, overlap):
+    for lo, hi in window_ranges(text, words, sentences, [len(s) for s in subwords], budget, overlap, breaks):
         ids, pos = [cls_id], []
         for i in range(lo, hi):
             piece = subwords[i][: budget - (len(ids) - 1)]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import torch
 
+from ..config import WINDOW_BREAKS
 from ..data.labels import assign_layers, bio_to_spans, spans_to_bio
 from .bio_decoding import bio_transitions, viterbi_bio
 from .encoding import EncodedDoc, Window, encode_document
@@ -191,13 +192,18 @@ class Predictor:
     most ``max_padding`` padded tokens).
     ``head`` names an extra NER head (``config.extra_heads``, from ``data.extra_corpora``): its entities
     replace the main head's, and no events are predicted (the role head reads the main head's triggers).
+    ``window_breaks`` (default: the model's ``model.window_breaks``): ``"paragraph"`` reads each paragraph in
+    windows of its own (:func:`~diplomat_ie.modeling.encoding.window_ranges`).
     """
 
     def __init__(self, model: DiplomatModel | DiplomatHeads, tokenizer: PreTrainedTokenizerBase, batch_size: int = 32,
                  window_fn: WindowRunner | None = None, snap_arguments: bool = True,
                  trigger_lexicon: TriggerLexicon | None = None, role_o_bias: float | None = None,
-                 max_padding: float | None = 0.1, head: str | None = None):
+                 max_padding: float | None = 0.1, head: str | None = None, window_breaks: str | None = None):
         self.model = model
+        if window_breaks is not None and window_breaks not in WINDOW_BREAKS:
+            raise ValueError(f"window_breaks must be one of {', '.join(WINDOW_BREAKS)}, got {window_breaks!r}")
+        self.window_breaks = window_breaks  # None: the model's model.window_breaks (configs saved without it: none)
         self.max_padding = max_padding
         # an explicit role_o_bias overrides the model's roles.none_bias (configs saved without it: 0)
         self.role_o_bias = role_o_bias if role_o_bias is not None else float(getattr(model.config, "role_none_bias", 0.0))
@@ -251,7 +257,8 @@ class Predictor:
 
     def encode(self, text: str) -> EncodedDoc:
         cfg = self.model.config
-        return encode_document(text, self.tokenizer, cfg.window_length, cfg.overlap)
+        return encode_document(text, self.tokenizer, cfg.window_length, cfg.overlap,
+                               str(self.window_breaks or getattr(cfg, "window_breaks", "none")))
 
     @torch.inference_mode()
     def predict(self, texts: list[str], gold_triggers: list[list[tuple[int, int, str]]] | None = None,

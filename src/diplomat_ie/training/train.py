@@ -144,7 +144,8 @@ def make_features(docs, model, tokenizer, desc: str):
     from ..modeling.encoding import encode_document
 
     for doc in tqdm(docs, desc=desc, unit="doc", leave=False):
-        enc = encode_document(doc.text, tokenizer, cfg.window_length, cfg.overlap)
+        enc = encode_document(doc.text, tokenizer, cfg.window_length, cfg.overlap,
+                              getattr(cfg, "window_breaks", "none"))
         featurize = featurizer.for_doc(doc.id) if featurizer is not None else None
         feats.extend(window_features(doc, enc, cfg, stats, featurize))
     return feats, stats.counts

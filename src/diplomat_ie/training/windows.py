@@ -119,6 +119,8 @@ def windows_fingerprint(doc_json: list[str], config, tokenizer, featurizer=None)
         settings["role_head"] = config.role_head
     if getattr(config, "pair_sentence", False):  # absent otherwise: other models' keys are unchanged
         settings["pair_sentence"] = True
+    if getattr(config, "window_breaks", "none") != "none":  # absent otherwise: older keys are unchanged
+        settings["window_breaks"] = config.window_breaks
     if featurizer is not None:  # absent otherwise: the key of a model without word features is unchanged
         settings["word_features"] = featurizer.fingerprint()
     h = hashlib.sha256()
@@ -134,7 +136,8 @@ def _encode_batch(batch: dict, config, tokenizer, featurizer=None) -> dict:
     for raw in batch["doc"]:
         doc = Document.from_dict(json.loads(raw))
         stats = FeatureStats()
-        enc = encode_document(doc.text, tokenizer, config.window_length, config.overlap)
+        enc = encode_document(doc.text, tokenizer, config.window_length, config.overlap,
+                              getattr(config, "window_breaks", "none"))
         # training documents get the lexicon of their fold (out of fold), see modeling.word_lexicon
         featurize = featurizer.for_doc(doc.id) if featurizer is not None else None
         out["windows"].append(window_features(doc, enc, config, stats, featurize))
