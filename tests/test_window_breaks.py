@@ -41,10 +41,8 @@ def test_paragraph_breaks_read_each_paragraph_on_its_own(model_dir):
     para = Extractor.from_pretrained(model_dir, threads=1, window_breaks="paragraph")
     alone = sorted(_flat(para(DOC1)) + _shifted(para(DOC2), len(DOC1) + len(SEP)))
     assert alone and sorted(_flat(para(text))) == alone  # the same as two separate texts
-    windows = para.predictor.encode(text).windows
-    cut = len(DOC1)
-    words = para.predictor.encode(text).words
-    assert all(words[w.hi - 1].end <= cut or words[w.lo].start > cut for w in windows)
+    enc, cut = para.predictor.encode(text), len(DOC1)
+    assert all(enc.words[w.hi - 1].end <= cut or enc.words[w.lo].start > cut for w in enc.windows)
 
 
 def test_no_breaks_let_a_window_cross_the_blank_line(model_dir):

@@ -26,6 +26,9 @@ def split_words(text: str, offset: int = 0) -> list[Token]:
     return [Token(m.start() + offset, m.end() + offset, m.group()) for m in _WORD_RE.finditer(text)]
 
 
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")  # a blank line: where split_sentences ends a paragraph
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans ``(start, end)`` from razdel, also split at blank lines (titles, datelines)."""
     spans = []

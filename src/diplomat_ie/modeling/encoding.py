@@ -9,13 +9,10 @@ With ``breaks="paragraph"`` (``model.window_breaks``) each paragraph is packed o
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from ..config import WINDOW_BREAKS
-from ..data.text import Token, tokenize_document
-
-_BLANK_LINE = re.compile(r"\n\s*\n")  # the paragraph break of data.text.split_sentences
+from ..data.text import PARAGRAPH_BREAK, Token, tokenize_document
 
 
 @dataclass
@@ -135,7 +132,7 @@ def paragraph_groups(text: str, words: list[Token], sentences: list[tuple[int, i
     """The sentences grouped by paragraph: a new group starts after a blank line between two sentences."""
     groups: list[list[tuple[int, int]]] = []
     for k, (lo, hi) in enumerate(sentences):
-        if k == 0 or _BLANK_LINE.search(text, words[sentences[k - 1][1] - 1].end, words[lo].start):
+        if k == 0 or PARAGRAPH_BREAK.search(text, words[sentences[k - 1][1] - 1].end, words[lo].start):
             groups.append([])
         groups[-1].append((lo, hi))
     return groups
