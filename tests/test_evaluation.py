@@ -283,7 +283,7 @@ def test_roles_are_also_scored_per_trigger_type():
 
     from diplomat_ie.data.document import Document, Entity, Relation, Span
     from diplomat_ie.evaluation.evaluate import Predictions, score_predictions
-    from diplomat_ie.modeling.predict import EventPred, SpanPred
+    from diplomat_ie.modeling.predictions import EventPred, SpanPred
 
     def ent(i, typ, lo, hi):
         return Entity(id=i, type=typ, spans=[Span(lo, hi)], text="x" * (hi - lo))

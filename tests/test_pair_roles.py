@@ -30,7 +30,8 @@ from diplomat_ie.modeling.pair_features import (
     window_predictions,
 )
 from diplomat_ie.modeling.pair_roles import PairRoleHead, between, context_means, prefix_sums, span_gap_anchor
-from diplomat_ie.modeling.predict import EventPred, Predictor, SpanPred
+from diplomat_ie.modeling.predict import Predictor
+from diplomat_ie.modeling.predictions import EventPred, SpanPred
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENT, PLACE = 1 + ROLES.index("agent"), 1 + ROLES.index("place")  # pair label ids (0: none)

@@ -93,7 +93,7 @@ def test_train_and_predict_in_marker_mode(tmp_path, tiny_backbone, brat_dir, mon
 
 
 def _s(lo, hi, typ, score=0.5):
-    from diplomat_ie.modeling.predict import SpanPred
+    from diplomat_ie.modeling.predictions import SpanPred
 
     return SpanPred(lo, hi, typ, score)
 
@@ -117,14 +117,14 @@ def _s(lo, hi, typ, score=0.5):
      [(0, 2, "agent"), (4, 6, "place")]),
 ])
 def test_snap_arguments(args, entities, expected):
-    from diplomat_ie.modeling.predict import snap_arguments
+    from diplomat_ie.modeling.predictions import snap_arguments
 
     got = snap_arguments(args, entities, trigger=_s(5, 7, "EVENT"))
     assert [(a.lo, a.hi, a.type) for a in got] == expected
 
 
 def test_snapped_score_is_the_best_fragment_of_the_winning_role():
-    from diplomat_ie.modeling.predict import snap_arguments
+    from diplomat_ie.modeling.predictions import snap_arguments
 
     got = snap_arguments([_s(0, 1, "agent", 0.3), _s(1, 2, "agent", 0.6), _s(2, 3, "object", 0.8)],
                          [_s(0, 3, "PERSON")])
@@ -170,7 +170,7 @@ def test_role_o_bias_trades_precision_for_recall(tiny_backbone):
 def test_entity_index_finds_exactly_the_overlapping_entities():
     import random
 
-    from diplomat_ie.modeling.predict import EntityIndex
+    from diplomat_ie.modeling.predictions import EntityIndex
 
     rng = random.Random(0)
     ents = [_s(lo, lo + rng.randint(1, 6), "X") for lo in (rng.randint(0, 60) for _ in range(80))]

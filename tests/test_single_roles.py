@@ -14,7 +14,8 @@ from diplomat_ie.evaluation.evaluate import predict_gold_docs
 from diplomat_ie.modeling.configuration import DiplomatConfig
 from diplomat_ie.modeling.io import build_model
 from diplomat_ie.modeling.pair_features import _decode_pairs_single, decode_pairs
-from diplomat_ie.modeling.predict import Predictor, SpanPred, keep_single_roles
+from diplomat_ie.modeling.predict import Predictor
+from diplomat_ie.modeling.predictions import SpanPred, keep_single_roles
 
 AGENT, PLACE, TIME = (1 + ROLES.index(r) for r in ("agent", "place", "time"))  # pair label ids (0: none)
 L = 1 + len(ROLES)

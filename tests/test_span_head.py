@@ -18,7 +18,8 @@ from diplomat_ie.modeling.configuration import DiplomatConfig
 from diplomat_ie.modeling.encoding import encode_document
 from diplomat_ie.modeling.features import IGNORE, FeatureStats, collate, window_features
 from diplomat_ie.modeling.io import load_heads, load_model_dir, load_tokenizer, save_model_dir
-from diplomat_ie.modeling.predict import EventPred, Predictor, SpanPred, _events_on_entities
+from diplomat_ie.modeling.predict import Predictor, _events_on_entities
+from diplomat_ie.modeling.predictions import EventPred, SpanPred
 
 TEXT = "Министр иностранных дел России Сергей Лавров посетил Париж."
 TYPES = ["COUNTRY", "EVENT", "ORGANIZATION", "PERSON", "PROFESSION"]

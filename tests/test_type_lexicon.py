@@ -14,7 +14,7 @@ from test_word_lexicon import _doc
 from diplomat_ie.config import ConfigError, load_config
 from diplomat_ie.inference import Extractor
 from diplomat_ie.modeling.io import ModelLoadError, load_heads, load_model_dir
-from diplomat_ie.modeling.predict import SpanPred
+from diplomat_ie.modeling.predictions import SpanPred
 from diplomat_ie.modeling.type_lexicon import (
     TYPE_LEXICON_FILE,
     TypeLexicon,

@@ -10,7 +10,8 @@ from ..data.labels import assign_layers, spans_to_bio
 from ..data.roles import document_events
 from ..modeling.encoding import EncodedDoc
 from ..modeling.features import doc_word_spans
-from ..modeling.predict import DocPred, Predictor
+from ..modeling.predict import Predictor
+from ..modeling.predictions import DocPred
 from ..modeling.runners import MemoWindowRunner
 from .metrics import score_sets
 

@@ -14,7 +14,8 @@ from ..data.triggers import TriggerLexicon
 from ..modeling.heads import DiplomatHeads
 from ..modeling.io import load_model_dir
 from ..modeling.model import DiplomatModel
-from ..modeling.predict import DocPred, Predictor, Progress
+from ..modeling.predict import Predictor, Progress
+from ..modeling.predictions import DocPred
 from ..modeling.runners import WindowRunner, bf16_window_outputs
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class Extractor:
                 ``"onnx-int8"`` (``DIR/onnx/model.int8.onnx``); the ONNX files come from
                 ``diplomat-ie export onnx``.
             snap_arguments: move role arguments onto the predicted entities they overlap
-                (:func:`~diplomat_ie.modeling.predict.snap_arguments`); ``False`` gives the role head's raw spans.
+                (:func:`~diplomat_ie.modeling.predictions.snap_arguments`); ``False`` gives the role head's raw spans.
             trigger_lexicon: a YAML path, ``"default"`` (the packaged lexicon: visits, meetings, talks,
                 summits, arrivals) or a :class:`~diplomat_ie.data.triggers.TriggerLexicon`: its words
                 become extra triggers (``"origin": "lexicon"``) where the model found none.

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import bisect
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import torch
 
 from ..config import WINDOW_BREAKS
-from ..data.labels import assign_layers, bio_to_spans, spans_to_bio
+from ..data.labels import assign_layers, spans_to_bio
 from .bio_decoding import bio_transitions, viterbi_bio
 from .encoding import EncodedDoc, Window, encode_document
 from .features import collate, subword_span
@@ -17,6 +15,15 @@ from .heads import DiplomatHeads, split_ner_layers
 from .model import DiplomatModel
 from .pair_features import Candidate as PairCandidate
 from .pair_features import decode_pairs, pad_candidates, predicted_candidates, type_id
+from .predictions import (
+    DocPred,
+    EntityIndex,
+    EventPred,
+    SpanPred,
+    decode_tags,
+    keep_single_roles,
+    snap_arguments,
+)
 from .runners import WindowOutputs, WindowRunner, length_batches, torch_window_outputs
 from .sentences import cross_sentence, sentence_tensor, window_sentence_ids, word_spans
 from .spans import Candidate, decode_spans, span_candidates, split_span_logits
@@ -29,102 +36,11 @@ if TYPE_CHECKING:
     from ..data.triggers import TriggerLexicon
 
 
-@dataclass
-class SpanPred:
-    lo: int  # document word indices [lo, hi)
-    hi: int
-    type: str
-    score: float
-    origin: str = "model"  # triggers: "model" or "lexicon" (a trigger-lexicon word the model did not tag)
-
-
-@dataclass
-class EventPred:
-    trigger: SpanPred
-    arguments: list[SpanPred] = field(default_factory=list)  # type = role
-
-
-@dataclass
-class DocPred:
-    enc: EncodedDoc
-    entities: list[SpanPred] = field(default_factory=list)
-    events: list[EventPred] = field(default_factory=list)
-    layer_tags: list[list[str]] = field(default_factory=list)  # stitched BIO per nesting layer (span head:
-    # its entities split into nesting layers)
-
-    def char_span(self, s: SpanPred) -> tuple[int, int]:
-        return self.enc.words[s.lo].start, self.enc.words[s.hi - 1].end
-
-
-def _decode(tags_row: list[str], probs_row: list[float], offset: int) -> list[SpanPred]:
-    out = []
-    for lo, hi, typ in bio_to_spans(tags_row):
-        score = sum(probs_row[lo:hi]) / (hi - lo)
-        out.append(SpanPred(lo + offset, hi + offset, typ, score))
-    return out
-
-
-class EntityIndex:
-    """Predicted entities sorted by start, for overlap look-ups in O(log n + hits) per argument."""
-
-    def __init__(self, entities: list[SpanPred]):
-        self.items = sorted(entities, key=lambda s: (s.lo, -s.hi, s.type))
-        self.los = [e.lo for e in self.items]
-        self.max_len = max((e.hi - e.lo for e in self.items), default=0)
-        self.spans = {(e.lo, e.hi) for e in self.items}
-
-    def overlapping(self, lo: int, hi: int) -> list[SpanPred]:
-        start = bisect.bisect_left(self.los, lo - self.max_len + 1)
-        end = bisect.bisect_left(self.los, hi)
-        return [e for e in self.items[start:end] if e.hi > lo]
-
-
-def snap_arguments(args: list[SpanPred], entities: list[SpanPred] | EntityIndex, trigger: SpanPred | None = None,
-                   min_overlap: float = 0.0) -> list[SpanPred]:
-    """Move role arguments onto the predicted entities they overlap most.
-
-    The role head tags words, so an argument can come out as fragments of one entity («Касым» | «-» |
-    «Жомарт Токаев»). Each argument that is not itself an entity moves to the entity with the highest
-    word overlap (intersection over union, above ``min_overlap``; ties: the shorter entity, then the
-    earlier one; the trigger's own span is never a target). Arguments that land on the same span merge:
-    the role with the highest summed score wins, with the best score among its fragments.
-    """
-    index = entities if isinstance(entities, EntityIndex) else EntityIndex(entities)
-    merged: dict[tuple[int, int], dict[str, list[float]]] = {}
-    for a in args:
-        lo, hi = a.lo, a.hi
-        if (lo, hi) not in index.spans:
-            best, best_iou = None, min_overlap
-            for e in index.overlapping(a.lo, a.hi):
-                if trigger is not None and (e.lo, e.hi) == (trigger.lo, trigger.hi):
-                    continue
-                iou = (min(a.hi, e.hi) - max(a.lo, e.lo)) / (max(a.hi, e.hi) - min(a.lo, e.lo))
-                if iou > best_iou or (best is not None and iou == best_iou and e.hi - e.lo < best.hi - best.lo):
-                    best, best_iou = e, iou
-            if best is not None:
-                lo, hi = best.lo, best.hi
-        merged.setdefault((lo, hi), {}).setdefault(a.type, []).append(a.score)
-    out = []
-    for (lo, hi), roles in merged.items():
-        role = max(roles, key=lambda r: (sum(roles[r]), r))
-        out.append(SpanPred(lo, hi, role, max(roles[role])))
-    return sorted(out, key=lambda s: (s.lo, s.hi))
-
-
-def keep_single_roles(args: list[SpanPred], single: frozenset[str] | set[str]) -> list[SpanPred]:
-    """An event's arguments with at most one of each role in ``single``: the highest score (ties: the first)."""
-    best: dict[str, SpanPred] = {}
-    for a in args:
-        if a.type in single and (a.type not in best or best[a.type].score < a.score):
-            best[a.type] = a
-    return [a for a in args if a.type not in single or best[a.type] is a]
-
-
 def _window_triggers(ner_tags: list[list[str]], ner_probs: list[list[float]], win: Window,
                      trigger_types: set[str]) -> list[SpanPred]:
     trig: dict[tuple[int, int, str], SpanPred] = {}
     for tags, probs in zip(ner_tags, ner_probs, strict=True):
-        for s in _decode(tags, probs, 0):
+        for s in decode_tags(tags, probs, 0):
             if s.type in trigger_types and win.own_lo <= s.lo + win.lo < win.own_hi:
                 trig.setdefault((s.lo, s.hi, s.type), s)
     return sorted(trig.values(), key=lambda s: (s.lo, s.hi))
@@ -467,7 +383,7 @@ class Predictor:
                 if found[j][t]:
                     tags = [self.role_labels[x] if win.word_pos[i] >= 0 else "O"
                             for i, x in enumerate(ids[j][t][:n])]
-                    args = _decode(tags, probs[j][t][:n], win.lo)
+                    args = decode_tags(tags, probs[j][t][:n], win.lo)
                 trigger = SpanPred(s.lo + win.lo, s.hi + win.lo, s.type, s.score, s.origin)
                 preds[d].events.append(EventPred(trigger=trigger, arguments=args))
 
@@ -512,7 +428,7 @@ class Predictor:
                     probs[layer][i] = wp[layer][i - win.lo]
         seen: dict[tuple[int, int, str], SpanPred] = {}
         for layer in range(k):
-            for s in _decode(tags[layer], probs[layer], 0):
+            for s in decode_tags(tags[layer], probs[layer], 0):
                 key = (s.lo, s.hi, s.type)
                 if key not in seen or seen[key].score < s.score:
                     seen[key] = s

@@ -25,11 +25,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from ..data.document import Document
 from ..data.labels import char_to_word_span
 from ..data.text import tokenize_document
+from .predictions import SpanPred
 from .word_lexicon import LexiconError, cached_place_lexicon, lemma_key, place_lexicon
 
 TYPE_LEXICON_FILE = "type_lexicon.json"
@@ -156,8 +156,8 @@ def resolve_types(spec: Sequence[str] | None, entity_types: Sequence[str]) -> li
     return [t for t in entity_types if t in keep and t not in drop]
 
 
-def retype_entities(entities: list[Any], words: Sequence[str], layer_tags: list[list[str]],
-                    lexicon: TypeLexicon, config) -> list[Any]:
+def retype_entities(entities: list[SpanPred], words: Sequence[str], layer_tags: list[list[str]],
+                    lexicon: TypeLexicon, config) -> list[SpanPred]:
     """Apply the lexicon to a document's predicted entities (``SpanPred``, word spans into ``words``).
 
     The nesting layers' tags of a retyped entity are rewritten to the new type. Two entities that end up
@@ -172,7 +172,7 @@ def retype_entities(entities: list[Any], words: Sequence[str], layer_tags: list[
     types = frozenset(t for t in resolve_types(config.type_lexicon, config.entity_types) if t not in triggers)
     kwargs = {"min_count": config.type_lexicon_min_count, "min_share": config.type_lexicon_min_share,
               "use_places": config.type_lexicon_places}
-    kept: dict[tuple[int, int, str], Any] = {}  # predict.SpanPred (not imported: predict imports this)
+    kept: dict[tuple[int, int, str], SpanPred] = {}
     for e in entities:
         new = lexicon.type_of(lemma_key(words[e.lo : e.hi]), e.type, types, **kwargs) if e.type in types else e.type
         if new != e.type:
