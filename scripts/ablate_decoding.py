@@ -1,7 +1,8 @@
 """Decoding ablation on one trained model: the same weights scored with each ``model.ner_decoding``
 and, with ``--role-biases``, each ``roles.none_bias`` (with ``--single-role-sets``, each ``roles.single_roles``; with ``--cross-sentence-biases``, each
 ``roles.cross_sentence_bias``; with ``--role-bias-sets``, each ``roles.role_biases``; with ``--type-bias-sets``,
-each ``model.type_biases``; with ``--window-breaks``, each ``model.window_breaks``).
+each ``model.type_biases``; with ``--window-breaks``, each ``model.window_breaks``; with ``--overlaps``, each
+``model.overlap`` at prediction).
 
     python scripts/ablate_decoding.py --model models/abl-2ep-x --split dev --out reports/ablations/decoding-x
     python scripts/ablate_decoding.py --model models/default --decodings viterbi --role-biases 0 0.5 1 \
@@ -52,6 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--window-breaks", nargs="+", choices=list(WINDOW_BREAKS),
                    help="model.window_breaks values to score (default: the model's own only); each value runs the "
                         "encoder again (other windows)")
+    p.add_argument("--overlaps", nargs="+", type=int,
+                   help="model.overlap values to predict with (default: the model's own only; the weights keep "
+                        "the overlap they were trained with); each value runs the encoder again (other windows)")
     p.add_argument("--lenient", action="store_true", help="skip malformed annotation lines")
     p.add_argument("--out", required=True, help="output path without extension")
     return p.parse_args(argv)
@@ -63,7 +67,8 @@ def markdown(model: str, split: str, rows: list[dict]) -> str:
             "roles.cross_sentence_bias": lambda r: f"{r.get('role_cross_sentence_bias', 0.0):g}",
             "roles.role_biases": lambda r: ", ".join(f"{k} {v:g}" for k, v in (r.get("role_biases") or {}).items()) or "-",
             "model.type_biases": lambda r: ", ".join(f"{k} {v:g}" for k, v in (r.get("type_biases") or {}).items()) or "-",
-            "model.window_breaks": lambda r: r.get("window_breaks", "none")}
+            "model.window_breaks": lambda r: r.get("window_breaks", "none"),
+            "model.overlap": lambda r: str(r.get("overlap", ""))}
     return ablation_markdown(f"Decoding on {model} ({split})", rows, lead,
                              {"predict s": lambda r: f"{r['predict_s']:.0f}"})
 
@@ -104,10 +109,15 @@ def main(argv=None) -> int:
         print(f"ablate_decoding: error: {exc}", file=sys.stderr)
         return 2
     breaks = a.window_breaks or [getattr(model.config, "window_breaks", "none")]
-    for decoding, bias, single, cross, role_biases, type_biases, brk in itertools.product(
-            a.decodings, biases, singles, crosses, role_sets, type_sets, breaks):
+    overlaps = a.overlaps or [int(model.config.overlap)]
+    if bad := [o for o in overlaps if not 0 <= o < model.config.window_length // 2]:
+        print(f"ablate_decoding: error: --overlaps: {bad} not in [0, {model.config.window_length // 2}) "
+              f"(half of {a.model}'s window length)", file=sys.stderr)
+        return 2
+    for decoding, bias, single, cross, role_biases, type_biases, brk, overlap in itertools.product(
+            a.decodings, biases, singles, crosses, role_sets, type_sets, breaks, overlaps):
         model.config.ner_decoding, model.config.role_none_bias = decoding, bias
-        model.config.window_breaks = brk
+        model.config.window_breaks, model.config.overlap = brk, overlap
         model.config.role_single_roles, model.config.role_cross_sentence_bias = single, cross
         model.config.role_biases, model.config.type_biases = role_biases, type_biases
         name = f"{decoding}-bias{bias:g}" if a.role_biases else decoding
@@ -121,11 +131,13 @@ def main(argv=None) -> int:
             name += "-types" + ("+".join(f"{k}{v:g}" for k, v in type_biases.items()) or "none")
         if a.window_breaks:
             name += f"-breaks{brk}"
+        if a.overlaps:
+            name += f"-overlap{overlap}"
         res = run_evaluation(a.model, corpus=a.corpus, split=a.split, output=out / name, lenient=a.lenient,
                              loaded=(model, tokenizer), window_fn=runner)
         rows.append({"decoding": decoding, "role_none_bias": bias, "role_single_roles": single,
                      "role_cross_sentence_bias": cross, "role_biases": role_biases, "type_biases": type_biases,
-                     "window_breaks": brk,
+                     "window_breaks": brk, "overlap": overlap,
                      "predict_s": res["timings"]["predict_s"],
                      **{k: res["headline"].get(k) for k in ABLATION_COLUMNS}})
     print(write_ablation(out, {"model": a.model, "split": a.split, "rows": rows}, markdown(a.model, a.split, rows)))

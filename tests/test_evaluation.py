@@ -388,6 +388,19 @@ def test_decoding_ablation_scores_the_same_weights_both_ways(tiny_model, brat_di
     assert rows[0]["nested_f1"] == rows[1]["nested_f1"] == table["rows"][0]["nested_f1"]
     assert (breaks / "argmax-breaksparagraph" / "metrics.json").is_file()
     assert "| paragraph |" in breaks.with_suffix(".md").read_text(encoding="utf-8")
+    # model.overlap rows: each value re-encodes the documents; one at half the window length or more is refused
+    overl = tmp_path / "overlaps"
+    cfg = json.loads((tiny_model / "config.json").read_text(encoding="utf-8"))
+    assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test", "--decodings", "argmax",
+                     "--overlaps", "0", str(cfg["overlap"]), "--out", str(overl)]) == 0
+    rows = json.loads(overl.with_suffix(".json").read_text(encoding="utf-8"))["rows"]
+    assert [r["overlap"] for r in rows] == [0, cfg["overlap"]]
+    assert rows[1]["nested_f1"] == table["rows"][0]["nested_f1"]  # the model's own overlap is the plain decoding
+    assert (overl / "argmax-overlap0" / "metrics.json").is_file()
+    md = overl.with_suffix(".md").read_text(encoding="utf-8")
+    assert "| model.overlap |" in md and "| none | 0 |" in md and f"| none | {cfg['overlap']} |" in md
+    assert mod.main(["--model", str(tiny_model), "--corpus", str(brat_dir), "--split", "test",
+                     "--overlaps", str(cfg["window_length"] // 2), "--out", str(tmp_path / "bad")]) == 2
     # the model directory is untouched: the saved config keeps its own decoding
     assert (tiny_model / "config.json").read_text(encoding="utf-8") == saved
 
