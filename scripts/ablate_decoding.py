@@ -110,9 +110,8 @@ def main(argv=None) -> int:
         return 2
     breaks = a.window_breaks or [getattr(model.config, "window_breaks", "none")]
     overlaps = a.overlaps or [int(model.config.overlap)]
-    if bad := [o for o in overlaps if not 0 <= o < model.config.window_length // 2]:
-        print(f"ablate_decoding: error: --overlaps: {bad} not in [0, {model.config.window_length // 2}) "
-              f"(half of {a.model}'s window length)", file=sys.stderr)
+    if problems := [p for o in overlaps if (p := model.config.runtime_problem("model.overlap", o, a.model))]:
+        print(f"ablate_decoding: error: --overlaps: {problems[0]}", file=sys.stderr)
         return 2
     for decoding, bias, single, cross, role_biases, type_biases, brk, overlap in itertools.product(
             a.decodings, biases, singles, crosses, role_sets, type_sets, breaks, overlaps):

@@ -332,7 +332,7 @@ class DiplomatConfig(PretrainedConfig):
                     changes[s.field] = {n: dict(h, loss_weight=asked[n]["loss_weight"]) for n, h in have.items()}
                     continue
             if s.kind == RUNTIME:
-                problem = self._runtime_problem(s.key, asked, source)
+                problem = self.runtime_problem(s.key, asked, source)
                 if problem:
                     problems.append(f"{s.key}: {problem}")
                 elif asked != have:
@@ -351,7 +351,10 @@ class DiplomatConfig(PretrainedConfig):
             raise ConfigError("; ".join(problems))
         return changes
 
-    def _runtime_problem(self, key: str, asked, source: str) -> str | None:
+    def runtime_problem(self, key: str, asked, source: str) -> str | None:
+        """Why runtime setting ``key`` cannot take value ``asked`` on this saved model, or None."""
+        if key == "model.overlap" and asked < 0:
+            return f"must be 0 or more, got {asked}"
         if key == "model.overlap" and not asked < self.window_length // 2:
             return f"must be below half of {source}'s window ({self.window_length} subwords), got {asked}"
         if key == "roles.trigger_types" and self.roles:
