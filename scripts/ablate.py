@@ -52,7 +52,8 @@ CANDIDATES: dict[str, list[str]] = {
     "role-head-lr-4e-3": ["--training.role_head_lr", "4e-3"],  # the role head alone at head-lr-4e-3's rate
     "window-breaks-paragraph": ["--model.window_breaks", "paragraph"],  # no window crosses a blank line
     "overlap-48": ["--model.overlap", "48"],  # adopted: 1.5x the earlier window overlap (32), more context at window edges
-    "overlap-64": ["--model.overlap", "64"],  # 4/3 of the default's overlap (48), the next step of the overlap-48 win
+    "overlap-64": ["--model.overlap", "64"],  # adopted: 4/3 of the earlier overlap (48), the next step of the overlap-48 win
+    "overlap-72": ["--model.overlap", "72"],  # 9/8 of the default's overlap (64); below half the 160-subword window
     "role-hidden-384": ["--roles.hidden_size", "384"],  # 2x the pair role head's projection width (192)
     "dropout-0.2": ["--model.dropout", "0.2"],  # 2x the default's dropout before the heads (0.1)
     "ema-0.997": ["--training.ema_decay", "0.997"],  # weight average, ~1 epoch (355 steps at batch 8) horizon
