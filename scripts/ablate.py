@@ -121,12 +121,21 @@ def row(name: str, epochs: float, tag: str = "") -> dict:
     if not path.is_file():
         return {"candidate": label, "epochs": epochs, "error": f"{path} missing (run failed or not run)"}
     s = json.loads(path.read_text(encoding="utf-8"))
-    last = s["dev_history"][-1] if s.get("dev_history") else {}
+    history = s.get("dev_history") or []
+    last = history[-1] if history else {}
+    best = best_dev(history)
     return {"candidate": label, "epochs": epochs, "overrides": CANDIDATES[name], "steps": last.get("step"),
             "seconds": s.get("seconds"), "peak_rss_mb": s.get("peak_rss_mb"),
             "threads": s["config"]["training"].get("threads"), "dev_seconds": last.get("eval_runtime"),
-            "dev_curve": [h.get("eval_nested_f1") for h in s["dev_history"]],
-            **{k: last.get(k) for k in HEADLINE}}
+            "dev_curve": [h.get("eval_nested_f1") for h in history], "best_epoch": best.get("epoch"),
+            **{k: best.get(k) for k in HEADLINE}}
+
+
+def best_dev(history: list[dict]) -> dict:
+    """The dev evaluation whose model the run kept: the first with the highest nested F1 (the trainer's
+    ``metric_for_best_model``), not the last one when early stopping ran on past it."""
+    scored = [h for h in history if h.get("eval_nested_f1") is not None]
+    return max(scored, key=lambda h: h["eval_nested_f1"]) if scored else {}
 
 
 def markdown(rows: list[dict]) -> str:

@@ -275,6 +275,17 @@ def test_ablate_takes_the_overrides_after_the_double_dash(argv, candidates, extr
     assert cmd[len(cmd) - len(extra):] == extra and "--" not in cmd
 
 
+@pytest.mark.parametrize("history, epoch", [
+    ([], None),
+    ([{"epoch": 1.0, "eval_nested_f1": 70.0}, {"epoch": 2.0, "eval_nested_f1": 72.0}], 2.0),
+    ([{"epoch": 1.0, "eval_nested_f1": 70.0}, {"epoch": 2.0, "eval_nested_f1": 77.3},
+      {"epoch": 3.0, "eval_nested_f1": 76.7}, {"epoch": 4.0, "eval_nested_f1": 76.6}], 2.0),  # early stopping
+    ([{"epoch": 1.0, "eval_nested_f1": 75.0}, {"epoch": 2.0, "eval_nested_f1": 75.0}], 1.0),  # a tie keeps the first
+])
+def test_ablate_rows_report_the_kept_epoch_not_the_last(history, epoch):
+    assert _ablate_module().best_dev(history).get("epoch") == epoch
+
+
 @pytest.mark.parametrize("name, args", list(_ablate_candidates().items()))
 def test_every_ablation_candidate_is_a_valid_run_config(name, args):
     assert len(args) % 2 == 0, f"{name}: overrides come as --key value pairs"
