@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from diplomat_ie.cli import main
+from diplomat_ie.config import load_config
 from diplomat_ie.data import read_brat_dir
 from diplomat_ie.data.corpora import FACTRUEVAL_TO_COARSE, NEREL_TO_COARSE, NEREL_TO_FACTRUEVAL
 from diplomat_ie.data.document import Document, Entity, Span
@@ -323,8 +324,6 @@ def test_decoding_ablation_scores_the_same_weights_both_ways(tiny_model, brat_di
         assert json.loads((out / r["decoding"] / "metrics.json").read_text(encoding="utf-8"))["headline"]["nested_f1"] \
             == r["nested_f1"]
     own_bias = json.loads(saved)["role_none_bias"]  # without --role-biases: the model's own roles.none_bias
-    from diplomat_ie.config import load_config
-
     assert own_bias == load_config("default").roles.none_bias  # the tiny model is trained from the default config
     assert f"| viterbi | {own_bias:g} |" in out.with_suffix(".md").read_text(encoding="utf-8")
     # roles.none_bias rows: a bias lowers none, so the role scores are those of more arguments
