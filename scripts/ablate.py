@@ -55,6 +55,7 @@ CANDIDATES: dict[str, list[str]] = {
     "overlap-64": ["--model.overlap", "64"],  # adopted: 4/3 of the earlier overlap (48), the next step of the overlap-48 win
     "overlap-72": ["--model.overlap", "72"],  # 9/8 of the default's overlap (64); below half the 160-subword window
     "role-hidden-384": ["--roles.hidden_size", "384"],  # 2x the pair role head's projection width (192)
+    "role-loss-3": ["--roles.loss_weight", "3"],  # 0.6x the default role loss weight (5): more of the encoder for NER
     "role-loss-8": ["--roles.loss_weight", "8"],  # 1.6x the default role loss weight (5, chosen for the BIO role head)
     "dropout-0.2": ["--model.dropout", "0.2"],  # 2x the default's dropout before the heads (0.1)
     "ema-0.997": ["--training.ema_decay", "0.997"],  # weight average, ~1 epoch (355 steps at batch 8) horizon
