@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import time
+from types import SimpleNamespace
 
 from natasha import NewsEmbedding, NewsSyntaxParser
 
@@ -21,6 +22,7 @@ from diplomat_ie.data.corpora import load_docs
 from diplomat_ie.data.roles import document_events
 from diplomat_ie.data.text import tokenize_document
 from diplomat_ie.modeling.features import doc_word_spans
+from diplomat_ie.modeling.sentences import window_sentence_ids
 
 GROUPS = ((0, 4, "0-3"), (4, 10, "4-9"), (10, 20, "10-19"), (20, 10**9, "20+"))
 
@@ -56,8 +58,8 @@ def pair_rows(docs, parser) -> list[tuple[str, int, int]]:
     for doc in docs:
         words, sents = tokenize_document(doc.text)
         head = parse_heads(parser, words, sents)
-        sid = {i: k for k, (a, b) in enumerate(sents) for i in range(a, b)}
-        spans = doc_word_spans(doc, argparse.Namespace(words=words))
+        sid = window_sentence_ids(sents, 0, len(words))
+        spans = doc_word_spans(doc, SimpleNamespace(words=words))  # reads only the encoded doc's words
         for ev in document_events(doc):
             t = spans.get(ev.trigger.id)
             if t is None:
